@@ -1,0 +1,10 @@
+/* cmd_log.c: placeholder until the verb lands (replaced by its owner). */
+#include "cli/cli.h"
+
+int vt_cli_log(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	vt_cli_error("'log' is not built yet");
+	return VT_EXIT_USAGE;
+}
