@@ -16,9 +16,9 @@ FUZZ_SECONDS ?= 20
 SAN      ?=
 OPT      ?= -O2
 
-PKGS     := libcrypto libsodium jansson sqlite3 libmicrohttpd
+PKGS     := libcrypto libsodium jansson sqlite3 libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -ljansson -lsqlite3 -lmicrohttpd)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lsodium -ljansson -lsqlite3 -lmicrohttpd -lcurl)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 CFLAGS_ALL := -DVT_VERSION=\"0.1.0\" -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) -g $(WARN) \
@@ -26,7 +26,7 @@ CFLAGS_ALL := -DVT_VERSION=\"0.1.0\" -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURC
 LDLIBS_ALL := $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 # Modules, bottom to top (DESIGN.md §3). A module includes only modules below it.
-MODULES  := util crypto encoding merkle store log policy trace monitor server
+MODULES  := util crypto encoding merkle store log policy trace service monitor server
 LIB_SRC  := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(wildcard src/cli/*.c)
@@ -35,7 +35,7 @@ HEADERS  := $(wildcard include/veritrail/*.h) $(wildcard src/*/*.h)
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-E2E      := $(sort $(wildcard tests/e2e/*.sh))
+E2E      := $(sort $(wildcard tests/e2e/[0-9]*.sh))
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)

@@ -12,10 +12,10 @@
 
 static inline double bench_now(void)
 {
-	struct timespec ts;
+        struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /*
@@ -24,23 +24,23 @@ static inline double bench_now(void)
  * there is no limit to compare with.
  */
 static inline void bench_report(const char *what, double rate, const char *unit, double limit,
-				const char *limit_what)
+                                const char *limit_what)
 {
-	if (limit > 0)
-		printf("%-44s %12.0f %-10s | %-34s %12.0f | ratio %.3f\n", what, rate, unit,
-		       limit_what, limit, rate / limit);
-	else
-		printf("%-44s %12.0f %-10s\n", what, rate, unit);
-	fflush(stdout);
+        if (limit > 0)
+                printf("%-44s %12.0f %-10s | %-34s %12.0f | ratio %.3f\n", what, rate, unit,
+                       limit_what, limit, rate / limit);
+        else
+                printf("%-44s %12.0f %-10s\n", what, rate, unit);
+        fflush(stdout);
 }
 
 /* bench_seconds(): how long each measurement runs ($VT_BENCH_SECONDS, default 1). */
 static inline double bench_seconds(void)
 {
-	const char *s = getenv("VT_BENCH_SECONDS");
-	double v = s ? atof(s) : 1.0;
+        const char *s = getenv("VT_BENCH_SECONDS");
+        double v = s ? atof(s) : 1.0;
 
-	return v > 0 ? v : 1.0;
+        return v > 0 ? v : 1.0;
 }
 
 #endif

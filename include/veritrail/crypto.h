@@ -30,7 +30,13 @@ struct vt_span {
 	size_t len;
 };
 
-/* vt_crypto_sha256(p, n, out): out = SHA-256(p[0..n)). Cannot fail. */
+/*
+ * vt_crypto_sha256(p, n, out): out = SHA-256(p[0..n)). Cannot fail on any
+ * input. Each thread reuses one EVP context (no allocation per call); should
+ * the first use in a process or thread find no memory or no OpenSSL default
+ * provider, the process aborts, as there is no way to hash at all. The same
+ * holds for vt_crypto_sha256_v().
+ */
 void vt_crypto_sha256(const uint8_t *p, size_t n, struct vt_hash *out);
 
 /*
@@ -46,7 +52,10 @@ void vt_crypto_sha256_v(const struct vt_span *parts, size_t nparts, struct vt_ha
  */
 int vt_crypto_sha256_fd(int fd, struct vt_hash *out, uint64_t *nbytes, struct vt_diag *d);
 
-/* vt_crypto_sha256_file(path, out, nbytes, d): as above for a path ("-" is stdin). */
+/*
+ * vt_crypto_sha256_file(path, out, nbytes, d): as above for a path ("-" is
+ * stdin); VT_ENOENT when the file does not exist.
+ */
 int vt_crypto_sha256_file(const char *path, struct vt_hash *out, uint64_t *nbytes,
 			  struct vt_diag *d);
 
@@ -74,6 +83,13 @@ int vt_crypto_key_generate(int type, struct vt_crypto_key **out, struct vt_diag 
  * curve. Returns VT_EKEYPARSE for malformed PEM or DER, VT_EKEYTYPE for any
  * other algorithm or curve, VT_EKEYENC for an encrypted key without a (right)
  * passphrase, VT_ETOOBIG past VT_CRYPTO_PEM_MAX. *out is set only on success.
+ * Strict: the input is exactly one PEM block with only white space before
+ * and after it (text before it, a second block or trailing garbage is
+ * VT_EKEYPARSE), without PEM headers; the DER must be canonical (it
+ * re-encodes to the same bytes); an EC public point must be uncompressed.
+ * Legacy labels ("EC PRIVATE KEY", "RSA PRIVATE KEY") are refused: RSA and
+ * DSA with VT_EKEYTYPE, the rest with VT_EKEYPARSE and a hint to convert to
+ * PKCS#8. Ed25519 public keys must be valid points of the main subgroup.
  */
 int vt_crypto_key_load_pem(const uint8_t *pem, size_t n, const char *passphrase,
 			   struct vt_crypto_key **out, struct vt_diag *d) VT_WARN_UNUSED;

@@ -26,8 +26,25 @@
 
 struct vt_store;
 
-#define VT_STORE_CREATE 1   /* create the database if it does not exist */
+#define VT_STORE_CREATE   1 /* create the database if it does not exist */
 #define VT_STORE_READONLY 2 /* open for reading only */
+
+/*
+ * Limits every put checks (VT_EINVAL, or VT_ETOOBIG for an oversized value):
+ * widths are 1..VT_STORE_WIDTH; tile levels 0..VT_STORE_LEVEL_MAX; a tile is
+ * exactly width * VT_STORE_HASH_SIZE bytes; a bundle 1..VT_STORE_BUNDLE_MAX
+ * bytes (256 entries of at most 64 KiB - 1, each with its 2-byte length); a
+ * checkpoint note 1..VT_STORE_NOTE_MAX bytes; a metadata value
+ * 0..VT_STORE_META_MAX bytes under a key of 1..VT_STORE_KEY_MAX printable
+ * ASCII characters (0x21..0x7e); indexes and sizes at most INT64_MAX.
+ */
+#define VT_STORE_WIDTH      256
+#define VT_STORE_HASH_SIZE  32
+#define VT_STORE_LEVEL_MAX  63
+#define VT_STORE_BUNDLE_MAX (256u * (2u + 65535u))
+#define VT_STORE_NOTE_MAX   (1u << 20)
+#define VT_STORE_META_MAX   (16u << 20)
+#define VT_STORE_KEY_MAX    255u
 
 /*
  * vt_store_open(dir, flags, out, d): open the store of the data directory
@@ -39,18 +56,42 @@ int vt_store_open(const char *dir, int flags, struct vt_store **out, struct vt_d
 /* vt_store_close(s): close s, rolling back an open transaction. NULL is a no-op. */
 void vt_store_close(struct vt_store *s);
 
-/* vt_store_begin(s, d): start a write transaction. VT_EBUSY if another writer holds the lock. */
+/*
+ * vt_store_set_busy_timeout(s, ms): how long begin (and a read that meets a
+ * WAL recovery) waits for another connection's lock before VT_EBUSY; the
+ * default is 5000 ms, 0 fails at once.
+ */
+void vt_store_set_busy_timeout(struct vt_store *s, unsigned ms);
+
+/*
+ * vt_store_begin(s, d): start a write transaction. VT_EBUSY if another writer
+ * holds the lock; VT_EINVAL if one is already open on s or s is read-only.
+ * A put outside a transaction is its own durable transaction. A put that
+ * fails inside one rolls the whole transaction back: later puts and commit
+ * then fail with VT_ESTORE until vt_store_rollback() or a new begin.
+ */
 int vt_store_begin(struct vt_store *s, struct vt_diag *d);
 
-/* vt_store_commit(s, d): make the transaction durable. On error it is rolled back. */
+/*
+ * vt_store_commit(s, d): make the transaction durable. On error it is rolled
+ * back (VT_EIO for an I/O error, VT_EBUSY, VT_ESTORE, ...). One caveat, as
+ * with any database: when the final sync fails the new state may already be
+ * in the write-ahead log and can still appear after a crash and restart, so
+ * after a commit error the caller must re-read what it needs from the store
+ * rather than assume the old state (it is always one or the other, never a
+ * mix).
+ */
 int vt_store_commit(struct vt_store *s, struct vt_diag *d);
 
 /* vt_store_rollback(s): abandon the transaction (no-op without one). */
 void vt_store_rollback(struct vt_store *s);
 
-/* Metadata: small values by name (origin, format version, ...). */
+/*
+ * Metadata: small values by name (origin, format version, ...). Puts of any
+ * kind on a store opened VT_STORE_READONLY fail with VT_EINVAL.
+ */
 int vt_store_meta_put(struct vt_store *s, const char *key, const void *p, size_t n,
-		      struct vt_diag *d);
+                      struct vt_diag *d);
 /* vt_store_meta_get(s, key, out, d): append the value to out; VT_ENOENT if absent. */
 int vt_store_meta_get(struct vt_store *s, const char *key, struct vt_buf *out, struct vt_diag *d);
 
@@ -61,18 +102,18 @@ int vt_store_meta_get(struct vt_store *s, const char *key, struct vt_buf *out, s
  * sets *width; VT_ENOENT if absent.
  */
 int vt_store_bundle_put(struct vt_store *s, uint64_t n, unsigned width, const uint8_t *p,
-			size_t len, struct vt_diag *d);
+                        size_t len, struct vt_diag *d);
 int vt_store_bundle_get(struct vt_store *s, uint64_t n, unsigned *width, struct vt_buf *out,
-			struct vt_diag *d);
+                        struct vt_diag *d);
 
 /*
  * Hash tiles (C2SP tlog-tiles): tile (level, n) holds width hashes of 32
  * bytes. A put replaces the tile; get appends its bytes and sets *width.
  */
 int vt_store_tile_put(struct vt_store *s, unsigned level, uint64_t n, unsigned width,
-		      const uint8_t *p, size_t len, struct vt_diag *d);
+                      const uint8_t *p, size_t len, struct vt_diag *d);
 int vt_store_tile_get(struct vt_store *s, unsigned level, uint64_t n, unsigned *width,
-		      struct vt_buf *out, struct vt_diag *d);
+                      struct vt_buf *out, struct vt_diag *d);
 
 /*
  * Checkpoints: the signed note for each tree size the log published.
@@ -80,11 +121,96 @@ int vt_store_tile_get(struct vt_store *s, unsigned level, uint64_t n, unsigned *
  * there is none.
  */
 int vt_store_checkpoint_put(struct vt_store *s, uint64_t size, const uint8_t *note, size_t len,
-			    struct vt_diag *d);
+                            struct vt_diag *d);
 int vt_store_checkpoint_get(struct vt_store *s, uint64_t size, struct vt_buf *out,
-			    struct vt_diag *d);
+                            struct vt_diag *d);
 int vt_store_checkpoint_latest(struct vt_store *s, uint64_t *size, struct vt_buf *out,
-			       struct vt_diag *d);
+                               struct vt_diag *d);
+
+/*
+ * vt_store_checkpoint_next(s, from, size, note, d): the checkpoint with the
+ * smallest size >= from: sets *size and appends its note to note (which may
+ * be NULL when only the size is wanted). VT_ENOENT when there is none.
+ */
+int vt_store_checkpoint_next(struct vt_store *s, uint64_t from, uint64_t *size, struct vt_buf *note,
+                             struct vt_diag *d);
+
+/* ---- Service tables (schema version 2; the service module) ------------------ */
+/*
+ * envelopes: the DSSE envelope of each log entry that carries one, keyed by
+ * the entry's index, with the SHA-256 of its payload and the SHA-256 of the
+ * entry bytes (unique: one envelope is logged once). subjects: the index
+ * (subject sha256 digest, entry index) of every entry about an artifact.
+ * tokens: bearer tokens by name, stored as their SHA-256 only.
+ * Digests are 32 bytes. Puts follow the transaction rules above, so the
+ * service writes an entry's envelope and subjects in the batch that logs it.
+ */
+#define VT_STORE_ENVELOPE_MAX   (16u << 20) /* bytes of one stored envelope */
+#define VT_STORE_TOKEN_NAME_MAX 64u         /* bytes of a token name */
+#define VT_STORE_TOKENS_MAX     100000u     /* tokens vt_store_token_list() returns at most */
+
+/*
+ * vt_store_envelope_put(s, index, payload_sha256, entry_hash, env, len, d):
+ * record env (1..VT_STORE_ENVELOPE_MAX bytes) as the envelope of entry
+ * index. VT_EEXIST when index or entry_hash already has an envelope.
+ */
+int vt_store_envelope_put(struct vt_store *s, uint64_t index, const uint8_t payload_sha256[32],
+                          const uint8_t entry_hash[32], const uint8_t *env, size_t len,
+                          struct vt_diag *d);
+
+/* vt_store_envelope_get(s, index, out, d): append entry index's envelope to out; VT_ENOENT. */
+int vt_store_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out,
+                          struct vt_diag *d);
+
+/*
+ * vt_store_envelope_by_payload(s, payload_sha256, index, out, d): the
+ * envelope with the lowest index whose payload has this SHA-256: sets
+ * *index (may be NULL) and appends it to out (may be NULL). VT_ENOENT.
+ */
+int vt_store_envelope_by_payload(struct vt_store *s, const uint8_t payload_sha256[32],
+                                 uint64_t *index, struct vt_buf *out, struct vt_diag *d);
+
+/* vt_store_envelope_find(s, entry_hash, index, d): the index of the entry with this hash;
+ * VT_ENOENT. */
+int vt_store_envelope_find(struct vt_store *s, const uint8_t entry_hash[32], uint64_t *index,
+                           struct vt_diag *d);
+
+/* vt_store_subject_put(s, digest, index, d): index entry index under digest (again: no-op). */
+int vt_store_subject_put(struct vt_store *s, const uint8_t digest[32], uint64_t index,
+                         struct vt_diag *d);
+
+/*
+ * vt_store_subject_list(s, digest, from, idx, max, n, d): the indexes >= from
+ * of the entries about digest, ascending, at most max of them into idx;
+ * *n receives how many (0 when there are none: not an error).
+ */
+int vt_store_subject_list(struct vt_store *s, const uint8_t digest[32], uint64_t from,
+                          uint64_t *idx, size_t max, size_t *n, struct vt_diag *d);
+
+/* A token's row (the secret itself is never stored). */
+struct vt_store_token {
+        char name[VT_STORE_TOKEN_NAME_MAX + 1];
+        uint8_t hash[32]; /* SHA-256 of the token's characters */
+        int admin, revoked;
+        int64_t created; /* POSIX seconds */
+};
+
+/*
+ * vt_store_token_put(s, t, d): add a token (name 1..VT_STORE_TOKEN_NAME_MAX
+ * printable ASCII characters). VT_EEXIST when the name is taken (revoked
+ * or not).
+ */
+int vt_store_token_put(struct vt_store *s, const struct vt_store_token *t, struct vt_diag *d);
+
+/* vt_store_token_revoke(s, name, d): mark the token revoked. VT_ENOENT if there is none. */
+int vt_store_token_revoke(struct vt_store *s, const char *name, struct vt_diag *d);
+
+/*
+ * vt_store_token_list(s, out, n, d): every token, by name: *out is a new
+ * array of *n rows (NULL when none) that the caller free()s.
+ */
+int vt_store_token_list(struct vt_store *s, struct vt_store_token **out, size_t *n,
+                        struct vt_diag *d);
 
 /*
  * vt_store_fault_countdown(n): fault injection for tests. After n more

@@ -14,7 +14,7 @@
 #include "veritrail/vt_err.h"
 
 #if defined(__GNUC__)
-#define VT_WARN_UNUSED __attribute__((warn_unused_result))
+#define VT_WARN_UNUSED  __attribute__((warn_unused_result))
 #define VT_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define VT_WARN_UNUSED
@@ -28,7 +28,7 @@
  */
 #define VT_DIAG_MAX 256
 struct vt_diag {
-	char msg[VT_DIAG_MAX];
+        char msg[VT_DIAG_MAX];
 };
 
 /* vt_diag_set(d, fmt, ...): format msg into d (no-op when d is NULL). */
@@ -46,9 +46,9 @@ void vt_diag_prefix(struct vt_diag *d, const char *fmt, ...) VT_PRINTF(2, 3);
  * followed by a NUL that len does not count, so text can be used as a string.
  */
 struct vt_buf {
-	uint8_t *p;
-	size_t len;
-	size_t cap;
+        uint8_t *p;
+        size_t len;
+        size_t cap;
 };
 void vt_buf_init(struct vt_buf *b);
 void vt_buf_release(struct vt_buf *b);
@@ -83,8 +83,10 @@ int vt_util_parse_u64(const char *s, size_t n, uint64_t *out) VT_WARN_UNUSED;
 
 /*
  * vt_util_read_file(path, max, out, d): read a whole file ("-" is standard
- * input) into out, which the caller releases. VT_ENOENT, VT_EIO, or
- * VT_ETOOBIG when it holds more than max bytes.
+ * input) into a new buffer stored in *out, which the caller releases. out
+ * is overwritten, not appended to: what it held before is not freed, so pass
+ * an empty or released buffer. *out is untouched on failure. VT_ENOENT,
+ * VT_EIO, or VT_ETOOBIG when the file holds more than max bytes.
  */
 int vt_util_read_file(const char *path, size_t max, struct vt_buf *out, struct vt_diag *d);
 

@@ -16,14 +16,14 @@
 #define VT_OK 0
 
 /* util: 1..99 */
-#define VT_ENOMEM    1  /* out of memory */
-#define VT_EIO       2  /* read, write or sync failed */
-#define VT_EINVAL    3  /* invalid argument (a caller's mistake) */
-#define VT_ETOOBIG   4  /* input exceeds a size or count limit */
-#define VT_ENOENT    5  /* no such file or object */
-#define VT_EEXIST    6  /* already exists */
-#define VT_EINTERNAL 7  /* a library we call failed unexpectedly */
-#define VT_EUSAGE    8  /* command-line usage error */
+#define VT_ENOMEM    1 /* out of memory */
+#define VT_EIO       2 /* read, write or sync failed */
+#define VT_EINVAL    3 /* invalid argument (a caller's mistake) */
+#define VT_ETOOBIG   4 /* input exceeds a size or count limit */
+#define VT_ENOENT    5 /* no such file or object */
+#define VT_EEXIST    6 /* already exists */
+#define VT_EINTERNAL 7 /* a library we call failed unexpectedly */
+#define VT_EUSAGE    8 /* command-line usage error */
 
 /* crypto: 100..199 */
 #define VT_EKEYTYPE  100 /* unsupported key type or curve */
@@ -33,14 +33,15 @@
 #define VT_ENOTPRIV  104 /* a private key is needed, a public key was given */
 
 /* encoding: 200..299 */
-#define VT_EMALFORMED 200 /* input does not follow the format */
-#define VT_ENONCANON  201 /* well-formed but not in the one accepted encoding */
+#define VT_EMALFORMED  200 /* input does not follow the format */
+#define VT_ENONCANON   201 /* well-formed but not in the one accepted encoding */
 #define VT_EUNKNOWNKEY 202 /* signed by no key we were given */
-#define VT_ETHRESHOLD 203 /* fewer valid signatures than the threshold */
+#define VT_ETHRESHOLD  203 /* fewer valid signatures than the threshold */
+#define VT_EMISMATCH   204 /* two artefacts that must agree do not (an entry and its envelope) */
 
 /* merkle: 300..399 */
-#define VT_EPROOF  300 /* proof does not match the claimed root(s) */
-#define VT_ERANGE  301 /* index or size out of range */
+#define VT_EPROOF 300 /* proof does not match the claimed root(s) */
+#define VT_ERANGE 301 /* index or size out of range */
 
 /* store: 400..499 */
 #define VT_ESTORE   400 /* the database reported an error */

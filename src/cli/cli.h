@@ -10,9 +10,9 @@
 
 #include "veritrail/util.h"
 
-#define VT_EXIT_OK 0
+#define VT_EXIT_OK     0
 #define VT_EXIT_VERIFY 1
-#define VT_EXIT_USAGE 2
+#define VT_EXIT_USAGE  2
 
 /* Verbs: argv[0] is the verb itself. Each returns an exit code. */
 int vt_cli_key(int argc, char **argv);
@@ -20,6 +20,12 @@ int vt_cli_envelope(int argc, char **argv);
 int vt_cli_attest(int argc, char **argv);
 int vt_cli_statement(int argc, char **argv);
 int vt_cli_log(int argc, char **argv);
+int vt_cli_root(int argc, char **argv);
+int vt_cli_serve(int argc, char **argv);
+int vt_cli_submit(int argc, char **argv);
+int vt_cli_bundle(int argc, char **argv);
+int vt_cli_token(int argc, char **argv);
+int vt_cli_proof(int argc, char **argv);
 
 /* vt_cli_error(fmt, ...): print "veritrail: <message>" on stderr, one line. */
 void vt_cli_error(const char *fmt, ...) VT_PRINTF(1, 2);
@@ -31,6 +37,25 @@ void vt_cli_error(const char *fmt, ...) VT_PRINTF(1, 2);
  * VT_EXIT_USAGE.
  */
 int vt_cli_fail(int err, const struct vt_diag *d);
+
+/*
+ * vt_cli_http(method, url, token, body, n, status, resp, d): one HTTP
+ * request through a connection kept alive between calls (libcurl). token
+ * (may be NULL) goes in "Authorization: Bearer". On success *status is the
+ * HTTP status and the response body is appended to resp; VT_EIO with the
+ * reason when the server cannot be reached.
+ */
+int vt_cli_http(const char *method, const char *url, const char *token, const uint8_t *body,
+                size_t n, long *status, struct vt_buf *resp, struct vt_diag *d);
+
+/* vt_cli_http_done(): release the kept-alive connection. */
+void vt_cli_http_done(void);
+
+/*
+ * vt_cli_http_error(status, resp, out, n): the server's explanation of a
+ * failed request: the "message" of its JSON error body, else the status.
+ */
+void vt_cli_http_error(long status, const struct vt_buf *resp, char *out, size_t n);
 
 /* vt_cli_passphrase(): the key passphrase from $VERITRAIL_KEY_PASSPHRASE, or NULL. */
 const char *vt_cli_passphrase(void);

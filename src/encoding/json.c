@@ -12,61 +12,56 @@
 
 static int too_deep(const json_t *v, int depth)
 {
-	const char *k;
-	json_t *x;
-	size_t i;
+        const char *k;
+        json_t *x;
+        size_t i;
 
-	if (depth > VT_ENCODING_JSON_MAX_DEPTH)
-		return 1;
-	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, k, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
-			if (too_deep(x, depth + 1))
-				return 1;
-	}
-	return 0;
+        if (depth > VT_ENCODING_JSON_MAX_DEPTH)
+                return 1;
+        if (json_is_object(v)) {
+                json_object_foreach((json_t *)v, k, x) if (too_deep(x, depth + 1)) return 1;
+        } else if (json_is_array(v)) {
+                json_array_foreach(v, i, x) if (too_deep(x, depth + 1)) return 1;
+        }
+        return 0;
 }
 
 /* see encoding.h */
-int vt_encoding_json_parse(const uint8_t *p, size_t n, size_t max, json_t **out,
-			   struct vt_diag *d)
+int vt_encoding_json_parse(const uint8_t *p, size_t n, size_t max, json_t **out, struct vt_diag *d)
 {
-	json_error_t e;
-	json_t *v;
+        json_error_t e;
+        json_t *v;
 
-	if (n > max) {
-		vt_diag_set(d, "JSON is larger than the limit of %zu bytes", max);
-		return VT_ETOOBIG;
-	}
-	v = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &e);
-	if (v == NULL) {
-		vt_diag_set(d, "malformed JSON at line %d column %d: %s", e.line, e.column, e.text);
-		return VT_EMALFORMED;
-	}
-	if (too_deep(v, 1)) {
-		json_decref(v);
-		vt_diag_set(d, "JSON nests deeper than %d levels", VT_ENCODING_JSON_MAX_DEPTH);
-		return VT_ETOOBIG;
-	}
-	*out = v;
-	return 0;
+        if (n > max) {
+                vt_diag_set(d, "JSON is larger than the limit of %zu bytes", max);
+                return VT_ETOOBIG;
+        }
+        v = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &e);
+        if (v == NULL) {
+                vt_diag_set(d, "malformed JSON at line %d column %d: %s", e.line, e.column, e.text);
+                return VT_EMALFORMED;
+        }
+        if (too_deep(v, 1)) {
+                json_decref(v);
+                vt_diag_set(d, "JSON nests deeper than %d levels", VT_ENCODING_JSON_MAX_DEPTH);
+                return VT_ETOOBIG;
+        }
+        *out = v;
+        return 0;
 }
 
 static int dump_cb(const char *buf, size_t size, void *data)
 {
-	return vt_buf_append(data, buf, size) == 0 ? 0 : -1;
+        return vt_buf_append(data, buf, size) == 0 ? 0 : -1;
 }
 
 /* see encoding.h */
 int vt_encoding_json_dump(const json_t *v, size_t flags, struct vt_buf *out)
 {
-	if (json_dump_callback(v, dump_cb, out, flags) != 0)
-		return VT_ENOMEM;
-	if (vt_buf_reserve(out, 0) != 0)
-		return VT_ENOMEM;
-	out->p[out->len] = '\0';
-	return 0;
+        if (json_dump_callback(v, dump_cb, out, flags) != 0)
+                return VT_ENOMEM;
+        if (vt_buf_reserve(out, 0) != 0)
+                return VT_ENOMEM;
+        out->p[out->len] = '\0';
+        return 0;
 }

@@ -22,28 +22,28 @@
  */
 static inline const char *vt_test_shared(void)
 {
-	const char *s = getenv("VT_SHARED");
-	FILE *f;
-	char p[4096];
+        const char *s = getenv("VT_SHARED");
+        FILE *f;
+        char p[4096];
 
-	if (s == NULL || *s == '\0')
-		return NULL;
-	snprintf(p, sizeof(p), "%s/vectors/README.md", s);
-	if ((f = fopen(p, "r")) == NULL)
-		return NULL;
-	fclose(f);
-	return s;
+        if (s == NULL || *s == '\0')
+                return NULL;
+        snprintf(p, sizeof(p), "%s/vectors/README.md", s);
+        if ((f = fopen(p, "r")) == NULL)
+                return NULL;
+        fclose(f);
+        return s;
 }
 
 /* VT_TEST_NEED_SHARED(var): set var to the shared directory or skip the test, saying why. */
 #define VT_TEST_NEED_SHARED(var)                                                                   \
-	do {                                                                                       \
-		(var) = vt_test_shared();                                                          \
-		if ((var) == NULL) {                                                               \
-			print_message("SKIPPED: %s: ../shared is absent (set VT_SHARED)\n",          \
-				      __func__);                                                   \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
+        do {                                                                                       \
+                (var) = vt_test_shared();                                                          \
+                if ((var) == NULL) {                                                               \
+                        print_message("SKIPPED: %s: ../shared is absent (set VT_SHARED)\n",        \
+                                      __func__);                                                   \
+                        skip();                                                                    \
+                }                                                                                  \
+        } while (0)
 
 #endif

@@ -1,0 +1,436 @@
+/*
+ * bench_serve.c: the service under load, over real HTTP on loopback.
+ *
+ * Prepares a data directory with the command itself (log init, keys, a
+ * root whose "builder" role may sign SLSA provenance, a token), starts
+ * `veritrail serve`, pre-signs envelopes (each a distinct in-toto statement
+ * in a DSSE envelope signed with Ed25519), then drives the server from one
+ * epoll thread over many keep-alive connections:
+ *
+ *   1. closed loop, every connection busy: sustained submissions/s, every
+ *      signature checked and every answer a durable 201 with its bundle;
+ *   2. open loop at half that rate: submit-to-bundle latency percentiles.
+ *
+ * The limit beside it is the machine's Ed25519 verify rate (libsodium, all
+ * cores) measured in the same run; target: >= 75% of it, p99 <= 100 ms at
+ * half load. The load generator shares the machine's cores with the server.
+ *
+ * Environment: VT (the binary, default build/veritrail), VT_BENCH_SECONDS,
+ * VT_BENCH_CONNS (default 64).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bench.h"
+#include "veritrail/crypto.h"
+#include "veritrail/encoding.h"
+
+#define MAXCONN 512
+
+struct req {
+        char *p;
+        size_t n;
+};
+
+struct conn {
+        int fd;
+        size_t sent;    /* bytes of the current request written */
+        struct req *r;  /* current request, NULL when idle */
+        double t0;      /* when it was sent */
+        char in[65536]; /* response bytes being read */
+        size_t inlen;
+};
+
+static const char *vt_bin;
+static char tmpdir[64];
+static pid_t server_pid;
+static int port;
+
+static int run(const char *fmt, ...) VT_PRINTF(1, 2);
+static int run(const char *fmt, ...)
+{
+        char cmd[2048];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        if (system(cmd) != 0) {
+                fprintf(stderr, "bench_serve: setup step failed: %s\n", cmd);
+                return -1;
+        }
+        return 0;
+}
+
+static int free_port(void)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        socklen_t l = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &l) != 0)
+                return -1;
+        p = ntohs(a.sin_port);
+        close(fd);
+        return p;
+}
+
+static int connect_one(void)
+{
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((uint16_t)port);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        return fd;
+}
+
+static int healthy(void)
+{
+        char buf[512];
+        int fd = connect_one();
+        ssize_t r;
+
+        if (fd < 0)
+                return 0;
+        const char q[] = "GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+        r = write(fd, q, sizeof(q) - 1);
+        r = r > 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        close(fd);
+        return r > 12 && strncmp(buf + 9, "200", 3) == 0;
+}
+
+static int setup(char *token, size_t toklen)
+{
+        FILE *f;
+        char path[256];
+        int i;
+
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/vt-bench-serve.XXXXXX");
+        if (mkdtemp(tmpdir) == NULL)
+                return -1;
+        if (run("cd %s && %s log init --dir data --origin bench.veritrail.example/log >/dev/null &&"
+                " %s key generate --type ed25519 --out gov >/dev/null &&"
+                " %s key generate --type ed25519 --out builder >/dev/null &&"
+                " %s root init --out root.json --governance-key gov.pub --threshold 1 >/dev/null &&"
+                " %s root role root.json --name builder --key builder.pub"
+                " --may-sign https://slsa.dev/provenance/v1 >/dev/null &&"
+                " %s root sign root.json --key gov.key >/dev/null &&"
+                " %s token create --dir data --name bench >token",
+                tmpdir, vt_bin, vt_bin, vt_bin, vt_bin, vt_bin, vt_bin, vt_bin) != 0)
+                return -1;
+        snprintf(path, sizeof(path), "%s/token", tmpdir);
+        if ((f = fopen(path, "r")) == NULL || fgets(token, (int)toklen, f) == NULL)
+                return -1;
+        fclose(f);
+        token[strcspn(token, "\r\n")] = '\0';
+        if ((port = free_port()) < 0)
+                return -1;
+        if ((server_pid = fork()) == 0) {
+                char listen[64], dir[128], root[128];
+                snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+                snprintf(dir, sizeof(dir), "%s/data", tmpdir);
+                snprintf(root, sizeof(root), "%s/root.json", tmpdir);
+                if (freopen("/dev/null", "w", stderr) == NULL)
+                        _exit(127);
+                execl(vt_bin, vt_bin, "serve", "--dir", dir, "--root", root, "--listen", listen,
+                      (char *)NULL);
+                _exit(127);
+        }
+        for (i = 0; i < 200 && !healthy(); i++)
+                usleep(50000);
+        return healthy() ? 0 : -1;
+}
+
+/* n envelopes, each a distinct statement signed by the builder key, as HTTP requests. */
+static struct req *make_requests(size_t n, const char *token)
+{
+        struct vt_crypto_key *k = NULL;
+        struct vt_encoding_subject sub;
+        struct vt_encoding_dsse env;
+        struct vt_buf st, out, http;
+        struct req *rs = calloc(n, sizeof(*rs));
+        char path[256], name[64];
+        size_t i;
+
+        snprintf(path, sizeof(path), "%s/builder.key", tmpdir);
+        if (rs == NULL || vt_crypto_key_load_file(path, NULL, &k, NULL) != 0)
+                return NULL;
+        vt_buf_init(&st);
+        vt_buf_init(&out);
+        vt_buf_init(&http);
+        for (i = 0; i < n; i++) {
+                uint64_t x = i;
+                memset(&sub, 0, sizeof(sub));
+                snprintf(name, sizeof(name), "firmware-%zu.bin", i);
+                sub.name = name;
+                sub.has_sha256 = 1;
+                vt_crypto_sha256((const uint8_t *)&x, sizeof(x), &sub.sha256);
+                st.len = out.len = http.len = 0;
+                vt_encoding_dsse_init(&env);
+                if (vt_encoding_statement_build(&sub, 1, "https://slsa.dev/provenance/v1", NULL,
+                                                &st, NULL) != 0 ||
+                    vt_encoding_dsse_set_payload(&env, VT_ENCODING_INTOTO_PAYLOAD_TYPE, st.p,
+                                                 st.len, NULL) != 0 ||
+                    vt_encoding_dsse_sign(&env, k, NULL) != 0 ||
+                    vt_encoding_dsse_serialize(&env, &out) != 0 ||
+                    vt_buf_printf(
+                        &http,
+                        "POST /v1/entries HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer "
+                        "%s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                        token, out.len) != 0 ||
+                    vt_buf_append(&http, out.p, out.len) != 0)
+                        return NULL;
+                vt_encoding_dsse_release(&env);
+                rs[i].p = (char *)http.p;
+                rs[i].n = http.len;
+                vt_buf_init(&http);
+        }
+        vt_buf_release(&st);
+        vt_buf_release(&out);
+        vt_crypto_key_free(k);
+        return rs;
+}
+
+/* A whole response in c->in? Returns its length and sets *status, else 0. */
+static size_t response_done(struct conn *c, int *status)
+{
+        char *h, *cl;
+        size_t hlen, blen = 0;
+
+        c->in[c->inlen < sizeof(c->in) ? c->inlen : sizeof(c->in) - 1] = '\0';
+        if ((h = strstr(c->in, "\r\n\r\n")) == NULL)
+                return 0;
+        hlen = (size_t)(h - c->in) + 4;
+        for (cl = c->in; cl < h; cl++) {
+                if (cl[0] == '\n' && strncasecmp(cl + 1, "content-length:", 15) == 0) {
+                        blen = strtoul(cl + 16, NULL, 10);
+                        break;
+                }
+        }
+        if (c->inlen < hlen + blen)
+                return 0;
+        *status = atoi(c->in + 9);
+        return hlen + blen;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/*
+ * drive(reqs, n, conns, rate, secs, lat, nlat, errors): send requests over
+ * conns connections for secs seconds; rate 0 = closed loop, else an open
+ * loop of rate requests/s. Returns the completed count; latencies in lat.
+ */
+static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double secs, double *lat,
+                    size_t *nlat, size_t *errors)
+{
+        static struct conn cs[MAXCONN];
+        struct epoll_event ev, evs[64];
+        size_t next = 0, done = 0;
+        double start, now, due;
+        int ep = epoll_create1(0), i, k, m;
+
+        *nlat = 0;
+        *errors = 0;
+        for (i = 0; i < nconn; i++) {
+                memset(&cs[i], 0, sizeof(cs[i]));
+                if ((cs[i].fd = connect_one()) < 0)
+                        return 0;
+                fcntl(cs[i].fd, F_SETFL, O_NONBLOCK);
+                ev.events = EPOLLIN;
+                ev.data.ptr = &cs[i];
+                epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
+        }
+        start = due = bench_now();
+        for (;;) {
+                now = bench_now();
+                if (now - start >= secs)
+                        break;
+                /* Start requests on idle connections: all of them (closed loop) or when due. */
+                for (i = 0; i < nconn && next < n; i++) {
+                        struct conn *c = &cs[i];
+                        if (c->r != NULL)
+                                continue;
+                        if (rate > 0 && now < due)
+                                break;
+                        c->r = &reqs[next++];
+                        c->sent = 0;
+                        c->inlen = 0;
+                        c->t0 = now;
+                        while (c->sent < c->r->n) {
+                                ssize_t w = write(c->fd, c->r->p + c->sent, c->r->n - c->sent);
+                                if (w <= 0)
+                                        break; /* the kernel buffer is full: rare for ~1 KiB
+                                                  requests */
+                                c->sent += (size_t)w;
+                        }
+                        if (rate > 0)
+                                due += 1.0 / rate;
+                }
+                if (next >= n && done >= next)
+                        break;
+                m = epoll_wait(ep, evs, 64, 1);
+                for (k = 0; k < m; k++) {
+                        struct conn *c = evs[k].data.ptr;
+                        ssize_t r = read(c->fd, c->in + c->inlen, sizeof(c->in) - 1 - c->inlen);
+                        int status = 0;
+                        size_t used;
+                        if (r <= 0)
+                                continue;
+                        c->inlen += (size_t)r;
+                        if (c->r == NULL || (used = response_done(c, &status)) == 0)
+                                continue;
+                        if (c->sent <
+                            c->r->n) /* finish a request the socket could not take at once */
+                                (void)!write(c->fd, c->r->p + c->sent, c->r->n - c->sent);
+                        if (status == 201 || status == 200)
+                                lat[(*nlat)++] = bench_now() - c->t0;
+                        else
+                                (*errors)++;
+                        done++;
+                        c->r = NULL;
+                }
+        }
+        for (i = 0; i < nconn; i++)
+                close(cs[i].fd);
+        close(ep);
+        return done;
+}
+
+struct vthread {
+        double secs;
+        size_t count;
+};
+
+static void *verify_thread(void *arg)
+{
+        struct vthread *t = arg;
+        uint8_t pk[32], sk[64], sig[64], msg[1100];
+        double start;
+
+        crypto_sign_keypair(pk, sk);
+        randombytes_buf(msg, sizeof(msg));
+        crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
+        start = bench_now();
+        while (bench_now() - start < t->secs)
+                for (int i = 0; i < 100; i++)
+                        t->count += crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0;
+        return NULL;
+}
+
+/* The machine's Ed25519 verify rate over ncpu threads (libsodium), for ~1 KiB messages. */
+static double verify_limit(int ncpu, double secs)
+{
+        pthread_t th[64];
+        struct vthread t[64];
+        double total = 0;
+        int i;
+
+        for (i = 0; i < ncpu && i < 64; i++) {
+                t[i].secs = secs;
+                t[i].count = 0;
+                pthread_create(&th[i], NULL, verify_thread, &t[i]);
+        }
+        for (i = 0; i < ncpu && i < 64; i++) {
+                pthread_join(th[i], NULL);
+                total += (double)t[i].count / secs;
+        }
+        return total;
+}
+
+static void cleanup(void)
+{
+        char cmd[128];
+
+        if (server_pid > 0) {
+                kill(server_pid, SIGTERM);
+                waitpid(server_pid, NULL, 0);
+                server_pid = 0;
+        }
+        if (tmpdir[0] != '\0') {
+                snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+                (void)!system(cmd);
+        }
+}
+
+int main(void)
+{
+        double secs = bench_seconds() * 5, limit, rate, *lat;
+        int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        int nconn = getenv("VT_BENCH_CONNS") ? atoi(getenv("VT_BENCH_CONNS")) : 64;
+        char token[128];
+        size_t n, done, nlat, errors;
+        struct req *reqs;
+
+        signal(SIGPIPE, SIG_IGN);
+        if (sodium_init() < 0)
+                return 1;
+        vt_bin = getenv("VT") ? getenv("VT") : "build/veritrail";
+        if (nconn < 1 || nconn > MAXCONN)
+                nconn = 64;
+        limit = verify_limit(ncpu, bench_seconds());
+        if (setup(token, sizeof(token)) != 0) {
+                fprintf(stderr, "bench_serve: cannot start the server\n");
+                cleanup();
+                return 1;
+        }
+        /* Enough envelopes for the closed loop at twice the limit, then the open loop. */
+        n = (size_t)(limit * secs * 1.5) + 1000;
+        if ((reqs = make_requests(n, token)) == NULL || (lat = calloc(n, sizeof(*lat))) == NULL) {
+                fprintf(stderr, "bench_serve: cannot make envelopes\n");
+                cleanup();
+                return 1;
+        }
+        printf("service over HTTP: %d connections, %d cores, %zu pre-signed envelopes\n", nconn,
+               ncpu, n);
+        done = drive(reqs, n, nconn, 0, secs, lat, &nlat, &errors);
+        rate = (double)nlat / secs;
+        bench_report("submissions/s, signatures checked, durable", rate, "entries/s", limit,
+                     "Ed25519 verify, all cores");
+        qsort(lat, nlat, sizeof(*lat), cmp_double);
+        if (nlat > 0)
+                printf("  full load latency: p50 %.1f ms, p99 %.1f ms; %zu errors of %zu\n",
+                       lat[nlat / 2] * 1e3, lat[nlat * 99 / 100] * 1e3, errors, done);
+        if (rate > 0 && n - done > 100) {
+                size_t left = n - done;
+                done =
+                    drive(reqs + (n - left), left, nconn, rate / 2, secs / 2, lat, &nlat, &errors);
+                qsort(lat, nlat, sizeof(*lat), cmp_double);
+                if (nlat > 0) {
+                        printf("  half load (%.0f/s): p50 %.1f ms, p99 %.1f ms (target <= 100 ms); "
+                               "%zu errors of %zu\n",
+                               rate / 2, lat[nlat / 2] * 1e3, lat[nlat * 99 / 100] * 1e3, errors,
+                               done);
+                }
+        }
+        cleanup();
+        return 0;
+}

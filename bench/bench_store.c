@@ -1,0 +1,244 @@
+/*
+ * bench_store.c: how fast the SQLite store makes large blobs durable,
+ * against the disk's own limit measured in the same run.
+ *
+ *   1. raw: append the same bytes to a plain file with write() and one
+ *      fdatasync() per batch; this is the ceiling any durable store has.
+ *   2. blobs: commit 256 KiB blobs (full entry bundles), k per transaction.
+ *   3. log-shaped batches of 1 KiB entries: per batch, the bundles the batch
+ *      touches (the partial one rewritten), the level-0/1/2 tiles it touches
+ *      (partials rewritten) and a checkpoint, in one transaction. This is the
+ *      store's share of the log core target (>= 100k entries/s durable).
+ *
+ * Data goes to a fresh directory under $TMPDIR (default /tmp), removed at
+ * the end. VT_BENCH_SECONDS sets the time per measurement.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "veritrail/store.h"
+
+#define ENTRY_SIZE 1024
+#define ENTRY_REC  (ENTRY_SIZE + 2) /* with its 2-byte length in a bundle */
+#define BUNDLE_MAX (256 * ENTRY_REC)
+
+static char tmpdir[256];
+
+static void die(const char *what, int err, const struct vt_diag *d)
+{
+        fprintf(stderr, "bench_store: %s: %s (%s)\n", what, vt_strerror(err), d ? d->msg : "");
+        exit(1);
+}
+
+static void rm_rf(const char *dir)
+{
+        char cmd[512];
+
+        /* The directory is one we made with mkdtemp; its name has no quotes. */
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "bench_store: cannot remove '%s'\n", dir);
+}
+
+/*
+ * A workload is one step function run again and again; each step makes some
+ * bytes durable and counts the entries in them. The raw limit and the store
+ * run in alternating slices of SLICE seconds, so both see the same disk
+ * weather (this machine's disk is shared and its speed drifts).
+ */
+#define SLICE 0.05
+
+struct work {
+        int (*step)(struct work *w); /* one durable unit; 0 or a VT_E* code */
+        size_t batch_bytes;          /* bytes per raw step */
+        unsigned batch;              /* entries (or bundles) per store step */
+        uint64_t size;               /* log size so far (log workload) */
+        uint64_t bytes, units;       /* totals of the store steps */
+        double secs;                 /* time spent in store steps */
+        struct vt_store *s;
+        int fd;
+        uint64_t raw_bytes, raw_off;
+        double raw_secs;
+};
+
+static uint8_t buf[16 * BUNDLE_MAX], hashes[256 * 32], note[300];
+
+static void raw_step(struct work *w)
+{
+        /* Append, as a log file would; start over every 256 MiB to bound the disk use. */
+        if (w->raw_off > (256u << 20)) {
+                if (ftruncate(w->fd, 0) != 0 || fsync(w->fd) != 0) {
+                        fprintf(stderr, "bench_store: truncate: %s\n", strerror(errno));
+                        exit(1);
+                }
+                w->raw_off = 0;
+        }
+        if (pwrite(w->fd, buf, w->batch_bytes, (off_t)w->raw_off) != (ssize_t)w->batch_bytes ||
+            fdatasync(w->fd) != 0) {
+                fprintf(stderr, "bench_store: write: %s\n", strerror(errno));
+                exit(1);
+        }
+        w->raw_off += w->batch_bytes;
+        w->raw_bytes += w->batch_bytes;
+}
+
+/* fresh_store(name): a new store in a new directory under tmpdir. */
+static struct vt_store *fresh_store(const char *name)
+{
+        static int serial;
+        struct vt_store *s = NULL;
+        struct vt_diag d = {{0}};
+        char dir[300];
+        int err;
+
+        snprintf(dir, sizeof(dir), "%s/%s-%d", tmpdir, name, ++serial);
+        if ((err = vt_store_open(dir, VT_STORE_CREATE, &s, &d)) != 0)
+                die("open", err, &d);
+        return s;
+}
+
+/* run(w): alternate raw and store slices for bench_seconds() of each. */
+static void run(struct work *w, const char *name)
+{
+        char path[300];
+        double t0, t, total = bench_seconds();
+        int err;
+
+        snprintf(path, sizeof(path), "%s/raw", tmpdir);
+        if ((w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+                fprintf(stderr, "bench_store: cannot open '%s': %s\n", path, strerror(errno));
+                exit(1);
+        }
+        w->s = fresh_store(name);
+        while (w->secs < total || w->raw_secs < total) {
+                t0 = bench_now();
+                do {
+                        raw_step(w);
+                } while ((t = bench_now()) - t0 < SLICE);
+                w->raw_secs += t - t0;
+                t0 = t;
+                do {
+                        if ((err = w->step(w)) != 0)
+                                die(name, err, NULL);
+                } while ((t = bench_now()) - t0 < SLICE);
+                w->secs += t - t0;
+        }
+        vt_store_close(w->s);
+        close(w->fd);
+        unlink(path);
+}
+
+/* blob_step: w->batch full 256 KiB bundles in one transaction. */
+static int blob_step(struct work *w)
+{
+        struct vt_diag d = {{0}};
+        unsigned i;
+        int err;
+
+        if ((err = vt_store_begin(w->s, &d)) != 0)
+                die("begin", err, &d);
+        for (i = 0; i < w->batch; i++, w->size++) {
+                if ((err = vt_store_bundle_put(w->s, w->size, 256, buf, BUNDLE_MAX, &d)) != 0)
+                        die("bundle put", err, &d);
+                w->bytes += BUNDLE_MAX;
+        }
+        if ((err = vt_store_commit(w->s, &d)) != 0)
+                die("commit", err, &d);
+        w->units += w->batch;
+        return 0;
+}
+
+/* put_tile_range(s, level, lo, hi): the tiles of one level a batch touches (lo..hi hashes). */
+static void put_tile_range(struct vt_store *s, unsigned level, uint64_t lo, uint64_t hi)
+{
+        struct vt_diag d = {{0}};
+        uint64_t n;
+        int err;
+
+        for (n = lo / 256; n * 256 < hi; n++) {
+                uint64_t end = (n + 1) * 256 < hi ? (n + 1) * 256 : hi;
+                unsigned wd = (unsigned)(end - n * 256);
+                if ((err = vt_store_tile_put(s, level, n, wd, hashes, (size_t)wd * 32, &d)) != 0)
+                        die("tile put", err, &d);
+        }
+}
+
+/*
+ * log_step: one batch of w->batch 1 KiB entries as the log writes it: the
+ * bundles it touches (the trailing partial one rewritten next batch), the
+ * tiles of levels 0..2 it touches, the new checkpoint; one transaction.
+ */
+static int log_step(struct work *w)
+{
+        struct vt_diag d = {{0}};
+        uint64_t size = w->size, next = size + w->batch, n;
+        int err;
+
+        if ((err = vt_store_begin(w->s, &d)) != 0)
+                die("begin", err, &d);
+        for (n = size / 256; n * 256 < next; n++) {
+                uint64_t end = (n + 1) * 256 < next ? (n + 1) * 256 : next;
+                unsigned wd = (unsigned)(end - n * 256);
+                if ((err = vt_store_bundle_put(w->s, n, wd, buf, (size_t)wd * ENTRY_REC, &d)) != 0)
+                        die("bundle put", err, &d);
+                w->bytes += (uint64_t)wd * ENTRY_REC;
+        }
+        put_tile_range(w->s, 0, size, next);
+        if (next >= 256)
+                put_tile_range(w->s, 1, size / 256, next / 256);
+        if (next >= 65536)
+                put_tile_range(w->s, 2, size / 65536, next / 65536);
+        if ((err = vt_store_checkpoint_put(w->s, next, note, sizeof(note), &d)) != 0)
+                die("checkpoint put", err, &d);
+        if ((err = vt_store_commit(w->s, &d)) != 0)
+                die("commit", err, &d);
+        w->size = next;
+        w->units += w->batch;
+        return 0;
+}
+
+int main(void)
+{
+        const char *base = getenv("TMPDIR");
+        static const unsigned blobs[] = {1, 4};
+        static const unsigned batches[] = {256, 1024, 4096};
+        char what[96], limit[96];
+        size_t i;
+
+        snprintf(tmpdir, sizeof(tmpdir), "%s/vt-bench-store-XXXXXX", base && *base ? base : "/tmp");
+        if (mkdtemp(tmpdir) == NULL) {
+                fprintf(stderr, "bench_store: mkdtemp: %s\n", strerror(errno));
+                return 1;
+        }
+        memset(buf, 0x5a, sizeof(buf));
+        memset(hashes, 0x44, sizeof(hashes));
+        memset(note, 'n', sizeof(note));
+
+        for (i = 0; i < sizeof(blobs) / sizeof(blobs[0]); i++) {
+                struct work w = {.step = blob_step, .batch = blobs[i]};
+                w.batch_bytes = (size_t)blobs[i] * BUNDLE_MAX;
+                run(&w, "blob");
+                snprintf(what, sizeof(what), "store: %u x 256 KiB bundle per commit", blobs[i]);
+                snprintf(limit, sizeof(limit), "raw %u x 256 KiB write+fdatasync", blobs[i]);
+                bench_report(what, (double)w.bytes / w.secs / 1e6, "MB/s",
+                             (double)w.raw_bytes / w.raw_secs / 1e6, limit);
+        }
+        for (i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
+                struct work w = {.step = log_step, .batch = batches[i]};
+                w.batch_bytes = (size_t)batches[i] * ENTRY_REC;
+                run(&w, "log");
+                snprintf(what, sizeof(what), "store: log batches of %u x 1 KiB entries",
+                         batches[i]);
+                bench_report(what, (double)w.units / w.secs, "entries/s",
+                             (double)w.raw_bytes / ENTRY_REC / w.raw_secs,
+                             "raw same bytes+fdatasync, entries/s");
+        }
+        rm_rf(tmpdir);
+        return 0;
+}

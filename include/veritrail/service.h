@@ -1,0 +1,167 @@
+/*
+ * service.h: the transparency service's library face: the submission
+ * pipeline, the read side, tokens and root administration. The HTTP server
+ * (server.h) only translates requests into these calls.
+ *
+ * The flow of one submission (DESIGN.md §3):
+ *   envelope bytes -> bounded parse (DSSE, then the in-toto Statement)
+ *   -> registration check against the governance root (policy.h: signed by
+ *      at least the threshold of keys of one role that may sign the
+ *      statement's predicate type; each signature verified once)
+ *   -> idempotency: the same envelope again returns its existing entry
+ *   -> the log's group commit (log.h): in ONE store transaction the entry,
+ *      its tiles, the signed checkpoint, the envelope and the subject index
+ *   -> the offline bundle: envelope, entry, C2SP tlog-proof@v1.
+ *
+ * A struct vt_service is shared by the server's threads; every function
+ * here is thread-safe.
+ *
+ * Prefix: vt_service_*.
+ */
+#ifndef VT_SERVICE_H
+#define VT_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "veritrail/crypto.h"
+#include "veritrail/util.h"
+
+struct vt_service;
+
+#define VT_SERVICE_ENVELOPE_MAX (1024 * 1024) /* bytes of one submitted envelope */
+#define VT_SERVICE_BATCH_MAX    1000          /* envelopes in one batch request */
+#define VT_SERVICE_TOKEN_LEN    43            /* characters of a bearer token */
+
+/*
+ * vt_service_open(dir, root_path, out, d): open the log in the data
+ * directory dir (made by `veritrail log init`) for appending, and load and
+ * verify the governance root from root_path (or, when NULL, the root stored
+ * in the data directory by an earlier open or admin replacement). The root
+ * given on the command line must be the stored one or a valid successor
+ * chain from it. VT_ENOENT for an uninitialised dir; policy errors for an
+ * invalid root.
+ */
+int vt_service_open(const char *dir, const char *root_path, struct vt_service **out,
+		    struct vt_diag *d);
+
+/* vt_service_close(s): wait for in-flight batches to commit, then free s. NULL is a no-op. */
+void vt_service_close(struct vt_service *s);
+
+/* What happened to one submission. */
+struct vt_service_result {
+	int err;             /* 0, or the VT_E* code of the failure */
+	uint64_t index;      /* entry index (err == 0) */
+	int existed;         /* 1 when the envelope was already in the log */
+	char role[65];       /* the role that authorised it */
+	struct vt_diag diag; /* why it failed */
+};
+
+/*
+ * vt_service_submit(s, env, n, bundle, r): the whole pipeline for one DSSE
+ * envelope. On success appends the offline bundle (FORMATS.md "Bundles") to
+ * bundle and fills r. Errors in r->err: VT_ETOOBIG (past
+ * VT_SERVICE_ENVELOPE_MAX), VT_EMALFORMED (not a DSSE envelope around an
+ * in-toto Statement v1), VT_EBADSIG (a signature by a root key does not
+ * verify), VT_EDENIED (no role may sign this predicate type with these
+ * keys: the sentence names the rule), store or log errors (VT_EIO,
+ * VT_ESTORE, VT_EBUSY). Returns r->err.
+ */
+int vt_service_submit(struct vt_service *s, const uint8_t *env, size_t n, struct vt_buf *bundle,
+		      struct vt_service_result *r);
+
+/*
+ * vt_service_submit_batch(s, envs, lens, n, bundles, results): n envelopes
+ * (at most VT_SERVICE_BATCH_MAX) through the pipeline together, so they
+ * share group commits; bundles[i] and results[i] as for one.
+ * Returns the number that failed.
+ */
+size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs,
+			       const size_t *lens, size_t n, struct vt_buf *bundles,
+			       struct vt_service_result *results);
+
+/* Reads. Each appends to out; VT_ENOENT when there is nothing. */
+int vt_service_entry(struct vt_service *s, uint64_t index, struct vt_buf *out,
+		     struct vt_diag *d);
+int vt_service_envelope(struct vt_service *s, const struct vt_hash *payload_sha256,
+			struct vt_buf *out, struct vt_diag *d);
+/* vt_service_subject(s, digest, out, d): JSON {"subject":..., "entries":[index, ...]}. */
+int vt_service_subject(struct vt_service *s, const struct vt_hash *digest, struct vt_buf *out,
+		       struct vt_diag *d);
+/* vt_service_bundle_subject(s, digest, out, d): the offline bundle of every entry about digest. */
+int vt_service_bundle_subject(struct vt_service *s, const struct vt_hash *digest,
+			      struct vt_buf *out, struct vt_diag *d);
+/* vt_service_checkpoint(s, out, d): the latest signed checkpoint. */
+int vt_service_checkpoint(struct vt_service *s, struct vt_buf *out, struct vt_diag *d);
+/*
+ * vt_service_tile(s, level, n, width, out, d): C2SP tile bytes; level -1 is
+ * the entry bundle. width 256 for a full tile.
+ */
+int vt_service_tile(struct vt_service *s, int level, uint64_t n, unsigned width,
+		    struct vt_buf *out, struct vt_diag *d);
+/* vt_service_size(s): the tree size of the latest checkpoint. */
+uint64_t vt_service_size(struct vt_service *s);
+
+/*
+ * vt_service_root_replace(s, root, n, bundle, r): admin: replace the
+ * governance root by a valid successor (policy.h) and record the new root's
+ * envelope in the log; bundle as for a submission.
+ */
+int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
+			    struct vt_buf *bundle, struct vt_service_result *r);
+
+/*
+ * Tokens: bearer tokens for writers, stored hashed (SHA-256) in the data
+ * directory's store. create prints nothing: it writes the new token (NUL
+ * terminated, VT_SERVICE_TOKEN_LEN characters of base64url of 32 random
+ * bytes) into token; it is never stored in clear. VT_EEXIST for a name in use.
+ */
+int vt_service_token_create(const char *dir, const char *name, int admin,
+			    char token[VT_SERVICE_TOKEN_LEN + 1], struct vt_diag *d);
+int vt_service_token_revoke(const char *dir, const char *name, struct vt_diag *d);
+
+/*
+ * vt_service_token_check(s, token, name, admin, d): 0 when token is a live
+ * token (sets its name, NUL-terminated in 65 bytes, and *admin); VT_EDENIED
+ * for an unknown or revoked token. Constant time in the token's bytes.
+ */
+int vt_service_token_check(struct vt_service *s, const char *token, char name[65], int *admin,
+			   struct vt_diag *d);
+
+/*
+ * Token names are 1..64 characters of [A-Za-z0-9._@-]. What
+ * vt_service_token_list() reports of a token (never its secret).
+ */
+struct vt_service_token {
+	char name[65];
+	int admin, revoked;
+	int64_t created; /* POSIX seconds */
+};
+
+/*
+ * vt_service_token_list(dir, out, n, d): every token of the data directory
+ * dir, by name: *out is a new array of *n (NULL when none) that the caller
+ * free()s. VT_ENOENT for an uninitialised dir.
+ */
+int vt_service_token_list(const char *dir, struct vt_service_token **out, size_t *n,
+			  struct vt_diag *d);
+
+/* vt_service_vkey(s): the log's C2SP verifier key (for `proof verify --log-key`), owned by s. */
+const char *vt_service_vkey(struct vt_service *s);
+
+/*
+ * vt_service_root(s, out, d): append the governance root envelope now in
+ * force (as given at open or by the last replacement) to out.
+ */
+int vt_service_root(struct vt_service *s, struct vt_buf *out, struct vt_diag *d);
+
+/* Counters for /metrics. */
+struct vt_service_stats {
+	uint64_t submitted, accepted, existed;
+	uint64_t rejected_malformed, rejected_signature, rejected_denied, rejected_store;
+	uint64_t batches, batch_entries; /* group commits and the entries they held */
+	/* (batches counts the group commits that reached the store's transaction) */
+};
+void vt_service_stats(struct vt_service *s, struct vt_service_stats *out);
+
+#endif

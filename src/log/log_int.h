@@ -1,0 +1,124 @@
+/*
+ * log_int.h: what the log module's files share and nobody else sees: the
+ * struct vt_log itself and a few helpers (log.c owns the struct; log_read.c,
+ * log_audit.c and log_export.c read through it).
+ *
+ * Locks, always taken in this order when more than one is held:
+ *   qmu  the group-commit queue (log.c)
+ *   wmu  appends: the writer connection ws, the right edge, the frontier
+ *   rmu  reads: the reader connection rs, the tile reader and its buffers
+ *   smu  the published snapshot (size, root, latest checkpoint note)
+ */
+#ifndef VT_LOG_INT_H
+#define VT_LOG_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "veritrail/encoding.h"
+#include "veritrail/log.h"
+#include "veritrail/merkle.h"
+#include "veritrail/store.h"
+
+/* Tile levels a tree of at most VT_MERKLE_MAX_SIZE (2^62) leaves can have. */
+#define VT_LOG_LEVELS 8
+
+/* Metadata keys in the store. */
+#define VT_LOG_META_ORIGIN "log.origin"
+#define VT_LOG_META_VKEY "log.vkey"
+#define VT_LOG_META_FORMAT "log.format"
+#define VT_LOG_FORMAT "veritrail-log/1"
+
+/*
+ * One level of the right edge: the partial tile of the committed tree is in
+ * buf[cur] (its width follows from the size). During a batch, new hashes go
+ * to buf[cur] after the committed ones; once that tile fills up, later ones
+ * go to buf[1 - cur], so the committed content stays intact until the
+ * batch commits (and is still there if it does not).
+ */
+struct vt_log_level {
+	uint8_t *buf[2]; /* VT_MERKLE_TILE_BYTES each */
+	unsigned cur;
+};
+
+struct vt_log_req; /* a waiting submission (log.c) */
+
+/*
+ * An expanded tile (log_read.c): the width hashes of tile (level, n) and
+ * every complete subtree hash above them inside the tile; sub-level j (0..8)
+ * starts at h[512 - (512 >> j)]. width 0: the slot is empty.
+ */
+struct vt_log_xtile {
+	unsigned level;
+	unsigned width;
+	uint64_t n;
+	struct vt_hash h[511];
+};
+#define VT_LOG_XSLOTS 128 /* expanded tiles cached per log: 2 MiB */
+
+struct vt_log {
+	char *dir;
+	char *origin;
+	char *vkey;
+	int flags;
+	struct vt_crypto_key *key; /* signing key; NULL when read-only */
+	struct vt_encoding_note_verifier *verifier;
+
+	/* Appends (wmu). */
+	pthread_mutex_t wmu;
+	struct vt_store *ws; /* writer connection; NULL when read-only */
+	int loaded;          /* the edge below matches the store at wsize */
+	uint64_t wsize;
+	struct vt_merkle_frontier front;
+	struct vt_log_level lv[VT_LOG_LEVELS];
+	struct vt_buf bundle[2]; /* the partial entry bundle, as for levels */
+	unsigned bcur;
+	struct vt_buf note; /* scratch: the checkpoint being signed */
+	struct vt_buf wtmp; /* scratch */
+
+	/* Reads (rmu). */
+	pthread_mutex_t rmu;
+	struct vt_store *rs; /* reader connection, opened at the first read */
+	struct vt_log_xtile *xcache; /* VT_LOG_XSLOTS, allocated at the first proof */
+	struct vt_buf rtmp;
+
+	/* The published state (smu). */
+	pthread_mutex_t smu;
+	uint64_t size;
+	struct vt_hash root;
+	struct vt_buf ckpt;
+
+	/* Group commit (qmu). */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv; /* a lingering leader waits here for more */
+	struct vt_log_req *qhead, *qtail;
+	size_t qcount;
+	size_t max_entries, max_bytes;
+	unsigned linger_us;
+	const uint8_t **gp; /* the leader's gathered batch */
+	size_t *gl;
+	size_t gcap;
+
+	/* The batch hook (vt_log_set_batch_hook) and its users (service module). */
+	vt_log_batch_fn hook;
+	void *hook_ctx;
+	void **gu;     /* the gathered batch's user pointers, gcap of them */
+};
+
+/*
+ * vt_log_read_lock(log, s, d): take rmu and set *s to the reader connection
+ * (opened on first use). On failure rmu is not held.
+ * vt_log_read_unlock(log): release it.
+ */
+int vt_log_read_lock(struct vt_log *log, struct vt_store **s, struct vt_diag *d);
+void vt_log_read_unlock(struct vt_log *log);
+
+/*
+ * vt_log_tile_name(level, n, w, buf, cap): "0/x001/002", "0/x001/002.p/17"
+ * or "entries/x001/002" (level -1): the tile's path without "tile/", for
+ * diagnostics.
+ */
+const char *vt_log_tile_name(int level, uint64_t n, unsigned w, char *buf, size_t cap);
+
+#endif

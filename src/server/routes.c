@@ -1,0 +1,454 @@
+/*
+ * routes.c: the route table and its handlers. Each handler translates one
+ * HTTP request into one service.h call and its result into a reply; nothing
+ * here keeps state or knows how the log works. docs/API.md documents every
+ * route with examples; keep the two in step.
+ *
+ * Paths are matched exactly (a route ending in '/' is a prefix with a
+ * non-empty rest); the server has already checked the bearer token for write
+ * routes and read the whole body within the route's cap.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "server/server_int.h"
+#include "veritrail/encoding.h"
+#include "veritrail/merkle.h"
+
+/* Cache-Control of the tlog-tiles resources (c2sp.org/tlog-tiles). */
+#define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
+#define CACHE_PARTIAL   "public, max-age=60"
+#define CACHE_NONE      "no-cache"
+
+/* A reply with the body b (taken over) and a content type. */
+static void reply_ok(struct vt_server_reply *r, unsigned status, const char *type, struct vt_buf *b)
+{
+        vt_buf_release(&r->body);
+        r->status = status;
+        r->content_type = type;
+        r->body = *b;
+        vt_buf_init(b);
+}
+
+/* A library read: ok with body b, or the error reply for err. */
+static void reply_read(struct vt_server_reply *r, int err, const struct vt_diag *d,
+                       const char *type, struct vt_buf *b)
+{
+        if (err == 0)
+                reply_ok(r, 200, type, b);
+        else
+                vt_server_reply_code(r, err, d->msg);
+        vt_buf_release(b);
+}
+
+/* A path segment that must be a SHA-256 in 64 lowercase hex digits. 0 or -1 after replying. */
+static int parse_digest(const char *what, const char *hex, struct vt_hash *h,
+                        struct vt_server_reply *r)
+{
+        if (vt_encoding_hex_decode(hex, strlen(hex), h->b, sizeof(h->b)) != 0) {
+                vt_server_reply_error(r, 400, "malformed",
+                                      "%s '%.80s' is not a SHA-256 in 64 lowercase hex digits",
+                                      what, hex);
+                return -1;
+        }
+        return 0;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+/* GET /checkpoint: the latest signed checkpoint (C2SP tlog-checkpoint in a signed note). */
+static void h_checkpoint(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_diag d = {""};
+        struct vt_buf b;
+        int err;
+
+        vt_buf_init(&b);
+        err = vt_service_checkpoint(c->svc, &b, &d);
+        reply_read(r, err, &d, "text/plain; charset=utf-8", &b);
+        r->cache_control = CACHE_NONE;
+}
+
+/* GET /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (C2SP tlog-tiles). */
+static void h_tile(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_merkle_tile t;
+        struct vt_diag d = {""};
+        struct vt_buf b;
+        int err;
+
+        /* The strict parser takes the path without its leading '/'. */
+        if (vt_merkle_tile_parse(c->path + 1, strlen(c->path + 1), &t, &d) != 0) {
+                vt_server_reply_error(r, 400, "malformed", "%s", d.msg);
+                return;
+        }
+        vt_buf_init(&b);
+        err = vt_service_tile(c->svc, t.level, t.n, t.width, &b, &d);
+        reply_read(r, err, &d, "application/octet-stream", &b);
+        if (err == 0)
+                r->cache_control =
+                    t.width == VT_MERKLE_TILE_WIDTH ? CACHE_IMMUTABLE : CACHE_PARTIAL;
+}
+
+/* GET /v1/entries/<index>: the log entry (the canonical record of one envelope). */
+static void h_entry(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_diag d = {""};
+        struct vt_buf b;
+        uint64_t index;
+        int err;
+
+        if (vt_util_parse_u64(c->tail, strlen(c->tail), &index) != 0) {
+                vt_server_reply_error(r, 400, "malformed",
+                                      "entry index '%.40s' is not a decimal number without leading "
+                                      "zeros",
+                                      c->tail);
+                return;
+        }
+        vt_buf_init(&b);
+        err = vt_service_entry(c->svc, index, &b, &d);
+        reply_read(r, err, &d, "application/json", &b);
+        if (err == 0)
+                r->cache_control = CACHE_IMMUTABLE;
+}
+
+/* GET /v1/envelopes/<sha256 of the payload>: the envelope as submitted. */
+static void h_envelope(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_diag d = {""};
+        struct vt_hash h;
+        struct vt_buf b;
+        int err;
+
+        if (parse_digest("payload digest", c->tail, &h, r) != 0)
+                return;
+        vt_buf_init(&b);
+        err = vt_service_envelope(c->svc, &h, &b, &d);
+        reply_read(r, err, &d, "application/json", &b);
+}
+
+/* GET /v1/subjects/<sha256>: the entries whose statements name this artifact digest. */
+static void h_subject(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_diag d = {""};
+        struct vt_hash h;
+        struct vt_buf b;
+        int err;
+
+        if (parse_digest("subject digest", c->tail, &h, r) != 0)
+                return;
+        vt_buf_init(&b);
+        err = vt_service_subject(c->svc, &h, &b, &d);
+        reply_read(r, err, &d, "application/json", &b);
+        r->cache_control = CACHE_NONE;
+}
+
+/* GET /v1/bundle?subject=sha256:<hex>: the offline bundle of every entry about the artifact. */
+static void h_bundle(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        const char *q = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "subject");
+        struct vt_diag d = {""};
+        struct vt_hash h;
+        struct vt_buf b;
+        int err;
+
+        if (q == NULL || strncmp(q, "sha256:", 7) != 0) {
+                vt_server_reply_error(r, 400, "malformed",
+                                      "query parameter 'subject' must be sha256:<64 lowercase hex "
+                                      "digits>");
+                return;
+        }
+        if (parse_digest("subject digest", q + 7, &h, r) != 0)
+                return;
+        vt_buf_init(&b);
+        err = vt_service_bundle_subject(c->svc, &h, &b, &d);
+        reply_read(r, err, &d, "application/json", &b);
+        r->cache_control = CACHE_NONE;
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+/* POST /v1/entries: one envelope; 201 with its bundle, 200 with it when logged before. */
+static void h_submit(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_service_result res;
+        struct vt_buf b;
+
+        memset(&res, 0, sizeof(res));
+        vt_buf_init(&b);
+        if (vt_service_submit(c->svc, c->rq->body.p, c->rq->body.len, &b, &res) != 0) {
+                vt_server_reply_code(r, res.err, res.diag.msg);
+                vt_buf_release(&b);
+                return;
+        }
+        reply_ok(r, res.existed ? 200 : 201, "application/json", &b);
+        r->cache_control = "no-store";
+        snprintf(r->location, sizeof(r->location), "/v1/entries/%llu",
+                 (unsigned long long)res.index);
+}
+
+/*
+ * The envelopes of a batch body: a JSON array of envelopes, or an object
+ * whose only member "envelopes" is one. Each element is serialised again
+ * (compact) into one buffer; offs[i] / lens[i] locate element i. 0 or -1
+ * after replying.
+ */
+static int batch_split(struct vt_server_call *c, struct vt_buf *all, size_t **offs, size_t **lens,
+                       size_t *n, struct vt_server_reply *r)
+{
+        json_t *doc = NULL, *arr;
+        struct vt_diag d = {""};
+        size_t i, count;
+        int err;
+
+        err = vt_encoding_json_parse(c->rq->body.p, c->rq->body.len, c->rq->body_max, &doc, &d);
+        if (err != 0) {
+                vt_server_reply_code(r, err, d.msg);
+                return -1;
+        }
+        arr = doc;
+        if (json_is_object(doc)) {
+                arr = json_object_get(doc, "envelopes");
+                if (json_object_size(doc) != 1 || arr == NULL) {
+                        vt_server_reply_error(r, 400, "malformed",
+                                              "batch object must have exactly one member, "
+                                              "'envelopes'");
+                        goto fail;
+                }
+        }
+        if (!json_is_array(arr)) {
+                vt_server_reply_error(r, 400, "malformed",
+                                      "batch must be a JSON array of envelopes or "
+                                      "{\"envelopes\":[...]}");
+                goto fail;
+        }
+        count = json_array_size(arr);
+        if (count == 0) {
+                vt_server_reply_error(r, 400, "malformed", "batch holds no envelopes");
+                goto fail;
+        }
+        if (count > VT_SERVICE_BATCH_MAX) {
+                vt_server_reply_error(r, 413, "too_large",
+                                      "batch holds %zu envelopes, more than %d", count,
+                                      VT_SERVICE_BATCH_MAX);
+                goto fail;
+        }
+        *offs = calloc(count, sizeof(**offs));
+        *lens = calloc(count, sizeof(**lens));
+        if (*offs == NULL || *lens == NULL || vt_buf_reserve(all, c->rq->body.len) != 0)
+                goto nomem;
+        for (i = 0; i < count; i++) {
+                (*offs)[i] = all->len;
+                if (vt_encoding_json_dump(json_array_get(arr, i), JSON_COMPACT | JSON_ENCODE_ANY,
+                                          all) != 0)
+                        goto nomem;
+                (*lens)[i] = all->len - (*offs)[i];
+        }
+        *n = count;
+        json_decref(doc);
+        return 0;
+nomem:
+        vt_server_reply_code(r, VT_ENOMEM, NULL);
+fail:
+        free(*offs);
+        free(*lens);
+        *offs = *lens = NULL;
+        json_decref(doc);
+        return -1;
+}
+
+/* POST /v1/entries:batch: up to VT_SERVICE_BATCH_MAX envelopes; 200 with one result each. */
+static void h_batch(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_service_result *res = NULL;
+        const uint8_t **envs = NULL;
+        struct vt_buf *bundles = NULL, all, out;
+        size_t *offs = NULL, *lens = NULL, n = 0, i;
+        unsigned wait;
+        int err = 0;
+
+        vt_buf_init(&all);
+        vt_buf_init(&out);
+        if (batch_split(c, &all, &offs, &lens, &n, r) != 0)
+                goto done;
+        /* One token per envelope: a batch is charged for what it holds. */
+        wait = vt_server_limiter_take(c->srv->limiter, c->rq->token, (double)n, vt_util_now_ns());
+        if (wait != 0) {
+                atomic_fetch_add_explicit(&c->srv->metrics.rate_limited, 1, memory_order_relaxed);
+                vt_server_reply_error(r, 429, "rate_limited",
+                                      "token '%s' is over its rate limit for %zu envelopes; retry "
+                                      "in %u s",
+                                      c->rq->token, n, wait);
+                r->retry_after = wait;
+                goto done;
+        }
+        envs = calloc(n, sizeof(*envs));
+        bundles = calloc(n, sizeof(*bundles));
+        res = calloc(n, sizeof(*res));
+        if (envs == NULL || bundles == NULL || res == NULL) {
+                vt_server_reply_code(r, VT_ENOMEM, NULL);
+                goto done;
+        }
+        for (i = 0; i < n; i++) {
+                envs[i] = all.p + offs[i];
+                vt_buf_init(&bundles[i]);
+        }
+        vt_service_submit_batch(c->svc, envs, lens, n, bundles, res);
+
+        /* {"results":[{"status":201,"index":N,"bundle":{...}}, {"status":400,...}, ...]} */
+        err |= vt_buf_puts(&out, "{\"results\":[");
+        for (i = 0; i < n && err == 0; i++) {
+                if (i > 0)
+                        err |= vt_buf_puts(&out, ",\n");
+                if (res[i].err == 0) {
+                        err |= vt_buf_printf(&out, "{\"status\":%u,\"index\":%llu,\"bundle\":",
+                                             res[i].existed ? 200u : 201u,
+                                             (unsigned long long)res[i].index);
+                        err |= vt_buf_append(&out, bundles[i].p, bundles[i].len);
+                        err |= vt_buf_puts(&out, "}");
+                } else {
+                        const char *word, *msg = res[i].diag.msg;
+                        unsigned st = vt_server_error_status(res[i].err, &word);
+
+                        if (msg[0] == '\0')
+                                msg = vt_strerror(res[i].err);
+                        err |= vt_buf_printf(
+                            &out, "{\"status\":%u,\"error\":\"%s\",\"message\":", st, word);
+                        err |= vt_server_json_string(&out, msg, strlen(msg));
+                        err |= vt_buf_puts(&out, "}");
+                }
+        }
+        err |= vt_buf_puts(&out, "]}\n");
+        if (err != 0)
+                vt_server_reply_code(r, VT_ENOMEM, NULL);
+        else
+                reply_ok(r, 200, "application/json", &out);
+        r->cache_control = "no-store";
+done:
+        if (bundles != NULL)
+                for (i = 0; i < n; i++)
+                        vt_buf_release(&bundles[i]);
+        free(bundles);
+        free(res);
+        free(envs);
+        free(offs);
+        free(lens);
+        vt_buf_release(&all);
+        vt_buf_release(&out);
+}
+
+/* PUT /v1/root (admin): replace the governance root by a valid successor, logged. */
+static void h_root(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_service_result res;
+        struct vt_buf b;
+
+        memset(&res, 0, sizeof(res));
+        vt_buf_init(&b);
+        if (vt_service_root_replace(c->svc, c->rq->body.p, c->rq->body.len, &b, &res) != 0) {
+                vt_server_reply_code(r, res.err, res.diag.msg);
+                vt_buf_release(&b);
+                return;
+        }
+        reply_ok(r, 200, "application/json", &b);
+        r->cache_control = "no-store";
+        snprintf(r->location, sizeof(r->location), "/v1/entries/%llu",
+                 (unsigned long long)res.index);
+}
+
+/* ---- operations ----------------------------------------------------------- */
+
+/* GET /healthz: {"status":"ok","tree_size":N}. */
+static void h_healthz(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_buf b;
+
+        vt_buf_init(&b);
+        if (vt_buf_printf(&b, "{\"status\":\"ok\",\"tree_size\":%llu}\n",
+                          (unsigned long long)vt_service_size(c->svc)) != 0) {
+                vt_server_reply_code(r, VT_ENOMEM, NULL);
+                return;
+        }
+        reply_ok(r, 200, "application/json", &b);
+        r->cache_control = "no-store";
+}
+
+/* GET /metrics: Prometheus text exposition format 0.0.4. */
+static void h_metrics(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_buf b;
+
+        vt_buf_init(&b);
+        if (vt_server_metrics_render(c->srv, &b) != 0) {
+                vt_buf_release(&b);
+                vt_server_reply_code(r, VT_ENOMEM, NULL);
+                return;
+        }
+        reply_ok(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+        r->cache_control = "no-store";
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+const struct vt_server_route vt_server_routes[] = {
+    {"POST", "/v1/entries", "POST /v1/entries", VT_SERVER_AUTH_WRITER, VT_SERVICE_ENVELOPE_MAX, 0,
+     h_submit},
+    {"POST", "/v1/entries:batch", "POST /v1/entries:batch", VT_SERVER_AUTH_WRITER,
+     VT_SERVER_BATCH_BODY_MAX, 1, h_batch},
+    {"PUT", "/v1/root", "PUT /v1/root", VT_SERVER_AUTH_ADMIN, VT_SERVICE_ENVELOPE_MAX, 0, h_root},
+    {"GET", "/checkpoint", "GET /checkpoint", VT_SERVER_AUTH_NONE, 0, 0, h_checkpoint},
+    {"GET", "/tile/", "GET /tile/...", VT_SERVER_AUTH_NONE, 0, 0, h_tile},
+    {"GET", "/v1/entries/", "GET /v1/entries/{index}", VT_SERVER_AUTH_NONE, 0, 0, h_entry},
+    {"GET", "/v1/envelopes/", "GET /v1/envelopes/{sha256}", VT_SERVER_AUTH_NONE, 0, 0, h_envelope},
+    {"GET", "/v1/subjects/", "GET /v1/subjects/{sha256}", VT_SERVER_AUTH_NONE, 0, 0, h_subject},
+    {"GET", "/v1/bundle", "GET /v1/bundle", VT_SERVER_AUTH_NONE, 0, 0, h_bundle},
+    {"GET", "/healthz", "GET /healthz", VT_SERVER_AUTH_NONE, 0, 0, h_healthz},
+    {"GET", "/metrics", "GET /metrics", VT_SERVER_AUTH_NONE, 0, 0, h_metrics},
+};
+const size_t vt_server_nroutes = sizeof(vt_server_routes) / sizeof(vt_server_routes[0]);
+
+/* Does path name route's path (exactly, or below a prefix with a non-empty rest)? */
+static int path_matches(const struct vt_server_route *rt, const char *path)
+{
+        size_t n = strlen(rt->path);
+
+        if (rt->path[n - 1] != '/')
+                return strcmp(path, rt->path) == 0;
+        return strncmp(path, rt->path, n) == 0 && path[n] != '\0';
+}
+
+/* see server_int.h */
+int vt_server_route_find(const char *method, const char *path, const struct vt_server_route **route,
+                         const char **allow)
+{
+        const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+        size_t i;
+        int seen = 0;
+
+        for (i = 0; i < vt_server_nroutes; i++) {
+                const struct vt_server_route *rt = &vt_server_routes[i];
+
+                if (!path_matches(rt, path))
+                        continue;
+                if (strcmp(rt->method, m) == 0) {
+                        *route = rt;
+                        return 0;
+                }
+                if (!seen && allow != NULL)
+                        *allow = strcmp(rt->method, "GET") == 0 ? "GET, HEAD" : rt->method;
+                seen = 1;
+        }
+        return seen ? VT_EINVAL : VT_ENOENT;
+}
+
+/* see server_int.h */
+const char *vt_server_route_tail(const struct vt_server_route *route, const char *path)
+{
+        size_t n = strlen(route->path);
+
+        return route->path[n - 1] == '/' ? path + n : path + strlen(path);
+}
