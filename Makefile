@@ -10,6 +10,7 @@
 #   make check-format, make format, make check-deps
 
 CC       ?= cc
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
 SHARED   ?= $(abspath ../shared)
 FUZZ_SECONDS ?= 20
@@ -79,12 +80,20 @@ test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 		SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-run
 
-# libFuzzer targets, built with clang against the library sources directly.
-FUZZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 -Iinclude -Isrc \
-               $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS)
+# libFuzzer targets: the library built once with clang and coverage
+# instrumentation, each target linked against it.
+FUZZ_CFLAGS := -DVT_VERSION=\"fuzz\" -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -g -O1 \
+               -Iinclude -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+build/fuzz/libveritrail.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build/fuzz/%: fuzz/%.c build/fuzz/libveritrail.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libveritrail.a $(LDLIBS_ALL)
 
 fuzz: deps $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \

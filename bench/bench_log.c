@@ -20,224 +20,256 @@
 #include "veritrail/log.h"
 #include "veritrail/merkle.h"
 
-#define ENTRY 1024
-#define BATCH 4096
+#define ENTRY      1024
+#define BATCH      4096
 #define DISK_TOTAL (64u << 20)
 #define DISK_CHUNK (4u << 20)
 
 static void die(const char *what, const struct vt_diag *d)
 {
-	fprintf(stderr, "bench_log: %s: %s\n", what, d != NULL ? d->msg : strerror(errno));
-	exit(1);
+        fprintf(stderr, "bench_log: %s: %s\n", what, d != NULL ? d->msg : strerror(errno));
+        exit(1);
 }
 
 /* Streaming write bandwidth with fdatasync after each chunk, in bytes/s. */
 static double disk_bandwidth(const char *dir)
 {
-	char path[4200];
-	uint8_t *buf = malloc(DISK_CHUNK);
-	double t0, t;
-	size_t done = 0;
-	int fd, round;
-	double best = 0;
+        char path[4200];
+        uint8_t *buf = malloc(DISK_CHUNK);
+        double t0, t;
+        size_t done = 0;
+        int fd, round;
+        double best = 0;
 
-	if (buf == NULL)
-		die("malloc", NULL);
-	memset(buf, 0x5a, DISK_CHUNK);
-	snprintf(path, sizeof(path), "%s/disk-probe", dir);
-	/* Twice, keep the better: the first run may pay for allocating blocks. */
-	for (round = 0; round < 2; round++) {
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
-			die("open probe file", NULL);
-		t0 = bench_now();
-		for (done = 0; done < DISK_TOTAL; done += DISK_CHUNK) {
-			buf[0] = (uint8_t)done;
-			if (write(fd, buf, DISK_CHUNK) != (ssize_t)DISK_CHUNK)
-				die("write probe file", NULL);
-			if (fdatasync(fd) != 0)
-				die("fdatasync probe file", NULL);
-		}
-		t = bench_now() - t0;
-		close(fd);
-		unlink(path);
-		if (DISK_TOTAL / t > best)
-			best = DISK_TOTAL / t;
-	}
-	free(buf);
-	return best;
+        if (buf == NULL)
+                die("malloc", NULL);
+        memset(buf, 0x5a, DISK_CHUNK);
+        snprintf(path, sizeof(path), "%s/disk-probe", dir);
+        /* Twice, keep the better: the first run may pay for allocating blocks. */
+        for (round = 0; round < 2; round++) {
+                if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+                        die("open probe file", NULL);
+                t0 = bench_now();
+                for (done = 0; done < DISK_TOTAL; done += DISK_CHUNK) {
+                        buf[0] = (uint8_t)done;
+                        if (write(fd, buf, DISK_CHUNK) != (ssize_t)DISK_CHUNK)
+                                die("write probe file", NULL);
+                        if (fdatasync(fd) != 0)
+                                die("fdatasync probe file", NULL);
+                }
+                t = bench_now() - t0;
+                close(fd);
+                unlink(path);
+                if (DISK_TOTAL / t > best)
+                        best = DISK_TOTAL / t;
+        }
+        free(buf);
+        return best;
 }
 
 /* Fill a batch of 1 KiB entries that differ (index in front). */
 static void fill(uint8_t *data, uint64_t first)
 {
-	size_t i;
+        size_t i;
 
-	for (i = 0; i < BATCH; i++)
-		memcpy(data + i * ENTRY, &(uint64_t){first + i}, 8);
+        for (i = 0; i < BATCH; i++)
+                memcpy(data + i * ENTRY, &(uint64_t){first + i}, 8);
 }
 
 struct sub_arg {
-	struct vt_log *log;
-	int n;
-	int t;
+        struct vt_log *log;
+        int n;
+        int t;
 };
 
 static void *submitter(void *p)
 {
-	struct sub_arg *a = p;
-	uint8_t e[ENTRY];
-	uint64_t idx;
-	struct vt_diag d = {""};
-	int i;
+        struct sub_arg *a = p;
+        uint8_t e[ENTRY];
+        uint64_t idx;
+        struct vt_diag d = {""};
+        int i;
 
-	memset(e, a->t, sizeof(e));
-	for (i = 0; i < a->n; i++) {
-		memcpy(e, &i, sizeof(i));
-		if (vt_log_submit(a->log, e, sizeof(e), &idx, &d) != 0)
-			die("submit", &d);
-	}
-	return NULL;
+        memset(e, a->t, sizeof(e));
+        for (i = 0; i < a->n; i++) {
+                memcpy(e, &i, sizeof(i));
+                if (vt_log_submit(a->log, e, sizeof(e), &idx, &d) != 0)
+                        die("submit", &d);
+        }
+        return NULL;
 }
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char dir[4096], ldir[4200], cmd[4300];
-	struct vt_log *log = NULL;
-	struct vt_diag d = {""};
-	uint8_t *data = malloc((size_t)BATCH * ENTRY);
-	const uint8_t **p = calloc(BATCH, sizeof(*p));
-	size_t *lens = calloc(BATCH, sizeof(*lens)), i, plen;
-	struct vt_hash proof[VT_LOG_PROOF_MAX];
-	uint64_t n = 0, first, tile_bytes = 0, x = 88172645463325252ull, size, proofs;
-	double disk, t0, t, secs = bench_seconds(), rate;
-	struct vt_buf tb;
-	struct stat st;
-	int level, k;
+        const char *tmp = getenv("TMPDIR");
+        char dir[4096], ldir[4200], cmd[4300];
+        struct vt_log *log = NULL;
+        struct vt_diag d = {""};
+        uint8_t *data = malloc((size_t)BATCH * ENTRY);
+        const uint8_t **p = calloc(BATCH, sizeof(*p));
+        size_t *lens = calloc(BATCH, sizeof(*lens)), i, plen;
+        struct vt_hash proof[VT_LOG_PROOF_MAX];
+        uint64_t n = 0, first, tile_bytes = 0, x = 88172645463325252ull, size, proofs;
+        double disk, t0, t, secs = bench_seconds(), rate;
+        struct vt_buf tb;
+        struct stat st;
+        int level, k;
 
-	if (data == NULL || p == NULL || lens == NULL)
-		die("malloc", NULL);
-	snprintf(dir, sizeof(dir), "%s/vt-bench-log.XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-	if (mkdtemp(dir) == NULL)
-		die("mkdtemp", NULL);
-	snprintf(ldir, sizeof(ldir), "%s/log", dir);
+        if (data == NULL || p == NULL || lens == NULL)
+                die("malloc", NULL);
+        snprintf(dir, sizeof(dir), "%s/vt-bench-log.XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+        if (mkdtemp(dir) == NULL)
+                die("mkdtemp", NULL);
+        snprintf(ldir, sizeof(ldir), "%s/log", dir);
 
-	disk = disk_bandwidth(dir);
-	bench_report("disk: streaming write + fdatasync", disk / 1e6, "MB/s", 0, "");
+        /* The disk is measured before and after the appends; they are compared with the mean. */
+        disk = disk_bandwidth(dir);
+        bench_report("disk: streaming write + fdatasync (before)", disk / 1e6, "MB/s", 0, "");
 
-	if (vt_log_init(ldir, "bench.example/log", &d) != 0 || vt_log_open(ldir, 0, &log, &d) != 0)
-		die("log", &d);
-	for (i = 0; i < BATCH; i++) {
-		p[i] = data + i * ENTRY;
-		lens[i] = ENTRY;
-	}
-	/* Durable appends: batches of 4096 x 1 KiB for at least 3 s-units, 20 batches. */
-	t0 = bench_now();
-	k = 0;
-	do {
-		fill(data, n);
-		if (vt_log_append(log, p, lens, BATCH, &first, &d) != 0)
-			die("append", &d);
-		n += BATCH;
-		k++;
-	} while (bench_now() - t0 < 3 * secs || k < 20);
-	t = bench_now() - t0;
-	rate = (double)n / t;
-	bench_report("log append, 1 KiB entries, batches of 4096", rate, "entries/s", 100000,
-		     "target");
-	bench_report("log append, entry bytes", rate * ENTRY / 1e6, "MB/s", disk / 1e6,
-		     "disk write+fdatasync MB/s");
+        if (vt_log_init(ldir, "bench.example/log", &d) != 0 || vt_log_open(ldir, 0, &log, &d) != 0)
+                die("log", &d);
+        for (i = 0; i < BATCH; i++) {
+                p[i] = data + i * ENTRY;
+                lens[i] = ENTRY;
+        }
+        /* Durable appends: batches of 4096 x 1 KiB for at least 3 s-units, 20 batches. */
+        t0 = bench_now();
+        k = 0;
+        do {
+                fill(data, n);
+                if (vt_log_append(log, p, lens, BATCH, &first, &d) != 0)
+                        die("append", &d);
+                n += BATCH;
+                k++;
+        } while (bench_now() - t0 < 3 * secs || k < 20);
+        t = bench_now() - t0;
+        rate = (double)n / t;
+        {
+                double after = disk_bandwidth(dir);
 
-	/* Tree overhead: the bytes of every stored tile, per entry. */
-	vt_buf_init(&tb);
-	size = vt_log_size(log);
-	for (level = 0; level < 8 && (size >> (8 * level)) != 0; level++) {
-		uint64_t full = size >> (8 * level + 8), tn;
-		unsigned w = (unsigned)((size >> (8 * level)) & 255);
+                bench_report("disk: streaming write + fdatasync (after)", after / 1e6, "MB/s", 0,
+                             "");
+                disk = (disk + after) / 2;
+        }
+        bench_report("log append, 1 KiB entries, batches of 4096", rate, "entries/s", 100000,
+                     "target");
+        bench_report("log append, entry bytes", rate * ENTRY / 1e6, "MB/s", disk / 1e6,
+                     "disk write+fdatasync MB/s (mean)");
 
-		for (tn = 0; tn < full; tn++) {
-			tb.len = 0;
-			if (vt_log_tile(log, level, tn, 256, &tb, &d) != 0)
-				die("tile", &d);
-			tile_bytes += tb.len;
-		}
-		if (w > 0) {
-			tb.len = 0;
-			if (vt_log_tile(log, level, full, w, &tb, &d) != 0)
-				die("tile", &d);
-			tile_bytes += tb.len;
-		}
-	}
-	vt_buf_release(&tb);
-	printf("%-44s %12.2f %-10s | %-34s %12.2f | entries %llu\n",
-	       "tree overhead (tile bytes / entry)", (double)tile_bytes / (double)size, "bytes",
-	       "target", 33.0, (unsigned long long)size);
-	snprintf(cmd, sizeof(cmd), "%s/veritrail.db", ldir);
-	if (stat(cmd, &st) == 0)
-		printf("%-44s %12.2f %-10s\n", "database file / entry (entries included)",
-		       (double)st.st_size / (double)size, "bytes");
+        /* Tree overhead: the bytes of every stored tile, per entry. */
+        vt_buf_init(&tb);
+        size = vt_log_size(log);
+        for (level = 0; level < 8 && (size >> (8 * level)) != 0; level++) {
+                uint64_t full = size >> (8 * level + 8), tn;
+                unsigned w = (unsigned)((size >> (8 * level)) & 255);
 
-	/* Proofs through the log API at random indexes of the whole tree. */
-	t0 = bench_now();
-	proofs = 0;
-	do {
-		for (k = 0; k < 1000; k++) {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			if (vt_log_prove_inclusion(log, x % size, size, proof, &plen, &d) != 0)
-				die("prove", &d);
-		}
-		proofs += 1000;
-	} while (bench_now() - t0 < secs);
-	bench_report("inclusion proofs (log API, random index)", (double)proofs / (bench_now() - t0),
-		     "proofs/s", 0, "");
-	t0 = bench_now();
-	proofs = 0;
-	do {
-		for (k = 0; k < 1000; k++) {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			if (vt_log_prove_consistency(log, 1 + x % (size - 1), size, proof, &plen,
-						     &d) != 0)
-				die("prove", &d);
-		}
-		proofs += 1000;
-	} while (bench_now() - t0 < secs);
-	bench_report("consistency proofs (log API, random size)",
-		     (double)proofs / (bench_now() - t0), "proofs/s", 0, "");
+                for (tn = 0; tn < full; tn++) {
+                        tb.len = 0;
+                        if (vt_log_tile(log, level, tn, 256, &tb, &d) != 0)
+                                die("tile", &d);
+                        tile_bytes += tb.len;
+                }
+                if (w > 0) {
+                        tb.len = 0;
+                        if (vt_log_tile(log, level, full, w, &tb, &d) != 0)
+                                die("tile", &d);
+                        tile_bytes += tb.len;
+                }
+        }
+        vt_buf_release(&tb);
+        printf("%-44s %12.2f %-10s | %-34s %12.2f | entries %llu\n",
+               "tree overhead (tile bytes / entry)", (double)tile_bytes / (double)size, "bytes",
+               "target", 33.0, (unsigned long long)size);
+        /* On disk: the database and its write-ahead log, entries included. */
+        {
+                double bytes = 0;
 
-	/* Group commit: 8 threads submitting one entry at a time. */
-	{
-		struct sub_arg a[8];
-		pthread_t th[8];
-		int per = (int)(20000 * secs), j;
-		uint64_t before = vt_log_size(log);
+                snprintf(cmd, sizeof(cmd), "%s/veritrail.db", ldir);
+                if (stat(cmd, &st) == 0)
+                        bytes += (double)st.st_size;
+                snprintf(cmd, sizeof(cmd), "%s/veritrail.db-wal", ldir);
+                if (stat(cmd, &st) == 0)
+                        bytes += (double)st.st_size;
+                printf("%-44s %12.2f %-10s\n", "database + WAL bytes / entry (1 KiB entries)",
+                       bytes / (double)size, "bytes");
+        }
 
-		t0 = bench_now();
-		for (j = 0; j < 8; j++) {
-			a[j] = (struct sub_arg){log, per, j};
-			pthread_create(&th[j], NULL, submitter, &a[j]);
-		}
-		for (j = 0; j < 8; j++)
-			pthread_join(th[j], NULL);
-		t = bench_now() - t0;
-		bench_report("group commit, 8 threads, 1 KiB submits",
-			     (double)(vt_log_size(log) - before) / t, "entries/s", 0, "");
-	}
+        /* Proofs through the log API at random indexes of the whole tree. */
+        t0 = bench_now();
+        proofs = 0;
+        do {
+                for (k = 0; k < 1000; k++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        if (vt_log_prove_inclusion(log, x % size, size, proof, &plen, &d) != 0)
+                                die("prove", &d);
+                }
+                proofs += 1000;
+        } while (bench_now() - t0 < secs);
+        bench_report("inclusion proofs (log API, random index)",
+                     (double)proofs / (bench_now() - t0), "proofs/s", 0, "");
+        t0 = bench_now();
+        proofs = 0;
+        do {
+                for (k = 0; k < 1000; k++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        if (vt_log_prove_inclusion(log, size - 1 - x % 4096, size, proof, &plen,
+                                                   &d) != 0)
+                                die("prove", &d);
+                }
+                proofs += 1000;
+        } while (bench_now() - t0 < secs);
+        bench_report("inclusion proofs (log API, last 4096 entries)",
+                     (double)proofs / (bench_now() - t0), "proofs/s", 0, "");
+        t0 = bench_now();
+        proofs = 0;
+        do {
+                for (k = 0; k < 1000; k++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        if (vt_log_prove_consistency(log, 1 + x % (size - 1), size, proof, &plen,
+                                                     &d) != 0)
+                                die("prove", &d);
+                }
+                proofs += 1000;
+        } while (bench_now() - t0 < secs);
+        bench_report("consistency proofs (log API, random size)",
+                     (double)proofs / (bench_now() - t0), "proofs/s", 0, "");
 
-	t0 = bench_now();
-	{
-		struct vt_log_audit_stats ast;
+        /* Group commit: 8 and 64 threads submitting one entry at a time. */
+        for (k = 8; k <= 64; k *= 8) {
+                struct sub_arg a[64];
+                pthread_t th[64];
+                char what[64];
+                int j;
+                uint64_t before = vt_log_size(log);
 
-		if (vt_log_audit(log, &ast, &d) != 0)
-			die("audit", &d);
-		bench_report("audit (recompute from entries)",
-			     (double)ast.size / (bench_now() - t0), "entries/s", 0, "");
-	}
-	vt_log_close(log);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_log: could not remove '%s'\n", dir);
-	free(data);
-	free(p);
-	free(lens);
-	return 0;
+                t0 = bench_now();
+                for (j = 0; j < k; j++) {
+                        a[j] = (struct sub_arg){log, (int)(1000 * secs * (k == 8 ? 1 : 2)), j};
+                        if (pthread_create(&th[j], NULL, submitter, &a[j]) != 0)
+                                die("pthread_create", NULL);
+                }
+                for (j = 0; j < k; j++)
+                        pthread_join(th[j], NULL);
+                t = bench_now() - t0;
+                snprintf(what, sizeof(what), "group commit, %d threads, 1 KiB submits", k);
+                bench_report(what, (double)(vt_log_size(log) - before) / t, "entries/s", 0, "");
+        }
+
+        t0 = bench_now();
+        {
+                struct vt_log_audit_stats ast;
+
+                if (vt_log_audit(log, &ast, &d) != 0)
+                        die("audit", &d);
+                bench_report("audit (recompute from entries)",
+                             (double)ast.size / (bench_now() - t0), "entries/s", 0, "");
+        }
+        vt_log_close(log);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "bench_log: could not remove '%s'\n", dir);
+        free(data);
+        free(p);
+        free(lens);
+        return 0;
 }

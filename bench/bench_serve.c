@@ -393,7 +393,11 @@ int main(void)
         signal(SIGPIPE, SIG_IGN);
         if (sodium_init() < 0)
                 return 1;
-        vt_bin = getenv("VT") ? getenv("VT") : "build/veritrail";
+        vt_bin = realpath(getenv("VT") ? getenv("VT") : "build/veritrail", NULL);
+        if (vt_bin == NULL) {
+                fprintf(stderr, "bench_serve: no veritrail binary (set VT)\n");
+                return 1;
+        }
         if (nconn < 1 || nconn > MAXCONN)
                 nconn = 64;
         limit = verify_limit(ncpu, bench_seconds());

@@ -14,20 +14,20 @@
 
 #include "veritrail/util.h"
 
-#define VT_CRYPTO_HASH_LEN 32
-#define VT_CRYPTO_KEYID_LEN 64 /* hex characters, without the NUL */
-#define VT_CRYPTO_SIG_MAX 72   /* an ECDSA P-256 DER signature at most */
-#define VT_CRYPTO_PEM_MAX 16384 /* key files larger than this are refused */
+#define VT_CRYPTO_HASH_LEN  32
+#define VT_CRYPTO_KEYID_LEN 64    /* hex characters, without the NUL */
+#define VT_CRYPTO_SIG_MAX   72    /* an ECDSA P-256 DER signature at most */
+#define VT_CRYPTO_PEM_MAX   16384 /* key files larger than this are refused */
 
 /* A SHA-256 value, caller-owned. */
 struct vt_hash {
-	uint8_t b[VT_CRYPTO_HASH_LEN];
+        uint8_t b[VT_CRYPTO_HASH_LEN];
 };
 
 /* A byte span for gathered hashing. */
 struct vt_span {
-	const uint8_t *p;
-	size_t len;
+        const uint8_t *p;
+        size_t len;
 };
 
 /*
@@ -57,10 +57,10 @@ int vt_crypto_sha256_fd(int fd, struct vt_hash *out, uint64_t *nbytes, struct vt
  * stdin); VT_ENOENT when the file does not exist.
  */
 int vt_crypto_sha256_file(const char *path, struct vt_hash *out, uint64_t *nbytes,
-			  struct vt_diag *d);
+                          struct vt_diag *d);
 
 /* Key types. */
-#define VT_CRYPTO_KEY_ED25519 1
+#define VT_CRYPTO_KEY_ED25519    1
 #define VT_CRYPTO_KEY_ECDSA_P256 2
 
 /* An opaque key: the public half always, the private half when loaded or made. */
@@ -92,14 +92,14 @@ int vt_crypto_key_generate(int type, struct vt_crypto_key **out, struct vt_diag 
  * PKCS#8. Ed25519 public keys must be valid points of the main subgroup.
  */
 int vt_crypto_key_load_pem(const uint8_t *pem, size_t n, const char *passphrase,
-			   struct vt_crypto_key **out, struct vt_diag *d) VT_WARN_UNUSED;
+                           struct vt_crypto_key **out, struct vt_diag *d) VT_WARN_UNUSED;
 
 /*
  * vt_crypto_key_load_file(path, passphrase, out, d): read path (at most
  * VT_CRYPTO_PEM_MAX bytes) and load it; the diagnostic names the file.
  */
 int vt_crypto_key_load_file(const char *path, const char *passphrase, struct vt_crypto_key **out,
-			    struct vt_diag *d) VT_WARN_UNUSED;
+                            struct vt_diag *d) VT_WARN_UNUSED;
 
 /*
  * vt_crypto_key_from_ed25519(pk, out): a public Ed25519 key from its 32 raw
@@ -142,7 +142,7 @@ int vt_crypto_key_private_pem(const struct vt_crypto_key *k, struct vt_buf *out)
  * 0, VT_ENOTPRIV, VT_EINTERNAL.
  */
 int vt_crypto_key_sign(const struct vt_crypto_key *k, const uint8_t *msg, size_t n, uint8_t *sig,
-		       size_t *siglen);
+                       size_t *siglen);
 
 /*
  * vt_crypto_key_verify(k, msg, n, sig, siglen): 0 if sig is a valid
@@ -150,6 +150,6 @@ int vt_crypto_key_sign(const struct vt_crypto_key *k, const uint8_t *msg, size_t
  * (64 bytes); Ed25519 rejects non-canonical signatures (libsodium).
  */
 int vt_crypto_key_verify(const struct vt_crypto_key *k, const uint8_t *msg, size_t n,
-			 const uint8_t *sig, size_t siglen) VT_WARN_UNUSED;
+                         const uint8_t *sig, size_t siglen) VT_WARN_UNUSED;
 
 #endif

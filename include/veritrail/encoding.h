@@ -46,7 +46,7 @@ int vt_encoding_base64_append(struct vt_buf *b, const uint8_t *p, size_t n);
  * or non-zero unused bits, VT_ETOOBIG when cap is too small.
  */
 int vt_encoding_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap,
-			      size_t *outlen) VT_WARN_UNUSED;
+                              size_t *outlen) VT_WARN_UNUSED;
 
 /* vt_encoding_base64_decode_buf(s, slen, out): decode and append to out. */
 int vt_encoding_base64_decode_buf(const char *s, size_t slen, struct vt_buf *out) VT_WARN_UNUSED;
@@ -72,7 +72,7 @@ int vt_encoding_hex_decode(const char *s, size_t slen, uint8_t *out, size_t n) V
  * VT_EMALFORMED with "line L column C: reason" in d.
  */
 int vt_encoding_json_parse(const uint8_t *p, size_t n, size_t max, json_t **out,
-			   struct vt_diag *d) VT_WARN_UNUSED;
+                           struct vt_diag *d) VT_WARN_UNUSED;
 
 /*
  * vt_encoding_json_dump(v, flags, out): append the serialisation of v to out.
@@ -665,11 +665,11 @@ int vt_encoding_cosig_verify(const struct vt_encoding_note *note,
  * release). payload_type is NUL-terminated; sigs as in an envelope.
  */
 struct vt_encoding_entry {
-	char *payload_type;
-	size_t payload_type_len;
-	struct vt_hash payload_sha256;
-	struct vt_encoding_dsse_sig *sigs;
-	size_t nsigs;
+        char *payload_type;
+        size_t payload_type_len;
+        struct vt_hash payload_sha256;
+        struct vt_encoding_dsse_sig *sigs;
+        size_t nsigs;
 };
 
 /* vt_encoding_entry_init(e): make e empty (no allocation). */
@@ -696,7 +696,7 @@ int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *
  * ..."). out is untouched on failure.
  */
 int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry *out,
-			    struct vt_diag *d) VT_WARN_UNUSED;
+                            struct vt_diag *d) VT_WARN_UNUSED;
 
 /*
  * vt_encoding_entry_check(p, n, env, d): does the entry p[0..n) commit to
@@ -707,7 +707,15 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
  * parse. Cost: one parse and one SHA-256 of the payload.
  */
 int vt_encoding_entry_check(const uint8_t *p, size_t n, const struct vt_encoding_dsse *env,
-			    struct vt_diag *d) VT_WARN_UNUSED;
+                            struct vt_diag *d) VT_WARN_UNUSED;
+
+/*
+ * vt_encoding_entry_matches(e, env, d): vt_encoding_entry_check() for an
+ * entry already parsed into e. 0 or VT_EMISMATCH. Cost: one SHA-256 of the
+ * payload.
+ */
+int vt_encoding_entry_matches(const struct vt_encoding_entry *e, const struct vt_encoding_dsse *env,
+                              struct vt_diag *d) VT_WARN_UNUSED;
 
 /*
  * tlog-proof (C2SP tlog-proof@v1, docs/FORMATS.md "Proofs"): the text
@@ -723,8 +731,8 @@ int vt_encoding_entry_check(const uint8_t *p, size_t n, const struct vt_encoding
  * text is a valid checkpoint body, nothing after the note.
  */
 #define VT_ENCODING_TLOG_PROOF_HEADER     "c2sp.org/tlog-proof@v1"
-#define VT_ENCODING_TLOG_PROOF_HASHES_MAX 64          /* hashes in the inclusion path */
-#define VT_ENCODING_TLOG_PROOF_EXTRA_MAX  65536       /* decoded bytes of extra data */
+#define VT_ENCODING_TLOG_PROOF_HASHES_MAX 64    /* hashes in the inclusion path */
+#define VT_ENCODING_TLOG_PROOF_EXTRA_MAX  65536 /* decoded bytes of extra data */
 #define VT_ENCODING_TLOG_PROOF_MAX        (VT_ENCODING_NOTE_MAX + 96 * 1024) /* bytes of text */
 
 /*
@@ -733,14 +741,14 @@ int vt_encoding_entry_check(const uint8_t *p, size_t n, const struct vt_encoding
  * extra is NULL (has_extra 0) when the proof has no extra line.
  */
 struct vt_encoding_tlog_proof {
-	uint64_t index;
-	struct vt_hash path[VT_ENCODING_TLOG_PROOF_HASHES_MAX];
-	size_t npath;
-	int has_extra;
-	uint8_t *extra;
-	size_t extra_len;
-	uint8_t *checkpoint;
-	size_t checkpoint_len;
+        uint64_t index;
+        struct vt_hash path[VT_ENCODING_TLOG_PROOF_HASHES_MAX];
+        size_t npath;
+        int has_extra;
+        uint8_t *extra;
+        size_t extra_len;
+        uint8_t *checkpoint;
+        size_t checkpoint_len;
 };
 
 /* vt_encoding_tlog_proof_init(p): make p empty (no allocation). */
@@ -757,7 +765,7 @@ void vt_encoding_tlog_proof_release(struct vt_encoding_tlog_proof *p);
  * out is untouched on failure.
  */
 int vt_encoding_tlog_proof_parse(const uint8_t *p, size_t n, struct vt_encoding_tlog_proof *out,
-				 struct vt_diag *d) VT_WARN_UNUSED;
+                                 struct vt_diag *d) VT_WARN_UNUSED;
 
 /*
  * vt_encoding_tlog_proof_format(index, path, npath, extra, extra_len, note,
@@ -768,8 +776,8 @@ int vt_encoding_tlog_proof_parse(const uint8_t *p, size_t n, struct vt_encoding_
  * output parses back to the same values.
  */
 int vt_encoding_tlog_proof_format(uint64_t index, const struct vt_hash *path, size_t npath,
-				  const uint8_t *extra, size_t extra_len, const uint8_t *note,
-				  size_t note_len, struct vt_buf *out);
+                                  const uint8_t *extra, size_t extra_len, const uint8_t *note,
+                                  size_t note_len, struct vt_buf *out);
 
 /*
  * Bundle (docs/FORMATS.md "Bundles"): what an operator carries to an
@@ -791,16 +799,17 @@ int vt_encoding_tlog_proof_format(uint64_t index, const struct vt_hash *path, si
 
 /* One attestation of a bundle (parsed). */
 struct vt_encoding_attestation {
-	struct vt_encoding_dsse envelope;
-	uint8_t *entry; /* the entry's bytes, owned */
-	size_t entry_len;
-	struct vt_encoding_tlog_proof proof;
+        struct vt_encoding_dsse envelope;
+        uint8_t *entry; /* the entry's bytes, owned */
+        size_t entry_len;
+        struct vt_encoding_entry parsed; /* the same entry, parsed */
+        struct vt_encoding_tlog_proof proof;
 };
 
 /* struct vt_encoding_bundle: a parsed bundle, caller-owned (init, parse, release). */
 struct vt_encoding_bundle {
-	struct vt_encoding_attestation *atts;
-	size_t n;
+        struct vt_encoding_attestation *atts;
+        size_t n;
 };
 
 /* vt_encoding_bundle_init(b): make b empty (no allocation). */
@@ -817,7 +826,7 @@ void vt_encoding_bundle_release(struct vt_encoding_bundle *b);
  * out is untouched on failure. Cost: linear in n.
  */
 int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bundle *out,
-			     struct vt_diag *d) VT_WARN_UNUSED;
+                             struct vt_diag *d) VT_WARN_UNUSED;
 
 /*
  * Writing a bundle: vt_encoding_bundle_begin(out) appends the opening
@@ -833,8 +842,8 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
  */
 int vt_encoding_bundle_begin(struct vt_buf *out);
 int vt_encoding_bundle_add(struct vt_buf *out, int first, const uint8_t *env, size_t env_len,
-			   const uint8_t *entry, size_t entry_len, const uint8_t *proof,
-			   size_t proof_len);
+                           const uint8_t *entry, size_t entry_len, const uint8_t *proof,
+                           size_t proof_len);
 int vt_encoding_bundle_end(struct vt_buf *out);
 
 #endif

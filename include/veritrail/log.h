@@ -39,7 +39,7 @@ struct vt_log;
 
 #define VT_LOG_ENTRY_MAX 65535 /* bytes in one entry: C2SP bundles use a uint16 length */
 #define VT_LOG_PROOF_MAX 64    /* hashes in any proof (VT_MERKLE_MAX_PROOF) */
-#define VT_LOG_KEY_FILE "log.key"
+#define VT_LOG_KEY_FILE  "log.key"
 
 #define VT_LOG_READONLY 1 /* vt_log_open(): no appends; the signing key is not loaded */
 
@@ -90,7 +90,7 @@ uint64_t vt_log_size(struct vt_log *log);
  * no reads of the tree.
  */
 int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_t *lens, size_t n,
-		  uint64_t *first, struct vt_diag *d);
+                  uint64_t *first, struct vt_diag *d);
 
 /*
  * vt_log_submit(log, entry, len, index, d): thread-safe append of one entry
@@ -100,7 +100,7 @@ int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_
  * vt_log_append(); when a batch fails, every submitter in it gets the error.
  */
 int vt_log_submit(struct vt_log *log, const uint8_t *entry, size_t len, uint64_t *index,
-		  struct vt_diag *d);
+                  struct vt_diag *d);
 
 /*
  * vt_log_submit_ex(log, entry, len, user, index, d): vt_log_submit() that
@@ -109,7 +109,7 @@ int vt_log_submit(struct vt_log *log, const uint8_t *entry, size_t len, uint64_t
  * the caller can store what belongs with the entry in the same transaction.
  */
 int vt_log_submit_ex(struct vt_log *log, const uint8_t *entry, size_t len, void *user,
-		     uint64_t *index, struct vt_diag *d);
+                     uint64_t *index, struct vt_diag *d);
 
 struct vt_store;
 
@@ -127,8 +127,8 @@ struct vt_store;
  * It runs with the log's append lock held: it must not call vt_log_* on the
  * same log, except the read functions.
  */
-typedef int (*vt_log_batch_fn)(void *ctx, struct vt_store *ws, uint64_t first,
-			       void *const *users, size_t n, struct vt_diag *d);
+typedef int (*vt_log_batch_fn)(void *ctx, struct vt_store *ws, uint64_t first, void *const *users,
+                               size_t n, struct vt_diag *d);
 
 /*
  * vt_log_set_batch_hook(log, fn, ctx): install fn (NULL removes it) to run
@@ -146,7 +146,7 @@ void vt_log_set_batch_hook(struct vt_log *log, vt_log_batch_fn fn, void *ctx);
  * batch is whatever queued while the previous one committed.
  */
 void vt_log_set_batching(struct vt_log *log, size_t max_entries, size_t max_bytes,
-			 unsigned linger_us);
+                         unsigned linger_us);
 
 /*
  * vt_log_checkpoint(log, size, note, d): append the latest signed checkpoint
@@ -158,8 +158,7 @@ int vt_log_checkpoint(struct vt_log *log, uint64_t *size, struct vt_buf *note, s
  * vt_log_checkpoint_at(log, size, note, d): append the signed checkpoint the
  * log published for exactly size. VT_ENOENT if there is none.
  */
-int vt_log_checkpoint_at(struct vt_log *log, uint64_t size, struct vt_buf *note,
-			 struct vt_diag *d);
+int vt_log_checkpoint_at(struct vt_log *log, uint64_t size, struct vt_buf *note, struct vt_diag *d);
 
 /*
  * vt_log_entry(log, index, out, d): append entry index to out. VT_ERANGE if
@@ -182,7 +181,7 @@ int vt_log_tree_hash(struct vt_log *log, uint64_t size, struct vt_hash *out, str
  * Reads a few tiles (about log256(size) of them).
  */
 int vt_log_prove_inclusion(struct vt_log *log, uint64_t index, uint64_t size,
-			   struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d);
+                           struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d);
 
 /*
  * vt_log_prove_consistency(log, from, to, proof, len, d): the RFC 9162
@@ -191,7 +190,8 @@ int vt_log_prove_inclusion(struct vt_log *log, uint64_t index, uint64_t size,
  * for from > to or to > the log's size.
  */
 int vt_log_prove_consistency(struct vt_log *log, uint64_t from, uint64_t to,
-			     struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d);
+                             struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len,
+                             struct vt_diag *d);
 
 /*
  * vt_log_tile(log, level, n, width, out, d): append the bytes of C2SP tile
@@ -201,7 +201,7 @@ int vt_log_prove_consistency(struct vt_log *log, uint64_t from, uint64_t to,
  * VT_ENOENT if the log does not hold that many hashes in that tile.
  */
 int vt_log_tile(struct vt_log *log, int level, uint64_t n, unsigned width, struct vt_buf *out,
-		struct vt_diag *d);
+                struct vt_diag *d);
 
 /*
  * vt_log_export(log, outdir, d): write the static C2SP tlog-tiles tree of
@@ -218,10 +218,10 @@ int vt_log_export(struct vt_log *log, const char *outdir, uint64_t *files, struc
 
 /* What vt_log_audit() checked. */
 struct vt_log_audit_stats {
-	uint64_t size;        /* entries recomputed (the latest checkpoint's size) */
-	uint64_t bundles;     /* entry bundles read */
-	uint64_t tiles;       /* hash tiles compared */
-	uint64_t checkpoints; /* checkpoints whose root and signature were checked */
+        uint64_t size;        /* entries recomputed (the latest checkpoint's size) */
+        uint64_t bundles;     /* entry bundles read */
+        uint64_t tiles;       /* hash tiles compared */
+        uint64_t checkpoints; /* checkpoints whose root and signature were checked */
 };
 
 /*
@@ -236,6 +236,6 @@ struct vt_log_audit_stats {
  * flat apart from one 8-byte record per checkpoint.
  */
 int vt_log_audit(struct vt_log *log, struct vt_log_audit_stats *stats,
-		 struct vt_diag *d) VT_WARN_UNUSED;
+                 struct vt_diag *d) VT_WARN_UNUSED;
 
 #endif

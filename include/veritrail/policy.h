@@ -317,8 +317,8 @@ int vt_policy_time_format(int64_t t, char out[21]);
  * checkpoint, log2(size) hashes per attestation, and with a root the
  * envelope's signature checks.
  */
-int vt_policy_bundle_verify(const uint8_t *p, size_t n, const char *const *log_vkeys,
-                            size_t nvkeys, const struct vt_policy_root *root, struct vt_buf *report,
+int vt_policy_bundle_verify(const uint8_t *p, size_t n, const char *const *log_vkeys, size_t nvkeys,
+                            const struct vt_policy_root *root, struct vt_buf *report,
                             struct vt_diag *d) VT_WARN_UNUSED;
 
 #endif

@@ -133,9 +133,9 @@ int vt_service_token_check(struct vt_service *s, const char *token, char name[65
  * vt_service_token_list() reports of a token (never its secret).
  */
 struct vt_service_token {
-	char name[65];
-	int admin, revoked;
-	int64_t created; /* POSIX seconds */
+        char name[65];
+        int admin, revoked;
+        int64_t created; /* POSIX seconds */
 };
 
 /*
@@ -144,7 +144,7 @@ struct vt_service_token {
  * free()s. VT_ENOENT for an uninitialised dir.
  */
 int vt_service_token_list(const char *dir, struct vt_service_token **out, size_t *n,
-			  struct vt_diag *d);
+                          struct vt_diag *d);
 
 /* vt_service_vkey(s): the log's C2SP verifier key (for `proof verify --log-key`), owned by s. */
 const char *vt_service_vkey(struct vt_service *s);

@@ -87,6 +87,17 @@ int vt_store_commit(struct vt_store *s, struct vt_diag *d);
 void vt_store_rollback(struct vt_store *s);
 
 /*
+ * vt_store_wal_flush(s, d): copy everything committed from the write-ahead
+ * log into the database file proper and sync it (a full WAL checkpoint).
+ * The store does this on its own whenever the WAL reaches 16 MiB, inside the
+ * commit that crosses it; call it to charge that work to a measurement, at a
+ * quiet moment, or before a file-level backup. Not inside a transaction, not
+ * on a read-only store (VT_EINVAL); VT_EBUSY when another writer or a reader
+ * of older pages is in the way past the busy timeout.
+ */
+int vt_store_wal_flush(struct vt_store *s, struct vt_diag *d);
+
+/*
  * Metadata: small values by name (origin, format version, ...). Puts of any
  * kind on a store opened VT_STORE_READONLY fail with VT_EINVAL.
  */

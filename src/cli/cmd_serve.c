@@ -254,10 +254,13 @@ int vt_cli_serve(int argc, char **argv)
         cfg.error_log_fd = STDERR_FILENO;
 
         if ((err = vt_service_open(dir, root, &svc, &d)) != 0) {
-                if (err == VT_ENOENT)
+                /* An uninitialised directory: say how to make one, unless the library did. */
+                if (err == VT_ENOENT && strstr(d.msg, "log init") == NULL)
                         vt_cli_error("%s (create the log with 'veritrail log init --dir %s "
                                      "--origin NAME')",
                                      d.msg[0] != '\0' ? d.msg : vt_strerror(err), dir);
+                else if (err == VT_ENOENT)
+                        vt_cli_error("%s", d.msg);
                 else
                         rc = vt_cli_fail(err, &d);
                 goto out;

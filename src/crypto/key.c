@@ -619,7 +619,7 @@ int vt_crypto_key_load_file(const char *path, const char *passphrase, struct vt_
         struct vt_buf b;
         int err;
 
-        /* vt_util_read_file's diagnostics already name the file; it appends to b. */
+        /* vt_util_read_file's diagnostics already name the file; b starts empty. */
         vt_buf_init(&b);
         if ((err = vt_util_read_file(path, VT_CRYPTO_PEM_MAX, &b, d)) != 0) {
                 vt_buf_wipe(&b);

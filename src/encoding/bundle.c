@@ -33,17 +33,17 @@
 /* see encoding.h */
 void vt_encoding_tlog_proof_init(struct vt_encoding_tlog_proof *p)
 {
-	memset(p, 0, sizeof(*p));
+        memset(p, 0, sizeof(*p));
 }
 
 /* see encoding.h */
 void vt_encoding_tlog_proof_release(struct vt_encoding_tlog_proof *p)
 {
-	if (p == NULL)
-		return;
-	free(p->extra);
-	free(p->checkpoint);
-	vt_encoding_tlog_proof_init(p);
+        if (p == NULL)
+                return;
+        free(p->extra);
+        free(p->checkpoint);
+        vt_encoding_tlog_proof_init(p);
 }
 
 /*
@@ -52,24 +52,24 @@ void vt_encoding_tlog_proof_release(struct vt_encoding_tlog_proof *p)
  */
 static int proof_line(const uint8_t *p, size_t n, size_t *pos, const char **line, size_t *len)
 {
-	const uint8_t *nl;
+        const uint8_t *nl;
 
-	if (*pos >= n || (nl = memchr(p + *pos, '\n', n - *pos)) == NULL)
-		return -1;
-	*line = (const char *)p + *pos;
-	*len = (size_t)(nl - (p + *pos));
-	*pos += *len + 1;
-	return 0;
+        if (*pos >= n || (nl = memchr(p + *pos, '\n', n - *pos)) == NULL)
+                return -1;
+        *line = (const char *)p + *pos;
+        *len = (size_t)(nl - (p + *pos));
+        *pos += *len + 1;
+        return 0;
 }
 
 /* The base64 error of a decode as a proof error with a sentence. */
 static int proof_b64_fail(int err, size_t lineno, const char *what, struct vt_diag *d)
 {
-	if (err == VT_ENOMEM)
-		return err;
-	vt_diag_set(d, "tlog-proof line %zu: %s is not %s base64", lineno, what,
-		    err == VT_ENONCANON ? "canonical" : "standard padded");
-	return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
+        if (err == VT_ENOMEM)
+                return err;
+        vt_diag_set(d, "tlog-proof line %zu: %s is not %s base64", lineno, what,
+                    err == VT_ENONCANON ? "canonical" : "standard padded");
+        return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
 }
 
 /*
@@ -79,197 +79,201 @@ static int proof_b64_fail(int err, size_t lineno, const char *what, struct vt_di
  */
 static int proof_note_check(const uint8_t *p, size_t n, struct vt_diag *d)
 {
-	struct vt_encoding_note note;
-	struct vt_encoding_checkpoint *c;
-	size_t i, text_len = 0;
-	int err;
+        struct vt_encoding_note note;
+        struct vt_encoding_checkpoint *c;
+        size_t i, text_len = 0;
+        int err;
 
-	memset(&note, 0, sizeof(note));
-	err = vt_encoding_note_open(p, n, NULL, 0, &note, d);
-	if (err == 0)
-		vt_encoding_note_release(&note); /* cannot happen without verifiers */
-	if (err != VT_EUNKNOWNKEY && err != 0) {
-		vt_diag_prefix(d, "tlog-proof checkpoint");
-		return err;
-	}
-	/* signed-note: the text ends at the last blank line ("\n\n"), which must exist. */
-	for (i = n - 1; i > 0; i--) {
-		if (p[i] == '\n' && p[i - 1] == '\n') {
-			text_len = i;
-			break;
-		}
-	}
-	if (text_len == 0) {
-		vt_diag_set(d, "tlog-proof checkpoint: no blank line before the signatures");
-		return VT_EMALFORMED;
-	}
-	if ((c = malloc(sizeof(*c))) == NULL)
-		return VT_ENOMEM;
-	err = vt_encoding_checkpoint_parse(p, text_len, c, d);
-	free(c);
-	if (err != 0)
-		vt_diag_prefix(d, "tlog-proof");
-	return err;
+        memset(&note, 0, sizeof(note));
+        err = vt_encoding_note_open(p, n, NULL, 0, &note, d);
+        if (err == 0)
+                vt_encoding_note_release(&note); /* cannot happen without verifiers */
+        if (err != VT_EUNKNOWNKEY && err != 0) {
+                vt_diag_prefix(d, "tlog-proof checkpoint");
+                return err;
+        }
+        /* signed-note: the text ends at the last blank line ("\n\n"), which must exist. */
+        for (i = n - 1; i > 0; i--) {
+                if (p[i] == '\n' && p[i - 1] == '\n') {
+                        text_len = i;
+                        break;
+                }
+        }
+        if (text_len == 0) {
+                vt_diag_set(d, "tlog-proof checkpoint: no blank line before the signatures");
+                return VT_EMALFORMED;
+        }
+        if ((c = malloc(sizeof(*c))) == NULL)
+                return VT_ENOMEM;
+        err = vt_encoding_checkpoint_parse(p, text_len, c, d);
+        free(c);
+        if (err != 0)
+                vt_diag_prefix(d, "tlog-proof");
+        return err;
 }
 
 /* see encoding.h */
 int vt_encoding_tlog_proof_parse(const uint8_t *p, size_t n, struct vt_encoding_tlog_proof *out,
-				 struct vt_diag *d)
+                                 struct vt_diag *d)
 {
-	struct vt_encoding_tlog_proof r;
-	struct vt_buf extra;
-	const char *line;
-	size_t pos = 0, len, lineno = 1, got;
-	int err;
+        struct vt_encoding_tlog_proof r;
+        struct vt_buf extra;
+        const char *line;
+        size_t pos = 0, len, lineno = 1, got;
+        int err;
 
-	vt_encoding_tlog_proof_init(&r);
-	vt_buf_init(&extra);
-	if (n > VT_ENCODING_TLOG_PROOF_MAX) {
-		vt_diag_set(d, "tlog-proof: %zu bytes, more than %d", n, VT_ENCODING_TLOG_PROOF_MAX);
-		return VT_ETOOBIG;
-	}
-	err = VT_EMALFORMED;
-	/* Line 1: the header. */
-	if (proof_line(p, n, &pos, &line, &len) != 0 ||
-	    len != strlen(VT_ENCODING_TLOG_PROOF_HEADER) ||
-	    memcmp(line, VT_ENCODING_TLOG_PROOF_HEADER, len) != 0) {
-		vt_diag_set(d, "tlog-proof line 1: not '%s'", VT_ENCODING_TLOG_PROOF_HEADER);
-		goto out;
-	}
-	/* Optional extra line. */
-	lineno++;
-	if (proof_line(p, n, &pos, &line, &len) != 0) {
-		vt_diag_set(d, "tlog-proof line %zu: missing or without a newline", lineno);
-		goto out;
-	}
-	if (len >= 6 && memcmp(line, "extra ", 6) == 0) {
-		if (len == 6) {
-			vt_diag_set(d, "tlog-proof line %zu: empty extra data (omit the line)",
-				    lineno);
-			goto out;
-		}
-		if (len - 6 > 4 * ((VT_ENCODING_TLOG_PROOF_EXTRA_MAX + 2) / 3)) {
-			vt_diag_set(d, "tlog-proof line %zu: extra data over %d bytes", lineno,
-				    VT_ENCODING_TLOG_PROOF_EXTRA_MAX);
-			err = VT_ETOOBIG;
-			goto out;
-		}
-		if ((err = vt_encoding_base64_decode_buf(line + 6, len - 6, &extra)) != 0) {
-			err = proof_b64_fail(err, lineno, "extra data", d);
-			goto out;
-		}
-		err = VT_EMALFORMED;
-		r.has_extra = 1;
-		lineno++;
-		if (proof_line(p, n, &pos, &line, &len) != 0) {
-			vt_diag_set(d, "tlog-proof line %zu: missing or without a newline", lineno);
-			goto out;
-		}
-	}
-	/* The index. */
-	if (len < 7 || memcmp(line, "index ", 6) != 0) {
-		vt_diag_set(d, "tlog-proof line %zu: not 'index N'", lineno);
-		goto out;
-	}
-	if (len > 7 && line[6] == '0') {
-		vt_diag_set(d, "tlog-proof line %zu: index has a leading zero", lineno);
-		err = VT_ENONCANON;
-		goto out;
-	}
-	if (vt_util_parse_u64(line + 6, len - 6, &r.index) != 0) {
-		vt_diag_set(d, "tlog-proof line %zu: index is not a decimal number below 2^64",
-			    lineno);
-		goto out;
-	}
-	/* The inclusion path, up to the empty line. */
-	for (;;) {
-		lineno++;
-		if (proof_line(p, n, &pos, &line, &len) != 0) {
-			vt_diag_set(d, "tlog-proof line %zu: missing the empty line before the "
-				       "checkpoint",
-				    lineno);
-			goto out;
-		}
-		if (len == 0)
-			break;
-		if (r.npath == VT_ENCODING_TLOG_PROOF_HASHES_MAX) {
-			vt_diag_set(d, "tlog-proof: more than %d proof hashes",
-				    VT_ENCODING_TLOG_PROOF_HASHES_MAX);
-			err = VT_ETOOBIG;
-			goto out;
-		}
-		if (len != PROOF_HASH_B64) {
-			vt_diag_set(d, "tlog-proof line %zu: not the base64 of a 32-byte hash", lineno);
-			goto out;
-		}
-		if ((err = vt_encoding_base64_decode(line, len, r.path[r.npath].b, VT_CRYPTO_HASH_LEN,
-						     &got)) != 0 ||
-		    got != VT_CRYPTO_HASH_LEN) {
-			err = proof_b64_fail(err != 0 ? err : VT_EMALFORMED, lineno, "proof hash", d);
-			goto out;
-		}
-		err = VT_EMALFORMED;
-		r.npath++;
-	}
-	/* The checkpoint: the rest, verbatim. */
-	if (pos >= n) {
-		vt_diag_set(d, "tlog-proof: no checkpoint after line %zu", lineno);
-		goto out;
-	}
-	if ((err = proof_note_check(p + pos, n - pos, d)) != 0)
-		goto out;
-	if ((r.checkpoint = malloc(n - pos + 1)) == NULL) {
-		err = VT_ENOMEM;
-		goto out;
-	}
-	memcpy(r.checkpoint, p + pos, n - pos);
-	r.checkpoint[n - pos] = '\0';
-	r.checkpoint_len = n - pos;
-	if (r.has_extra) {
-		r.extra = extra.p; /* the buffer's memory becomes the extra data */
-		r.extra_len = extra.len;
-		vt_buf_init(&extra);
-	}
-	*out = r;
-	vt_encoding_tlog_proof_init(&r);
-	err = 0;
+        vt_encoding_tlog_proof_init(&r);
+        vt_buf_init(&extra);
+        if (n > VT_ENCODING_TLOG_PROOF_MAX) {
+                vt_diag_set(d, "tlog-proof: %zu bytes, more than %d", n,
+                            VT_ENCODING_TLOG_PROOF_MAX);
+                return VT_ETOOBIG;
+        }
+        err = VT_EMALFORMED;
+        /* Line 1: the header. */
+        if (proof_line(p, n, &pos, &line, &len) != 0 ||
+            len != strlen(VT_ENCODING_TLOG_PROOF_HEADER) ||
+            memcmp(line, VT_ENCODING_TLOG_PROOF_HEADER, len) != 0) {
+                vt_diag_set(d, "tlog-proof line 1: not '%s'", VT_ENCODING_TLOG_PROOF_HEADER);
+                goto out;
+        }
+        /* Optional extra line. */
+        lineno++;
+        if (proof_line(p, n, &pos, &line, &len) != 0) {
+                vt_diag_set(d, "tlog-proof line %zu: missing or without a newline", lineno);
+                goto out;
+        }
+        if (len >= 6 && memcmp(line, "extra ", 6) == 0) {
+                if (len == 6) {
+                        vt_diag_set(d, "tlog-proof line %zu: empty extra data (omit the line)",
+                                    lineno);
+                        goto out;
+                }
+                if (len - 6 > 4 * ((VT_ENCODING_TLOG_PROOF_EXTRA_MAX + 2) / 3)) {
+                        vt_diag_set(d, "tlog-proof line %zu: extra data over %d bytes", lineno,
+                                    VT_ENCODING_TLOG_PROOF_EXTRA_MAX);
+                        err = VT_ETOOBIG;
+                        goto out;
+                }
+                if ((err = vt_encoding_base64_decode_buf(line + 6, len - 6, &extra)) != 0) {
+                        err = proof_b64_fail(err, lineno, "extra data", d);
+                        goto out;
+                }
+                err = VT_EMALFORMED;
+                r.has_extra = 1;
+                lineno++;
+                if (proof_line(p, n, &pos, &line, &len) != 0) {
+                        vt_diag_set(d, "tlog-proof line %zu: missing or without a newline", lineno);
+                        goto out;
+                }
+        }
+        /* The index. */
+        if (len < 7 || memcmp(line, "index ", 6) != 0) {
+                vt_diag_set(d, "tlog-proof line %zu: not 'index N'", lineno);
+                goto out;
+        }
+        if (len > 7 && line[6] == '0') {
+                vt_diag_set(d, "tlog-proof line %zu: index has a leading zero", lineno);
+                err = VT_ENONCANON;
+                goto out;
+        }
+        if (vt_util_parse_u64(line + 6, len - 6, &r.index) != 0) {
+                vt_diag_set(d, "tlog-proof line %zu: index is not a decimal number below 2^64",
+                            lineno);
+                goto out;
+        }
+        /* The inclusion path, up to the empty line. */
+        for (;;) {
+                lineno++;
+                if (proof_line(p, n, &pos, &line, &len) != 0) {
+                        vt_diag_set(d,
+                                    "tlog-proof line %zu: missing the empty line before the "
+                                    "checkpoint",
+                                    lineno);
+                        goto out;
+                }
+                if (len == 0)
+                        break;
+                if (r.npath == VT_ENCODING_TLOG_PROOF_HASHES_MAX) {
+                        vt_diag_set(d, "tlog-proof: more than %d proof hashes",
+                                    VT_ENCODING_TLOG_PROOF_HASHES_MAX);
+                        err = VT_ETOOBIG;
+                        goto out;
+                }
+                if (len != PROOF_HASH_B64) {
+                        vt_diag_set(d, "tlog-proof line %zu: not the base64 of a 32-byte hash",
+                                    lineno);
+                        goto out;
+                }
+                if ((err = vt_encoding_base64_decode(line, len, r.path[r.npath].b,
+                                                     VT_CRYPTO_HASH_LEN, &got)) != 0 ||
+                    got != VT_CRYPTO_HASH_LEN) {
+                        err =
+                            proof_b64_fail(err != 0 ? err : VT_EMALFORMED, lineno, "proof hash", d);
+                        goto out;
+                }
+                err = VT_EMALFORMED;
+                r.npath++;
+        }
+        /* The checkpoint: the rest, verbatim. */
+        if (pos >= n) {
+                vt_diag_set(d, "tlog-proof: no checkpoint after line %zu", lineno);
+                goto out;
+        }
+        if ((err = proof_note_check(p + pos, n - pos, d)) != 0)
+                goto out;
+        if ((r.checkpoint = malloc(n - pos + 1)) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        memcpy(r.checkpoint, p + pos, n - pos);
+        r.checkpoint[n - pos] = '\0';
+        r.checkpoint_len = n - pos;
+        if (r.has_extra) {
+                r.extra = extra.p; /* the buffer's memory becomes the extra data */
+                r.extra_len = extra.len;
+                vt_buf_init(&extra);
+        }
+        *out = r;
+        vt_encoding_tlog_proof_init(&r);
+        err = 0;
 out:
-	vt_encoding_tlog_proof_release(&r);
-	vt_buf_release(&extra);
-	return err;
+        vt_encoding_tlog_proof_release(&r);
+        vt_buf_release(&extra);
+        return err;
 }
 
 /* see encoding.h */
 int vt_encoding_tlog_proof_format(uint64_t index, const struct vt_hash *path, size_t npath,
-				  const uint8_t *extra, size_t extra_len, const uint8_t *note,
-				  size_t note_len, struct vt_buf *out)
+                                  const uint8_t *extra, size_t extra_len, const uint8_t *note,
+                                  size_t note_len, struct vt_buf *out)
 {
-	size_t len0 = out->len, i;
+        size_t len0 = out->len, i;
 
-	if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
-	    note == NULL || note_len == 0 || note[note_len - 1] != '\n' ||
-	    (extra != NULL && (extra_len == 0 || extra_len > VT_ENCODING_TLOG_PROOF_EXTRA_MAX)))
-		return VT_EINVAL;
-	if (vt_buf_puts(out, VT_ENCODING_TLOG_PROOF_HEADER "\n") != 0)
-		goto fail;
-	if (extra != NULL && (vt_buf_puts(out, "extra ") != 0 ||
-			      vt_encoding_base64_append(out, extra, extra_len) != 0 ||
-			      vt_buf_puts(out, "\n") != 0))
-		goto fail;
-	if (vt_buf_printf(out, "index %llu\n", (unsigned long long)index) != 0)
-		goto fail;
-	for (i = 0; i < npath; i++)
-		if (vt_encoding_base64_append(out, path[i].b, sizeof(path[i].b)) != 0 ||
-		    vt_buf_puts(out, "\n") != 0)
-			goto fail;
-	if (vt_buf_puts(out, "\n") != 0 || vt_buf_append(out, note, note_len) != 0)
-		goto fail;
-	return 0;
+        if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
+            note == NULL || note_len == 0 || note[note_len - 1] != '\n' ||
+            (extra != NULL && (extra_len == 0 || extra_len > VT_ENCODING_TLOG_PROOF_EXTRA_MAX)))
+                return VT_EINVAL;
+        if (vt_buf_puts(out, VT_ENCODING_TLOG_PROOF_HEADER "\n") != 0)
+                goto fail;
+        if (extra != NULL &&
+            (vt_buf_puts(out, "extra ") != 0 ||
+             vt_encoding_base64_append(out, extra, extra_len) != 0 || vt_buf_puts(out, "\n") != 0))
+                goto fail;
+        if (vt_buf_printf(out, "index %llu\n", (unsigned long long)index) != 0)
+                goto fail;
+        for (i = 0; i < npath; i++)
+                if (vt_encoding_base64_append(out, path[i].b, sizeof(path[i].b)) != 0 ||
+                    vt_buf_puts(out, "\n") != 0)
+                        goto fail;
+        if (vt_buf_puts(out, "\n") != 0 || vt_buf_append(out, note, note_len) != 0)
+                goto fail;
+        return 0;
 fail:
-	out->len = len0;
-	if (out->p != NULL)
-		out->p[len0] = '\0';
-	return VT_ENOMEM;
+        out->len = len0;
+        if (out->p != NULL)
+                out->p[len0] = '\0';
+        return VT_ENOMEM;
 }
 
 /* ---- bundles ---------------------------------------------------------------- */
@@ -277,218 +281,218 @@ fail:
 /* see encoding.h */
 void vt_encoding_bundle_init(struct vt_encoding_bundle *b)
 {
-	memset(b, 0, sizeof(*b));
+        memset(b, 0, sizeof(*b));
 }
 
 static void attestation_release(struct vt_encoding_attestation *a)
 {
-	vt_encoding_dsse_release(&a->envelope);
-	free(a->entry);
-	a->entry = NULL;
-	a->entry_len = 0;
-	vt_encoding_tlog_proof_release(&a->proof);
+        vt_encoding_dsse_release(&a->envelope);
+        vt_encoding_entry_release(&a->parsed);
+        free(a->entry);
+        a->entry = NULL;
+        a->entry_len = 0;
+        vt_encoding_tlog_proof_release(&a->proof);
 }
 
 /* see encoding.h */
 void vt_encoding_bundle_release(struct vt_encoding_bundle *b)
 {
-	size_t i;
+        size_t i;
 
-	if (b == NULL)
-		return;
-	for (i = 0; i < b->n; i++)
-		attestation_release(&b->atts[i]);
-	free(b->atts);
-	vt_encoding_bundle_init(b);
+        if (b == NULL)
+                return;
+        for (i = 0; i < b->n; i++)
+                attestation_release(&b->atts[i]);
+        free(b->atts);
+        vt_encoding_bundle_init(b);
 }
 
 /* Parse attestations[i] (object o) into a (empty). */
 static int attestation_parse(json_t *o, size_t i, struct vt_encoding_attestation *a,
-			     struct vt_diag *d)
+                             struct vt_diag *d)
 {
-	json_t *env, *entry, *proof;
-	struct vt_encoding_entry e;
-	struct vt_buf b;
-	const char *s;
-	size_t n;
-	int err;
+        json_t *env, *entry, *proof;
+        struct vt_buf b;
+        const char *s;
+        size_t n;
+        int err;
 
-	if (!json_is_object(o)) {
-		vt_diag_set(d, "bundle: attestations[%zu] is not an object", i);
-		return VT_EMALFORMED;
-	}
-	env = json_object_get(o, "envelope");
-	entry = json_object_get(o, "entry");
-	proof = json_object_get(o, "proof");
-	if (json_object_size(o) != 3 || env == NULL || entry == NULL || proof == NULL) {
-		vt_diag_set(d, "bundle: attestations[%zu] wants exactly entry, envelope and proof",
-			    i);
-		return VT_EMALFORMED;
-	}
-	/* The envelope: back to bytes, then the DSSE parser with all its rules. */
-	if (!json_is_object(env)) {
-		vt_diag_set(d, "bundle: attestations[%zu].envelope is not an object", i);
-		return VT_EMALFORMED;
-	}
-	vt_buf_init(&b);
-	if ((err = vt_encoding_json_dump(env, JSON_COMPACT, &b)) != 0) {
-		vt_buf_release(&b);
-		return err;
-	}
-	err = vt_encoding_dsse_parse(b.p, b.len, &a->envelope, d);
-	vt_buf_release(&b);
-	if (err != 0) {
-		vt_diag_prefix(d, "bundle: attestations[%zu].envelope", i);
-		return err;
-	}
-	/* The entry: base64 of a parseable entry. */
-	if (!json_is_string(entry)) {
-		vt_diag_set(d, "bundle: attestations[%zu].entry is not a string", i);
-		return VT_EMALFORMED;
-	}
-	s = json_string_value(entry);
-	n = json_string_length(entry);
-	if (n > 4 * ((VT_ENCODING_ENTRY_MAX + 2) / 3)) {
-		vt_diag_set(d, "bundle: attestations[%zu].entry is longer than %d bytes", i,
-			    VT_ENCODING_ENTRY_MAX);
-		return VT_ETOOBIG;
-	}
-	if ((err = vt_encoding_base64_decode_buf(s, n, &b)) != 0) {
-		vt_buf_release(&b);
-		if (err == VT_ENOMEM)
-			return err;
-		vt_diag_set(d, "bundle: attestations[%zu].entry is not %s base64", i,
-			    err == VT_ENONCANON ? "canonical" : "standard padded");
-		return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
-	}
-	vt_encoding_entry_init(&e);
-	if ((err = vt_encoding_entry_parse(b.p, b.len, &e, d)) != 0) {
-		vt_buf_release(&b);
-		vt_diag_prefix(d, "bundle: attestations[%zu]", i);
-		return err;
-	}
-	vt_encoding_entry_release(&e);
-	a->entry = b.p; /* the buffer's memory becomes the entry */
-	a->entry_len = b.len;
-	/* The proof. */
-	if (!json_is_string(proof)) {
-		vt_diag_set(d, "bundle: attestations[%zu].proof is not a string", i);
-		return VT_EMALFORMED;
-	}
-	if ((err = vt_encoding_tlog_proof_parse((const uint8_t *)json_string_value(proof),
-						json_string_length(proof), &a->proof, d)) != 0) {
-		vt_diag_prefix(d, "bundle: attestations[%zu].proof", i);
-		return err;
-	}
-	return 0;
+        if (!json_is_object(o)) {
+                vt_diag_set(d, "bundle: attestations[%zu] is not an object", i);
+                return VT_EMALFORMED;
+        }
+        env = json_object_get(o, "envelope");
+        entry = json_object_get(o, "entry");
+        proof = json_object_get(o, "proof");
+        if (json_object_size(o) != 3 || env == NULL || entry == NULL || proof == NULL) {
+                vt_diag_set(d, "bundle: attestations[%zu] wants exactly entry, envelope and proof",
+                            i);
+                return VT_EMALFORMED;
+        }
+        /* The envelope: back to bytes, then the DSSE parser with all its rules. */
+        if (!json_is_object(env)) {
+                vt_diag_set(d, "bundle: attestations[%zu].envelope is not an object", i);
+                return VT_EMALFORMED;
+        }
+        vt_buf_init(&b);
+        if ((err = vt_encoding_json_dump(env, JSON_COMPACT, &b)) != 0) {
+                vt_buf_release(&b);
+                return err;
+        }
+        err = vt_encoding_dsse_parse(b.p, b.len, &a->envelope, d);
+        vt_buf_release(&b);
+        if (err != 0) {
+                vt_diag_prefix(d, "bundle: attestations[%zu].envelope", i);
+                return err;
+        }
+        /* The entry: base64 of a parseable entry. */
+        if (!json_is_string(entry)) {
+                vt_diag_set(d, "bundle: attestations[%zu].entry is not a string", i);
+                return VT_EMALFORMED;
+        }
+        s = json_string_value(entry);
+        n = json_string_length(entry);
+        if (n > 4 * ((VT_ENCODING_ENTRY_MAX + 2) / 3)) {
+                vt_diag_set(d, "bundle: attestations[%zu].entry is longer than %d bytes", i,
+                            VT_ENCODING_ENTRY_MAX);
+                return VT_ETOOBIG;
+        }
+        if ((err = vt_encoding_base64_decode_buf(s, n, &b)) != 0) {
+                vt_buf_release(&b);
+                if (err == VT_ENOMEM)
+                        return err;
+                vt_diag_set(d, "bundle: attestations[%zu].entry is not %s base64", i,
+                            err == VT_ENONCANON ? "canonical" : "standard padded");
+                return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
+        }
+        if ((err = vt_encoding_entry_parse(b.p, b.len, &a->parsed, d)) != 0) {
+                vt_buf_release(&b);
+                vt_diag_prefix(d, "bundle: attestations[%zu]", i);
+                return err;
+        }
+        a->entry = b.p; /* the buffer's memory becomes the entry */
+        a->entry_len = b.len;
+        /* The proof. */
+        if (!json_is_string(proof)) {
+                vt_diag_set(d, "bundle: attestations[%zu].proof is not a string", i);
+                return VT_EMALFORMED;
+        }
+        if ((err = vt_encoding_tlog_proof_parse((const uint8_t *)json_string_value(proof),
+                                                json_string_length(proof), &a->proof, d)) != 0) {
+                vt_diag_prefix(d, "bundle: attestations[%zu].proof", i);
+                return err;
+        }
+        return 0;
 }
 
 /* see encoding.h */
 int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bundle *out,
-			     struct vt_diag *d)
+                             struct vt_diag *d)
 {
-	struct vt_encoding_bundle b;
-	json_t *root = NULL, *atts, *mt;
-	size_t i, cnt;
-	int err;
+        struct vt_encoding_bundle b;
+        json_t *root = NULL, *atts, *mt;
+        size_t i, cnt;
+        int err;
 
-	vt_encoding_bundle_init(&b);
-	if (n > VT_ENCODING_BUNDLE_MAX) {
-		vt_diag_set(d, "bundle: %zu bytes, more than %u", n, VT_ENCODING_BUNDLE_MAX);
-		return VT_ETOOBIG;
-	}
-	if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_BUNDLE_MAX, &root, d)) != 0) {
-		vt_diag_prefix(d, "bundle");
-		return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
-	}
-	err = VT_EMALFORMED;
-	if (!json_is_object(root)) {
-		vt_diag_set(d, "bundle: not a JSON object");
-		goto out;
-	}
-	atts = json_object_get(root, "attestations");
-	mt = json_object_get(root, "mediaType");
-	if (json_object_size(root) != 2 || atts == NULL || mt == NULL) {
-		vt_diag_set(d, "bundle: wants exactly attestations and mediaType");
-		goto out;
-	}
-	if (!json_is_string(mt) || strcmp(json_string_value(mt), VT_ENCODING_BUNDLE_MEDIA_TYPE) != 0) {
-		vt_diag_set(d, "bundle: mediaType is not '%s'", VT_ENCODING_BUNDLE_MEDIA_TYPE);
-		goto out;
-	}
-	if (!json_is_array(atts) || (cnt = json_array_size(atts)) == 0) {
-		vt_diag_set(d, "bundle: attestations is not a non-empty array");
-		goto out;
-	}
-	if (cnt > VT_ENCODING_BUNDLE_ATTESTATIONS_MAX) {
-		vt_diag_set(d, "bundle: more than %d attestations",
-			    VT_ENCODING_BUNDLE_ATTESTATIONS_MAX);
-		err = VT_ETOOBIG;
-		goto out;
-	}
-	if ((b.atts = calloc(cnt, sizeof(*b.atts))) == NULL) {
-		err = VT_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < cnt; i++) {
-		vt_encoding_dsse_init(&b.atts[i].envelope);
-		vt_encoding_tlog_proof_init(&b.atts[i].proof);
-		b.n = i + 1; /* so release frees what was parsed */
-		if ((err = attestation_parse(json_array_get(atts, i), i, &b.atts[i], d)) != 0)
-			goto out;
-	}
-	*out = b;
-	vt_encoding_bundle_init(&b);
-	err = 0;
+        vt_encoding_bundle_init(&b);
+        if (n > VT_ENCODING_BUNDLE_MAX) {
+                vt_diag_set(d, "bundle: %zu bytes, more than %u", n, VT_ENCODING_BUNDLE_MAX);
+                return VT_ETOOBIG;
+        }
+        if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_BUNDLE_MAX, &root, d)) != 0) {
+                vt_diag_prefix(d, "bundle");
+                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
+        }
+        err = VT_EMALFORMED;
+        if (!json_is_object(root)) {
+                vt_diag_set(d, "bundle: not a JSON object");
+                goto out;
+        }
+        atts = json_object_get(root, "attestations");
+        mt = json_object_get(root, "mediaType");
+        if (json_object_size(root) != 2 || atts == NULL || mt == NULL) {
+                vt_diag_set(d, "bundle: wants exactly attestations and mediaType");
+                goto out;
+        }
+        if (!json_is_string(mt) ||
+            strcmp(json_string_value(mt), VT_ENCODING_BUNDLE_MEDIA_TYPE) != 0) {
+                vt_diag_set(d, "bundle: mediaType is not '%s'", VT_ENCODING_BUNDLE_MEDIA_TYPE);
+                goto out;
+        }
+        if (!json_is_array(atts) || (cnt = json_array_size(atts)) == 0) {
+                vt_diag_set(d, "bundle: attestations is not a non-empty array");
+                goto out;
+        }
+        if (cnt > VT_ENCODING_BUNDLE_ATTESTATIONS_MAX) {
+                vt_diag_set(d, "bundle: more than %d attestations",
+                            VT_ENCODING_BUNDLE_ATTESTATIONS_MAX);
+                err = VT_ETOOBIG;
+                goto out;
+        }
+        if ((b.atts = calloc(cnt, sizeof(*b.atts))) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        for (i = 0; i < cnt; i++) {
+                vt_encoding_dsse_init(&b.atts[i].envelope);
+                vt_encoding_entry_init(&b.atts[i].parsed);
+                vt_encoding_tlog_proof_init(&b.atts[i].proof);
+                b.n = i + 1; /* so release frees what was parsed */
+                if ((err = attestation_parse(json_array_get(atts, i), i, &b.atts[i], d)) != 0)
+                        goto out;
+        }
+        *out = b;
+        vt_encoding_bundle_init(&b);
+        err = 0;
 out:
-	vt_encoding_bundle_release(&b);
-	json_decref(root);
-	return err;
+        vt_encoding_bundle_release(&b);
+        json_decref(root);
+        return err;
 }
 
 /* see encoding.h */
 int vt_encoding_bundle_begin(struct vt_buf *out)
 {
-	return vt_buf_puts(out, "{\"attestations\":[") != 0 ? VT_ENOMEM : 0;
+        return vt_buf_puts(out, "{\"attestations\":[") != 0 ? VT_ENOMEM : 0;
 }
 
 /* see encoding.h */
 int vt_encoding_bundle_add(struct vt_buf *out, int first, const uint8_t *env, size_t env_len,
-			   const uint8_t *entry, size_t entry_len, const uint8_t *proof,
-			   size_t proof_len)
+                           const uint8_t *entry, size_t entry_len, const uint8_t *proof,
+                           size_t proof_len)
 {
-	size_t len0 = out->len;
-	json_t *v;
-	int err = VT_ENOMEM;
+        size_t len0 = out->len;
+        json_t *v;
+        int err = VT_ENOMEM;
 
-	/* Keys in byte order: entry < envelope < proof. */
-	if (vt_buf_puts(out, first ? "{\"entry\":\"" : ",{\"entry\":\"") != 0 ||
-	    vt_encoding_base64_append(out, entry, entry_len) != 0 ||
-	    vt_buf_puts(out, "\",\"envelope\":") != 0 || vt_buf_append(out, env, env_len) != 0 ||
-	    vt_buf_puts(out, ",\"proof\":") != 0)
-		goto fail;
-	if ((v = json_stringn((const char *)proof, proof_len)) == NULL) {
-		err = VT_EINVAL; /* not UTF-8 (or no memory) */
-		goto fail;
-	}
-	err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
-	json_decref(v);
-	if (err != 0 || vt_buf_puts(out, "}") != 0) {
-		err = VT_ENOMEM;
-		goto fail;
-	}
-	return 0;
+        /* Keys in byte order: entry < envelope < proof. */
+        if (vt_buf_puts(out, first ? "{\"entry\":\"" : ",{\"entry\":\"") != 0 ||
+            vt_encoding_base64_append(out, entry, entry_len) != 0 ||
+            vt_buf_puts(out, "\",\"envelope\":") != 0 || vt_buf_append(out, env, env_len) != 0 ||
+            vt_buf_puts(out, ",\"proof\":") != 0)
+                goto fail;
+        if ((v = json_stringn((const char *)proof, proof_len)) == NULL) {
+                err = VT_EINVAL; /* not UTF-8 (or no memory) */
+                goto fail;
+        }
+        err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
+        json_decref(v);
+        if (err != 0 || vt_buf_puts(out, "}") != 0) {
+                err = VT_ENOMEM;
+                goto fail;
+        }
+        return 0;
 fail:
-	out->len = len0;
-	if (out->p != NULL)
-		out->p[len0] = '\0';
-	return err;
+        out->len = len0;
+        if (out->p != NULL)
+                out->p[len0] = '\0';
+        return err;
 }
 
 /* see encoding.h */
 int vt_encoding_bundle_end(struct vt_buf *out)
 {
-	return vt_buf_puts(out, "],\"mediaType\":\"" VT_ENCODING_BUNDLE_MEDIA_TYPE "\"}") != 0
-		   ? VT_ENOMEM
-		   : 0;
+        return vt_buf_puts(out, "],\"mediaType\":\"" VT_ENCODING_BUNDLE_MEDIA_TYPE "\"}") != 0
+                   ? VT_ENOMEM
+                   : 0;
 }

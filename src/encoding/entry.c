@@ -27,41 +27,41 @@
 /* see encoding.h */
 void vt_encoding_entry_init(struct vt_encoding_entry *e)
 {
-	memset(e, 0, sizeof(*e));
+        memset(e, 0, sizeof(*e));
 }
 
 static void entry_sigs_free(struct vt_encoding_dsse_sig *sigs, size_t n)
 {
-	size_t i;
+        size_t i;
 
-	for (i = 0; i < n; i++) {
-		free(sigs[i].keyid);
-		free(sigs[i].sig);
-	}
-	free(sigs);
+        for (i = 0; i < n; i++) {
+                free(sigs[i].keyid);
+                free(sigs[i].sig);
+        }
+        free(sigs);
 }
 
 /* see encoding.h */
 void vt_encoding_entry_release(struct vt_encoding_entry *e)
 {
-	if (e == NULL)
-		return;
-	free(e->payload_type);
-	entry_sigs_free(e->sigs, e->nsigs);
-	vt_encoding_entry_init(e);
+        if (e == NULL)
+                return;
+        free(e->payload_type);
+        entry_sigs_free(e->sigs, e->nsigs);
+        vt_encoding_entry_init(e);
 }
 
 /* Append s[0..n) as a JSON string, escaped by jansson. */
 static int entry_put_string(struct vt_buf *out, const char *s, size_t n)
 {
-	json_t *v = json_stringn(s, n);
-	int err;
+        json_t *v = json_stringn(s, n);
+        int err;
 
-	if (v == NULL)
-		return VT_ENOMEM;
-	err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
-	json_decref(v);
-	return err;
+        if (v == NULL)
+                return VT_ENOMEM;
+        err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
+        json_decref(v);
+        return err;
 }
 
 /*
@@ -69,304 +69,314 @@ static int entry_put_string(struct vt_buf *out, const char *s, size_t n)
  * VT_ETOOBIG past VT_ENCODING_ENTRY_MAX, VT_ENOMEM; out unchanged on failure.
  */
 static int entry_write(const char *type, size_t tlen, const struct vt_hash *digest,
-		       const struct vt_encoding_dsse_sig *sigs, size_t nsigs, struct vt_buf *out)
+                       const struct vt_encoding_dsse_sig *sigs, size_t nsigs, struct vt_buf *out)
 {
-	char hex[2 * VT_CRYPTO_HASH_LEN + 1];
-	size_t len0 = out->len, i;
-	int err = VT_ENOMEM;
+        char hex[2 * VT_CRYPTO_HASH_LEN + 1];
+        size_t len0 = out->len, i;
+        int err = VT_ENOMEM;
 
-	vt_encoding_hex_encode(digest->b, sizeof(digest->b), hex);
-	if (vt_buf_puts(out, "{\"mediaType\":\"" VT_ENCODING_ENTRY_MEDIA_TYPE
-			     "\",\"payloadSha256\":\"") != 0 ||
-	    vt_buf_puts(out, hex) != 0 || vt_buf_puts(out, "\",\"payloadType\":") != 0 ||
-	    entry_put_string(out, type, tlen) != 0 || vt_buf_puts(out, ",\"signatures\":[") != 0)
-		goto fail;
-	for (i = 0; i < nsigs; i++) {
-		if (vt_buf_puts(out, i == 0 ? "{" : ",{") != 0)
-			goto fail;
-		if (sigs[i].keyid != NULL &&
-		    (vt_buf_puts(out, "\"keyid\":") != 0 ||
-		     entry_put_string(out, sigs[i].keyid, strlen(sigs[i].keyid)) != 0 ||
-		     vt_buf_puts(out, ",") != 0))
-			goto fail;
-		if (vt_buf_puts(out, "\"sig\":\"") != 0 ||
-		    vt_encoding_base64_append(out, sigs[i].sig, sigs[i].siglen) != 0 ||
-		    vt_buf_puts(out, "\"}") != 0)
-			goto fail;
-		/* Stop early: a huge envelope must not make a huge entry first. */
-		if (out->len - len0 > VT_ENCODING_ENTRY_MAX) {
-			err = VT_ETOOBIG;
-			goto fail;
-		}
-	}
-	if (vt_buf_puts(out, "]}") != 0)
-		goto fail;
-	if (out->len - len0 > VT_ENCODING_ENTRY_MAX) {
-		err = VT_ETOOBIG;
-		goto fail;
-	}
-	return 0;
+        vt_encoding_hex_encode(digest->b, sizeof(digest->b), hex);
+        if (vt_buf_puts(out, "{\"mediaType\":\"" VT_ENCODING_ENTRY_MEDIA_TYPE
+                             "\",\"payloadSha256\":\"") != 0 ||
+            vt_buf_puts(out, hex) != 0 || vt_buf_puts(out, "\",\"payloadType\":") != 0 ||
+            entry_put_string(out, type, tlen) != 0 || vt_buf_puts(out, ",\"signatures\":[") != 0)
+                goto fail;
+        for (i = 0; i < nsigs; i++) {
+                if (vt_buf_puts(out, i == 0 ? "{" : ",{") != 0)
+                        goto fail;
+                if (sigs[i].keyid != NULL &&
+                    (vt_buf_puts(out, "\"keyid\":") != 0 ||
+                     entry_put_string(out, sigs[i].keyid, strlen(sigs[i].keyid)) != 0 ||
+                     vt_buf_puts(out, ",") != 0))
+                        goto fail;
+                if (vt_buf_puts(out, "\"sig\":\"") != 0 ||
+                    vt_encoding_base64_append(out, sigs[i].sig, sigs[i].siglen) != 0 ||
+                    vt_buf_puts(out, "\"}") != 0)
+                        goto fail;
+                /* Stop early: a huge envelope must not make a huge entry first. */
+                if (out->len - len0 > VT_ENCODING_ENTRY_MAX) {
+                        err = VT_ETOOBIG;
+                        goto fail;
+                }
+        }
+        if (vt_buf_puts(out, "]}") != 0)
+                goto fail;
+        if (out->len - len0 > VT_ENCODING_ENTRY_MAX) {
+                err = VT_ETOOBIG;
+                goto fail;
+        }
+        return 0;
 fail:
-	out->len = len0;
-	if (out->p != NULL)
-		out->p[len0] = '\0';
-	return err;
+        out->len = len0;
+        if (out->p != NULL)
+                out->p[len0] = '\0';
+        return err;
 }
 
 /* see encoding.h */
 int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *out)
 {
-	struct vt_hash h;
+        struct vt_hash h;
 
-	if (env == NULL || env->payload_type == NULL || env->payload_type_len == 0 ||
-	    env->nsigs == 0 || env->sigs == NULL)
-		return VT_EINVAL;
-	vt_crypto_sha256(env->payload, env->payload_len, &h);
-	return entry_write(env->payload_type, env->payload_type_len, &h, env->sigs, env->nsigs,
-			   out);
+        if (env == NULL || env->payload_type == NULL || env->payload_type_len == 0 ||
+            env->nsigs == 0 || env->sigs == NULL)
+                return VT_EINVAL;
+        vt_crypto_sha256(env->payload, env->payload_len, &h);
+        return entry_write(env->payload_type, env->payload_type_len, &h, env->sigs, env->nsigs,
+                           out);
 }
 
 /* A member of a JSON object that must be a string; sets *s and *n. */
-static int entry_string(json_t *o, const char *key, const char *where, const char **s,
-			size_t *n, struct vt_diag *d)
+static int entry_string(json_t *o, const char *key, const char *where, const char **s, size_t *n,
+                        struct vt_diag *d)
 {
-	json_t *v = json_object_get(o, key);
+        json_t *v = json_object_get(o, key);
 
-	if (v == NULL) {
-		vt_diag_set(d, "entry: %s%s is missing", where, key);
-		return VT_EMALFORMED;
-	}
-	if (!json_is_string(v)) {
-		vt_diag_set(d, "entry: %s%s is not a string", where, key);
-		return VT_EMALFORMED;
-	}
-	*s = json_string_value(v);
-	*n = json_string_length(v);
-	return 0;
+        if (v == NULL) {
+                vt_diag_set(d, "entry: %s%s is missing", where, key);
+                return VT_EMALFORMED;
+        }
+        if (!json_is_string(v)) {
+                vt_diag_set(d, "entry: %s%s is not a string", where, key);
+                return VT_EMALFORMED;
+        }
+        *s = json_string_value(v);
+        *n = json_string_length(v);
+        return 0;
 }
 
 static char *entry_strndup(const char *s, size_t n)
 {
-	char *p = malloc(n + 1);
+        char *p = malloc(n + 1);
 
-	if (p != NULL) {
-		memcpy(p, s, n);
-		p[n] = '\0';
-	}
-	return p;
+        if (p != NULL) {
+                memcpy(p, s, n);
+                p[n] = '\0';
+        }
+        return p;
 }
 
 /* Parse signatures[i] into sig. */
 static int entry_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *sig, struct vt_diag *d)
 {
-	char where[48];
-	const char *s;
-	size_t n, members = 1;
-	struct vt_buf b;
-	int err;
+        char where[48];
+        const char *s;
+        size_t n, members = 1;
+        struct vt_buf b;
+        int err;
 
-	snprintf(where, sizeof(where), "signatures[%zu].", i);
-	if (!json_is_object(o)) {
-		vt_diag_set(d, "entry: signatures[%zu] is not an object", i);
-		return VT_EMALFORMED;
-	}
-	if (json_object_get(o, "keyid") != NULL) {
-		members++;
-		if ((err = entry_string(o, "keyid", where, &s, &n, d)) != 0)
-			return err;
-		if (n == 0) {
-			/* The encoder omits an absent keyid; "" is not canonical. */
-			vt_diag_set(d, "entry: %skeyid is empty (omit it instead)", where);
-			return VT_ENONCANON;
-		}
-		if (n > VT_ENCODING_DSSE_KEYID_MAX) {
-			vt_diag_set(d, "entry: %skeyid is longer than %d bytes", where,
-				    VT_ENCODING_DSSE_KEYID_MAX);
-			return VT_ETOOBIG;
-		}
-		if ((sig->keyid = entry_strndup(s, n)) == NULL)
-			return VT_ENOMEM;
-	}
-	if (json_object_size(o) != members) {
-		vt_diag_set(d, "entry: signatures[%zu] wants sig and an optional keyid, nothing else",
-			    i);
-		return VT_EMALFORMED;
-	}
-	if ((err = entry_string(o, "sig", where, &s, &n, d)) != 0)
-		return err;
-	if (n == 0) {
-		vt_diag_set(d, "entry: %ssig is empty", where);
-		return VT_EMALFORMED;
-	}
-	if (n > 4 * ((VT_ENCODING_DSSE_SIG_MAX + 2) / 3)) {
-		vt_diag_set(d, "entry: %ssig is longer than %d bytes", where,
-			    VT_ENCODING_DSSE_SIG_MAX);
-		return VT_ETOOBIG;
-	}
-	vt_buf_init(&b);
-	if ((err = vt_encoding_base64_decode_buf(s, n, &b)) != 0) {
-		vt_buf_release(&b);
-		if (err == VT_ENOMEM)
-			return err;
-		vt_diag_set(d, "entry: %ssig is not %s base64", where,
-			    err == VT_ENONCANON ? "canonical" : "standard padded");
-		return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
-	}
-	if (b.len == 0 || b.len > VT_ENCODING_DSSE_SIG_MAX) {
-		vt_buf_release(&b);
-		vt_diag_set(d, "entry: %ssig has %s", where,
-			    b.len == 0 ? "no bytes" : "too many bytes");
-		return b.len == 0 ? VT_EMALFORMED : VT_ETOOBIG;
-	}
-	sig->sig = b.p; /* the buffer's memory becomes the signature */
-	sig->siglen = b.len;
-	return 0;
+        snprintf(where, sizeof(where), "signatures[%zu].", i);
+        if (!json_is_object(o)) {
+                vt_diag_set(d, "entry: signatures[%zu] is not an object", i);
+                return VT_EMALFORMED;
+        }
+        if (json_object_get(o, "keyid") != NULL) {
+                members++;
+                if ((err = entry_string(o, "keyid", where, &s, &n, d)) != 0)
+                        return err;
+                if (n == 0) {
+                        /* The encoder omits an absent keyid; "" is not canonical. */
+                        vt_diag_set(d, "entry: %skeyid is empty (omit it instead)", where);
+                        return VT_ENONCANON;
+                }
+                if (n > VT_ENCODING_DSSE_KEYID_MAX) {
+                        vt_diag_set(d, "entry: %skeyid is longer than %d bytes", where,
+                                    VT_ENCODING_DSSE_KEYID_MAX);
+                        return VT_ETOOBIG;
+                }
+                if ((sig->keyid = entry_strndup(s, n)) == NULL)
+                        return VT_ENOMEM;
+        }
+        if (json_object_size(o) != members) {
+                vt_diag_set(
+                    d, "entry: signatures[%zu] wants sig and an optional keyid, nothing else", i);
+                return VT_EMALFORMED;
+        }
+        if ((err = entry_string(o, "sig", where, &s, &n, d)) != 0)
+                return err;
+        if (n == 0) {
+                vt_diag_set(d, "entry: %ssig is empty", where);
+                return VT_EMALFORMED;
+        }
+        if (n > 4 * ((VT_ENCODING_DSSE_SIG_MAX + 2) / 3)) {
+                vt_diag_set(d, "entry: %ssig is longer than %d bytes", where,
+                            VT_ENCODING_DSSE_SIG_MAX);
+                return VT_ETOOBIG;
+        }
+        vt_buf_init(&b);
+        if ((err = vt_encoding_base64_decode_buf(s, n, &b)) != 0) {
+                vt_buf_release(&b);
+                if (err == VT_ENOMEM)
+                        return err;
+                vt_diag_set(d, "entry: %ssig is not %s base64", where,
+                            err == VT_ENONCANON ? "canonical" : "standard padded");
+                return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
+        }
+        if (b.len == 0 || b.len > VT_ENCODING_DSSE_SIG_MAX) {
+                vt_buf_release(&b);
+                vt_diag_set(d, "entry: %ssig has %s", where,
+                            b.len == 0 ? "no bytes" : "too many bytes");
+                return b.len == 0 ? VT_EMALFORMED : VT_ETOOBIG;
+        }
+        sig->sig = b.p; /* the buffer's memory becomes the signature */
+        sig->siglen = b.len;
+        return 0;
 }
 
 /* see encoding.h */
 int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry *out,
-			    struct vt_diag *d)
+                            struct vt_diag *d)
 {
-	struct vt_encoding_entry e;
-	json_t *root = NULL, *sigs;
-	const char *s;
-	size_t len, i;
-	struct vt_buf again;
-	int err;
+        struct vt_encoding_entry e;
+        json_t *root = NULL, *sigs;
+        const char *s;
+        size_t len, i;
+        struct vt_buf again;
+        int err;
 
-	vt_encoding_entry_init(&e);
-	vt_buf_init(&again);
-	if (n > VT_ENCODING_ENTRY_MAX) {
-		vt_diag_set(d, "entry: %zu bytes, more than %d", n, VT_ENCODING_ENTRY_MAX);
-		return VT_ETOOBIG;
-	}
-	if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_ENTRY_MAX, &root, d)) != 0) {
-		vt_diag_prefix(d, "entry");
-		return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
-	}
-	err = VT_EMALFORMED;
-	if (!json_is_object(root)) {
-		vt_diag_set(d, "entry: not a JSON object");
-		goto out;
-	}
-	if (json_object_size(root) != 4 || json_object_get(root, "signatures") == NULL) {
-		vt_diag_set(d, "entry: wants exactly mediaType, payloadSha256, payloadType and "
-			       "signatures");
-		goto out;
-	}
-	if ((err = entry_string(root, "mediaType", "", &s, &len, d)) != 0)
-		goto out;
-	if (len != strlen(VT_ENCODING_ENTRY_MEDIA_TYPE) ||
-	    memcmp(s, VT_ENCODING_ENTRY_MEDIA_TYPE, len) != 0) {
-		vt_diag_set(d, "entry: mediaType is not '%s'", VT_ENCODING_ENTRY_MEDIA_TYPE);
-		err = VT_EMALFORMED;
-		goto out;
-	}
-	if ((err = entry_string(root, "payloadSha256", "", &s, &len, d)) != 0)
-		goto out;
-	if (vt_encoding_hex_decode(s, len, e.payload_sha256.b, sizeof(e.payload_sha256.b)) != 0) {
-		vt_diag_set(d, "entry: payloadSha256 is not 64 lowercase hex characters");
-		err = VT_EMALFORMED;
-		goto out;
-	}
-	if ((err = entry_string(root, "payloadType", "", &s, &len, d)) != 0)
-		goto out;
-	if (len == 0 || len > VT_ENCODING_DSSE_TYPE_MAX) {
-		vt_diag_set(d, "entry: payloadType is %s", len == 0 ? "empty" : "too long");
-		err = len == 0 ? VT_EMALFORMED : VT_ETOOBIG;
-		goto out;
-	}
-	if ((e.payload_type = entry_strndup(s, len)) == NULL) {
-		err = VT_ENOMEM;
-		goto out;
-	}
-	e.payload_type_len = len;
-	sigs = json_object_get(root, "signatures");
-	if (!json_is_array(sigs) || json_array_size(sigs) == 0) {
-		vt_diag_set(d, "entry: signatures is not a non-empty array");
-		err = VT_EMALFORMED;
-		goto out;
-	}
-	if (json_array_size(sigs) > VT_ENCODING_DSSE_SIGS_MAX) {
-		vt_diag_set(d, "entry: more than %d signatures", VT_ENCODING_DSSE_SIGS_MAX);
-		err = VT_ETOOBIG;
-		goto out;
-	}
-	if ((e.sigs = calloc(json_array_size(sigs), sizeof(*e.sigs))) == NULL) {
-		err = VT_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < json_array_size(sigs); i++) {
-		e.nsigs = i + 1; /* so release frees what entry_sig allocated */
-		if ((err = entry_sig(json_array_get(sigs, i), i, &e.sigs[i], d)) != 0)
-			goto out;
-	}
-	/* One accepted encoding: the bytes must be what the encoder writes. */
-	if ((err = entry_write(e.payload_type, e.payload_type_len, &e.payload_sha256, e.sigs,
-			       e.nsigs, &again)) != 0)
-		goto out;
-	if (again.len != n || memcmp(again.p, p, n) != 0) {
-		vt_diag_set(d, "entry: not in canonical form (compact JSON, sorted keys, no "
-			       "white space)");
-		err = VT_ENONCANON;
-		goto out;
-	}
-	*out = e;
-	vt_encoding_entry_init(&e);
-	err = 0;
+        vt_encoding_entry_init(&e);
+        vt_buf_init(&again);
+        if (n > VT_ENCODING_ENTRY_MAX) {
+                vt_diag_set(d, "entry: %zu bytes, more than %d", n, VT_ENCODING_ENTRY_MAX);
+                return VT_ETOOBIG;
+        }
+        if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_ENTRY_MAX, &root, d)) != 0) {
+                vt_diag_prefix(d, "entry");
+                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
+        }
+        err = VT_EMALFORMED;
+        if (!json_is_object(root)) {
+                vt_diag_set(d, "entry: not a JSON object");
+                goto out;
+        }
+        if (json_object_size(root) != 4 || json_object_get(root, "signatures") == NULL) {
+                vt_diag_set(d, "entry: wants exactly mediaType, payloadSha256, payloadType and "
+                               "signatures");
+                goto out;
+        }
+        if ((err = entry_string(root, "mediaType", "", &s, &len, d)) != 0)
+                goto out;
+        if (len != strlen(VT_ENCODING_ENTRY_MEDIA_TYPE) ||
+            memcmp(s, VT_ENCODING_ENTRY_MEDIA_TYPE, len) != 0) {
+                vt_diag_set(d, "entry: mediaType is not '%s'", VT_ENCODING_ENTRY_MEDIA_TYPE);
+                err = VT_EMALFORMED;
+                goto out;
+        }
+        if ((err = entry_string(root, "payloadSha256", "", &s, &len, d)) != 0)
+                goto out;
+        if (vt_encoding_hex_decode(s, len, e.payload_sha256.b, sizeof(e.payload_sha256.b)) != 0) {
+                vt_diag_set(d, "entry: payloadSha256 is not 64 lowercase hex characters");
+                err = VT_EMALFORMED;
+                goto out;
+        }
+        if ((err = entry_string(root, "payloadType", "", &s, &len, d)) != 0)
+                goto out;
+        if (len == 0 || len > VT_ENCODING_DSSE_TYPE_MAX) {
+                vt_diag_set(d, "entry: payloadType is %s", len == 0 ? "empty" : "too long");
+                err = len == 0 ? VT_EMALFORMED : VT_ETOOBIG;
+                goto out;
+        }
+        if ((e.payload_type = entry_strndup(s, len)) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        e.payload_type_len = len;
+        sigs = json_object_get(root, "signatures");
+        if (!json_is_array(sigs) || json_array_size(sigs) == 0) {
+                vt_diag_set(d, "entry: signatures is not a non-empty array");
+                err = VT_EMALFORMED;
+                goto out;
+        }
+        if (json_array_size(sigs) > VT_ENCODING_DSSE_SIGS_MAX) {
+                vt_diag_set(d, "entry: more than %d signatures", VT_ENCODING_DSSE_SIGS_MAX);
+                err = VT_ETOOBIG;
+                goto out;
+        }
+        if ((e.sigs = calloc(json_array_size(sigs), sizeof(*e.sigs))) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        for (i = 0; i < json_array_size(sigs); i++) {
+                e.nsigs = i + 1; /* so release frees what entry_sig allocated */
+                if ((err = entry_sig(json_array_get(sigs, i), i, &e.sigs[i], d)) != 0)
+                        goto out;
+        }
+        /* One accepted encoding: the bytes must be what the encoder writes. */
+        if ((err = entry_write(e.payload_type, e.payload_type_len, &e.payload_sha256, e.sigs,
+                               e.nsigs, &again)) != 0)
+                goto out;
+        if (again.len != n || memcmp(again.p, p, n) != 0) {
+                vt_diag_set(d, "entry: not in canonical form (compact JSON, sorted keys, no "
+                               "white space)");
+                err = VT_ENONCANON;
+                goto out;
+        }
+        *out = e;
+        vt_encoding_entry_init(&e);
+        err = 0;
 out:
-	vt_encoding_entry_release(&e);
-	vt_buf_release(&again);
-	json_decref(root);
-	return err;
+        vt_encoding_entry_release(&e);
+        vt_buf_release(&again);
+        json_decref(root);
+        return err;
 }
 
 /* see encoding.h */
 int vt_encoding_entry_check(const uint8_t *p, size_t n, const struct vt_encoding_dsse *env,
-			    struct vt_diag *d)
+                            struct vt_diag *d)
 {
-	struct vt_encoding_entry e;
-	struct vt_hash h;
-	size_t i;
-	int err;
+        struct vt_encoding_entry e;
+        int err;
 
-	vt_encoding_entry_init(&e);
-	if ((err = vt_encoding_entry_parse(p, n, &e, d)) != 0)
-		return err;
-	err = VT_EMISMATCH;
-	if (env->payload_type == NULL || e.payload_type_len != env->payload_type_len ||
-	    memcmp(e.payload_type, env->payload_type, e.payload_type_len) != 0) {
-		vt_diag_set(d, "entry: payloadType '%.64s' differs from the envelope's '%.64s'",
-			    e.payload_type, env->payload_type ? env->payload_type : "");
-		goto out;
-	}
-	vt_crypto_sha256(env->payload, env->payload_len, &h);
-	if (memcmp(h.b, e.payload_sha256.b, sizeof(h.b)) != 0) {
-		vt_diag_set(d, "entry: payloadSha256 differs from the SHA-256 of the envelope's "
-			       "payload");
-		goto out;
-	}
-	if (e.nsigs != env->nsigs) {
-		vt_diag_set(d, "entry: lists %zu signatures, the envelope has %zu", e.nsigs,
-			    env->nsigs);
-		goto out;
-	}
-	for (i = 0; i < e.nsigs; i++) {
-		const struct vt_encoding_dsse_sig *a = &e.sigs[i], *b = &env->sigs[i];
+        vt_encoding_entry_init(&e);
+        if ((err = vt_encoding_entry_parse(p, n, &e, d)) != 0)
+                return err;
+        err = vt_encoding_entry_matches(&e, env, d);
+        vt_encoding_entry_release(&e);
+        return err;
+}
 
-		if ((a->keyid == NULL) != (b->keyid == NULL) ||
-		    (a->keyid != NULL && strcmp(a->keyid, b->keyid) != 0)) {
-			vt_diag_set(d, "entry: signature %zu has another keyid than the envelope's",
-				    i + 1);
-			goto out;
-		}
-		if (a->siglen != b->siglen || memcmp(a->sig, b->sig, a->siglen) != 0) {
-			vt_diag_set(d, "entry: signature %zu differs from the envelope's", i + 1);
-			goto out;
-		}
-	}
-	err = 0;
+/* see encoding.h */
+int vt_encoding_entry_matches(const struct vt_encoding_entry *ep,
+                              const struct vt_encoding_dsse *env, struct vt_diag *d)
+{
+        const struct vt_encoding_entry e = *ep;
+        struct vt_hash h;
+        size_t i;
+        int err = VT_EMISMATCH;
+
+        if (env->payload_type == NULL || e.payload_type_len != env->payload_type_len ||
+            memcmp(e.payload_type, env->payload_type, e.payload_type_len) != 0) {
+                vt_diag_set(d, "entry: payloadType '%.64s' differs from the envelope's '%.64s'",
+                            e.payload_type, env->payload_type ? env->payload_type : "");
+                goto out;
+        }
+        vt_crypto_sha256(env->payload, env->payload_len, &h);
+        if (memcmp(h.b, e.payload_sha256.b, sizeof(h.b)) != 0) {
+                vt_diag_set(d, "entry: payloadSha256 differs from the SHA-256 of the envelope's "
+                               "payload");
+                goto out;
+        }
+        if (e.nsigs != env->nsigs) {
+                vt_diag_set(d, "entry: lists %zu signatures, the envelope has %zu", e.nsigs,
+                            env->nsigs);
+                goto out;
+        }
+        for (i = 0; i < e.nsigs; i++) {
+                const struct vt_encoding_dsse_sig *a = &e.sigs[i], *b = &env->sigs[i];
+
+                if ((a->keyid == NULL) != (b->keyid == NULL) ||
+                    (a->keyid != NULL && strcmp(a->keyid, b->keyid) != 0)) {
+                        vt_diag_set(d, "entry: signature %zu has another keyid than the envelope's",
+                                    i + 1);
+                        goto out;
+                }
+                if (a->siglen != b->siglen || memcmp(a->sig, b->sig, a->siglen) != 0) {
+                        vt_diag_set(d, "entry: signature %zu differs from the envelope's", i + 1);
+                        goto out;
+                }
+        }
+        err = 0;
 out:
-	vt_encoding_entry_release(&e);
-	return err;
+        return err;
 }

@@ -41,56 +41,58 @@
 #include "log/log_int.h"
 
 #define LOG_DEFAULT_MAX_ENTRIES 4096
-#define LOG_DEFAULT_MAX_BYTES (16u << 20)
+#define LOG_DEFAULT_MAX_BYTES   (16u << 20)
+#define LOG_PARALLEL_HASH       1024 /* entries from which a batch is hashed in two threads */
 
 /* A waiting submission; lives on the submitter's stack. */
 struct vt_log_req {
-	const uint8_t *p;
-	size_t len;
-	void *user; /* for the batch hook (vt_log_submit_ex) */
-	uint64_t index;
-	int err;
-	int done;
-	struct vt_diag diag;
-	pthread_cond_t cv;
-	struct vt_log_req *next;
+        const uint8_t *p;
+        size_t len;
+        void *user;          /* for the batch hook (vt_log_submit_ex) */
+        struct vt_hash leaf; /* hashed by the submitter, in its own thread */
+        uint64_t index;
+        int err;
+        int done;
+        struct vt_diag diag;
+        pthread_cond_t cv;
+        struct vt_log_req *next;
 };
 
 static char *log_strdup(const char *s)
 {
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
+        size_t n = strlen(s) + 1;
+        char *p = malloc(n);
 
-	if (p != NULL)
-		memcpy(p, s, n);
-	return p;
+        if (p != NULL)
+                memcpy(p, s, n);
+        return p;
 }
 
 /* "dir/name", malloc'd. */
 static char *log_path(const char *dir, const char *name)
 {
-	size_t a = strlen(dir), b = strlen(name);
-	char *p = malloc(a + b + 2);
+        size_t a = strlen(dir), b = strlen(name);
+        char *p = malloc(a + b + 2);
 
-	if (p == NULL)
-		return NULL;
-	memcpy(p, dir, a);
-	p[a] = '/';
-	memcpy(p + a + 1, name, b + 1);
-	return p;
+        if (p == NULL)
+                return NULL;
+        memcpy(p, dir, a);
+        p[a] = '/';
+        memcpy(p + a + 1, name, b + 1);
+        return p;
 }
 
 /* see log_int.h */
 const char *vt_log_tile_name(int level, uint64_t n, unsigned w, char *buf, size_t cap)
 {
-	struct vt_merkle_tile t = {level, n, w};
-	char path[VT_MERKLE_TILE_PATH_MAX];
+        struct vt_merkle_tile t = {level, n, w};
+        char path[VT_MERKLE_TILE_PATH_MAX];
 
-	if (vt_merkle_tile_path(&t, path, sizeof(path)) == 0)
-		snprintf(buf, cap, "%d/%llu (width %u)", level, (unsigned long long)n, w);
-	else
-		snprintf(buf, cap, "%s", path + 5); /* without "tile/" */
-	return buf;
+        if (vt_merkle_tile_path(&t, path, sizeof(path)) == 0)
+                snprintf(buf, cap, "%d/%llu (width %u)", level, (unsigned long long)n, w);
+        else
+                snprintf(buf, cap, "%s", path + 5); /* without "tile/" */
+        return buf;
 }
 
 /*
@@ -99,40 +101,40 @@ const char *vt_log_tile_name(int level, uint64_t n, unsigned w, char *buf, size_
  * the partial tile at level L), so it is read from the in-memory edge.
  */
 struct log_edge_fetch {
-	struct vt_log *log;
-	uint64_t size;
+        struct vt_log *log;
+        uint64_t size;
 };
 
 static int log_edge_fetch(void *ctx, const struct vt_merkle_tile *t, uint8_t *buf, size_t *len)
 {
-	struct log_edge_fetch *f = ctx;
-	unsigned l, w;
+        struct log_edge_fetch *f = ctx;
+        unsigned l, w;
 
-	if (t->level < 0 || t->level >= VT_LOG_LEVELS)
-		return VT_ECORRUPT;
-	l = (unsigned)t->level;
-	w = (unsigned)((f->size >> (8 * l)) & 255);
-	if (t->n != f->size >> (8 * (l + 1)) || t->width > w)
-		return VT_ECORRUPT; /* cannot happen: see the comment above */
-	memcpy(buf, f->log->lv[l].buf[f->log->lv[l].cur], (size_t)w * VT_MERKLE_HASH_LEN);
-	*len = (size_t)w * VT_MERKLE_HASH_LEN;
-	return 0;
+        if (t->level < 0 || t->level >= VT_LOG_LEVELS)
+                return VT_ECORRUPT;
+        l = (unsigned)t->level;
+        w = (unsigned)((f->size >> (8 * l)) & 255);
+        if (t->n != vt_log_shr(f->size, 8 * (l + 1)) || t->width > w)
+                return VT_ECORRUPT; /* cannot happen: see the comment above */
+        memcpy(buf, f->log->lv[l].buf[f->log->lv[l].cur], (size_t)w * VT_MERKLE_HASH_LEN);
+        *len = (size_t)w * VT_MERKLE_HASH_LEN;
+        return 0;
 }
 
 /* Publish a committed state (smu). */
 static int log_publish(struct vt_log *log, uint64_t size, const struct vt_hash *root,
-		       const uint8_t *note, size_t n)
+                       const uint8_t *note, size_t n)
 {
-	int err = 0;
+        int err = 0;
 
-	pthread_mutex_lock(&log->smu);
-	log->ckpt.len = 0;
-	if (vt_buf_append(&log->ckpt, note, n) != 0)
-		err = VT_ENOMEM;
-	log->size = size;
-	log->root = *root;
-	pthread_mutex_unlock(&log->smu);
-	return err;
+        pthread_mutex_lock(&log->smu);
+        log->ckpt.len = 0;
+        if (vt_buf_append(&log->ckpt, note, n) != 0)
+                err = VT_ENOMEM;
+        log->size = size;
+        log->root = *root;
+        pthread_mutex_unlock(&log->smu);
+        return err;
 }
 
 /*
@@ -142,769 +144,827 @@ static int log_publish(struct vt_log *log, uint64_t size, const struct vt_hash *
  */
 static int log_load(struct vt_log *log, struct vt_store *s, struct vt_diag *d)
 {
-	struct vt_encoding_checkpoint *c = NULL;
-	struct vt_buf note, tmp;
-	struct log_edge_fetch ef;
-	struct vt_merkle_tile_reader *r = NULL;
-	struct vt_hash root;
-	char name[64];
-	uint64_t size = 0, tn;
-	unsigned l, w, sw;
-	int err;
+        struct vt_encoding_checkpoint *c = NULL;
+        struct vt_buf note, tmp;
+        struct log_edge_fetch ef;
+        struct vt_merkle_tile_reader *r = NULL;
+        struct vt_hash root;
+        char name[64];
+        uint64_t size = 0, tn;
+        unsigned l, w, sw;
+        int err;
 
-	log->loaded = 0;
-	vt_buf_init(&note);
-	vt_buf_init(&tmp);
-	err = vt_store_checkpoint_latest(s, &size, &note, d);
-	if (err == VT_ENOENT) {
-		vt_diag_set(d, "log '%s' has no checkpoint", log->dir);
-		err = VT_ECORRUPT;
-	}
-	if (err != 0)
-		goto out;
-	if ((c = malloc(sizeof(*c))) == NULL) {
-		err = VT_ENOMEM;
-		goto out;
-	}
-	if ((err = vt_encoding_checkpoint_open(note.p, note.len, log->verifier, c, d)) != 0) {
-		vt_diag_prefix(d, "log '%s': latest checkpoint (size %llu)", log->dir,
-			       (unsigned long long)size);
-		err = VT_ECORRUPT;
-		goto out;
-	}
-	if (c->size != size || strcmp(c->origin, log->origin) != 0 || c->ext_len != 0 ||
-	    size > VT_MERKLE_MAX_SIZE) {
-		vt_diag_set(d, "log '%s': latest checkpoint is filed under size %llu but says %llu",
-			    log->dir, (unsigned long long)size, (unsigned long long)c->size);
-		err = VT_ECORRUPT;
-		goto out;
-	}
-	/* The partial tile of every level. */
-	for (l = 0; l < VT_LOG_LEVELS; l++) {
-		w = (unsigned)((size >> (8 * l)) & 255);
-		tn = size >> (8 * (l + 1));
-		if (w == 0)
-			continue;
-		tmp.len = 0;
-		err = vt_store_tile_get(s, l, tn, &sw, &tmp, d);
-		vt_log_tile_name((int)l, tn, w, name, sizeof(name));
-		if (err == VT_ENOENT) {
-			vt_diag_set(d, "log '%s': tile %s of checkpoint size %llu is missing", log->dir,
-				    name, (unsigned long long)size);
-			err = VT_ECORRUPT;
-		}
-		if (err != 0)
-			goto out;
-		if (sw != w || tmp.len != (size_t)w * VT_MERKLE_HASH_LEN) {
-			vt_diag_set(d, "log '%s': tile %s has %u hashes, checkpoint size %llu needs %u",
-				    log->dir, name, sw, (unsigned long long)size, w);
-			err = VT_ECORRUPT;
-			goto out;
-		}
-		memcpy(log->lv[l].buf[log->lv[l].cur], tmp.p, tmp.len);
-	}
-	/* The partial entry bundle, checked against the leaf hashes. */
-	w = (unsigned)(size & 255);
-	log->bundle[log->bcur].len = 0;
-	if (w != 0) {
-		tmp.len = 0;
-		err = vt_store_bundle_get(s, size >> 8, &sw, &tmp, d);
-		vt_log_tile_name(VT_MERKLE_TILE_ENTRIES, size >> 8, w, name, sizeof(name));
-		if (err == VT_ENOENT) {
-			vt_diag_set(d, "log '%s': entry bundle %s is missing", log->dir, name);
-			err = VT_ECORRUPT;
-		}
-		if (err != 0)
-			goto out;
-		if (sw != w) {
-			vt_diag_set(d, "log '%s': entry bundle %s has %u entries, want %u", log->dir,
-				    name, sw, w);
-			err = VT_ECORRUPT;
-			goto out;
-		}
-		if (vt_merkle_bundle_check(tmp.p, tmp.len, w,
-					   (const struct vt_hash *)log->lv[0].buf[log->lv[0].cur],
-					   d) != 0) {
-			vt_diag_prefix(d, "log '%s': entry bundle %s", log->dir, name);
-			err = VT_ECORRUPT;
-			goto out;
-		}
-		if (vt_buf_append(&log->bundle[log->bcur], tmp.p, tmp.len) != 0) {
-			err = VT_ENOMEM;
-			goto out;
-		}
-	}
-	/* The frontier, from the edge; its root must be the checkpoint's. */
-	if ((r = malloc(sizeof(*r))) == NULL) {
-		err = VT_ENOMEM;
-		goto out;
-	}
-	ef.log = log;
-	ef.size = size;
-	vt_merkle_tile_reader_init(r, size, log_edge_fetch, &ef);
-	if ((err = vt_merkle_frontier_load(&log->front, size, vt_merkle_tile_reader_read, r)) !=
-	    0) {
-		vt_diag_set(d, "log '%s': cannot rebuild the tree's right edge at size %llu",
-			    log->dir, (unsigned long long)size);
-		err = VT_ECORRUPT;
-		goto out;
-	}
-	vt_merkle_frontier_root(&log->front, &root);
-	if (!vt_util_memeq(root.b, c->root.b, sizeof(root.b))) {
-		vt_diag_set(d,
-			    "log '%s': latest checkpoint (size %llu) has a root that differs from "
-			    "the stored tiles",
-			    log->dir, (unsigned long long)size);
-		err = VT_ECORRUPT;
-		goto out;
-	}
-	if ((err = log_publish(log, size, &root, note.p, note.len)) != 0)
-		goto out;
-	log->wsize = size;
-	log->loaded = 1;
+        log->loaded = 0;
+        vt_buf_init(&note);
+        vt_buf_init(&tmp);
+        err = vt_store_checkpoint_latest(s, &size, &note, d);
+        if (err == VT_ENOENT) {
+                vt_diag_set(d, "log '%s' has no checkpoint", log->dir);
+                err = VT_ECORRUPT;
+        }
+        if (err != 0)
+                goto out;
+        if ((c = malloc(sizeof(*c))) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        if ((err = vt_encoding_checkpoint_open(note.p, note.len, log->verifier, c, d)) != 0) {
+                vt_diag_prefix(d, "log '%s': latest checkpoint (size %llu)", log->dir,
+                               (unsigned long long)size);
+                err = VT_ECORRUPT;
+                goto out;
+        }
+        if (c->size != size || strcmp(c->origin, log->origin) != 0 || c->ext_len != 0 ||
+            size > VT_MERKLE_MAX_SIZE) {
+                vt_diag_set(d, "log '%s': latest checkpoint is filed under size %llu but says %llu",
+                            log->dir, (unsigned long long)size, (unsigned long long)c->size);
+                err = VT_ECORRUPT;
+                goto out;
+        }
+        /* The partial tile of every level. */
+        for (l = 0; l < VT_LOG_LEVELS; l++) {
+                w = (unsigned)((size >> (8 * l)) & 255);
+                tn = vt_log_shr(size, 8 * (l + 1));
+                if (w == 0)
+                        continue;
+                tmp.len = 0;
+                err = vt_store_tile_get(s, l, tn, &sw, &tmp, d);
+                vt_log_tile_name((int)l, tn, w, name, sizeof(name));
+                if (err == VT_ENOENT) {
+                        vt_diag_set(d, "log '%s': tile %s of checkpoint size %llu is missing",
+                                    log->dir, name, (unsigned long long)size);
+                        err = VT_ECORRUPT;
+                }
+                if (err != 0)
+                        goto out;
+                if (sw != w || tmp.len != (size_t)w * VT_MERKLE_HASH_LEN) {
+                        vt_diag_set(
+                            d, "log '%s': tile %s has %u hashes, checkpoint size %llu needs %u",
+                            log->dir, name, sw, (unsigned long long)size, w);
+                        err = VT_ECORRUPT;
+                        goto out;
+                }
+                memcpy(log->lv[l].buf[log->lv[l].cur], tmp.p, tmp.len);
+        }
+        /* The partial entry bundle, checked against the leaf hashes. */
+        w = (unsigned)(size & 255);
+        log->bundle[log->bcur].len = 0;
+        if (w != 0) {
+                tmp.len = 0;
+                err = vt_store_bundle_get(s, size >> 8, &sw, &tmp, d);
+                vt_log_tile_name(VT_MERKLE_TILE_ENTRIES, size >> 8, w, name, sizeof(name));
+                if (err == VT_ENOENT) {
+                        vt_diag_set(d, "log '%s': entry bundle %s is missing", log->dir, name);
+                        err = VT_ECORRUPT;
+                }
+                if (err != 0)
+                        goto out;
+                if (sw != w) {
+                        vt_diag_set(d, "log '%s': entry bundle %s has %u entries, want %u",
+                                    log->dir, name, sw, w);
+                        err = VT_ECORRUPT;
+                        goto out;
+                }
+                if (vt_merkle_bundle_check(tmp.p, tmp.len, w,
+                                           (const struct vt_hash *)log->lv[0].buf[log->lv[0].cur],
+                                           d) != 0) {
+                        vt_diag_prefix(d, "log '%s': entry bundle %s", log->dir, name);
+                        err = VT_ECORRUPT;
+                        goto out;
+                }
+                if (vt_buf_append(&log->bundle[log->bcur], tmp.p, tmp.len) != 0) {
+                        err = VT_ENOMEM;
+                        goto out;
+                }
+        }
+        /* The frontier, from the edge; its root must be the checkpoint's. */
+        if ((r = malloc(sizeof(*r))) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        ef.log = log;
+        ef.size = size;
+        vt_merkle_tile_reader_init(r, size, log_edge_fetch, &ef);
+        if ((err = vt_merkle_frontier_load(&log->front, size, vt_merkle_tile_reader_read, r)) !=
+            0) {
+                vt_diag_set(d, "log '%s': cannot rebuild the tree's right edge at size %llu",
+                            log->dir, (unsigned long long)size);
+                err = VT_ECORRUPT;
+                goto out;
+        }
+        vt_merkle_frontier_root(&log->front, &root);
+        if (!vt_util_memeq(root.b, c->root.b, sizeof(root.b))) {
+                vt_diag_set(d,
+                            "log '%s': latest checkpoint (size %llu) has a root that differs from "
+                            "the stored tiles",
+                            log->dir, (unsigned long long)size);
+                err = VT_ECORRUPT;
+                goto out;
+        }
+        if ((err = log_publish(log, size, &root, note.p, note.len)) != 0)
+                goto out;
+        log->wsize = size;
+        log->loaded = 1;
 out:
-	free(r);
-	free(c);
-	vt_buf_release(&note);
-	vt_buf_release(&tmp);
-	return err;
+        free(r);
+        free(c);
+        vt_buf_release(&note);
+        vt_buf_release(&tmp);
+        return err;
 }
 
 /* Sign the checkpoint of (size, root) with key under origin into out (replaced). */
 static int log_sign(const char *origin, const struct vt_crypto_key *key, uint64_t size,
-		    const struct vt_hash *root, struct vt_buf *out, struct vt_diag *d)
+                    const struct vt_hash *root, struct vt_buf *out, struct vt_diag *d)
 {
-	struct vt_encoding_checkpoint *c;
-	int err;
+        struct vt_encoding_checkpoint *c;
+        int err;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return VT_ENOMEM;
-	snprintf(c->origin, sizeof(c->origin), "%s", origin);
-	c->size = size;
-	c->root = *root;
-	out->len = 0;
-	err = vt_encoding_checkpoint_sign(c, origin, key, out, d);
-	free(c);
-	return err;
+        if ((c = calloc(1, sizeof(*c))) == NULL)
+                return VT_ENOMEM;
+        snprintf(c->origin, sizeof(c->origin), "%s", origin);
+        c->size = size;
+        c->root = *root;
+        out->len = 0;
+        err = vt_encoding_checkpoint_sign(c, origin, key, out, d);
+        free(c);
+        return err;
 }
 
 static int log_origin_check(const char *origin, struct vt_diag *d)
 {
-	size_t n = strlen(origin);
+        size_t n = strlen(origin);
 
-	if (n == 0 || n > VT_ENCODING_ORIGIN_MAX || !vt_encoding_note_name_valid(origin, n)) {
-		vt_diag_set(d,
-			    "origin '%s' is not a valid log name (1..%d bytes of UTF-8, no '+', "
-			    "no spaces)",
-			    origin, VT_ENCODING_ORIGIN_MAX);
-		return VT_EINVAL;
-	}
-	return 0;
+        if (n == 0 || n > VT_ENCODING_ORIGIN_MAX || !vt_encoding_note_name_valid(origin, n)) {
+                vt_diag_set(d,
+                            "origin '%s' is not a valid log name (1..%d bytes of UTF-8, no '+', "
+                            "no spaces)",
+                            origin, VT_ENCODING_ORIGIN_MAX);
+                return VT_EINVAL;
+        }
+        return 0;
 }
 
 /* see log.h */
 int vt_log_init(const char *dir, const char *origin, struct vt_diag *d)
 {
-	struct vt_store *s = NULL;
-	struct vt_crypto_key *k = NULL;
-	struct vt_buf vkey, pem, note, tmp;
-	struct vt_hash empty;
-	char *keypath = NULL;
-	struct stat st;
-	int err, wrote_key = 0;
+        struct vt_store *s = NULL;
+        struct vt_crypto_key *k = NULL;
+        struct vt_buf vkey, pem, note, tmp;
+        struct vt_hash empty;
+        char *keypath = NULL;
+        struct stat st;
+        int err, wrote_key = 0;
 
-	vt_buf_init(&vkey);
-	vt_buf_init(&pem);
-	vt_buf_init(&note);
-	vt_buf_init(&tmp);
-	if ((err = log_origin_check(origin, d)) != 0)
-		goto out;
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		vt_diag_set(d, "cannot create '%s': %s", dir, strerror(errno));
-		err = VT_EIO;
-		goto out;
-	}
-	if ((keypath = log_path(dir, VT_LOG_KEY_FILE)) == NULL) {
-		err = VT_ENOMEM;
-		goto out;
-	}
-	if ((err = vt_store_open(dir, VT_STORE_CREATE, &s, d)) != 0)
-		goto out;
-	err = vt_store_meta_get(s, VT_LOG_META_ORIGIN, &tmp, d);
-	if (err == 0) {
-		vt_diag_set(d, "'%s' already holds a log (origin '%.*s')", dir, (int)tmp.len,
-			    (const char *)tmp.p);
-		err = VT_EEXIST;
-		goto out;
-	}
-	if (err != VT_ENOENT)
-		goto out;
-	if (lstat(keypath, &st) == 0) {
-		vt_diag_set(d, "'%s' already exists but '%s' holds no log; remove it first", keypath,
-			    dir);
-		err = VT_EEXIST;
-		goto out;
-	}
-	if ((err = vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &k, d)) != 0)
-		goto out;
-	if ((err = vt_encoding_note_vkey(origin, k, &vkey)) != 0 ||
-	    (err = vt_crypto_key_private_pem(k, &pem)) != 0) {
-		vt_diag_set(d, "cannot encode the new log key: %s", vt_strerror(err));
-		goto out;
-	}
-	/* The size-0 checkpoint: the empty tree's root (C2SP tlog-witness). */
-	vt_merkle_empty_hash(&empty);
-	if ((err = log_sign(origin, k, 0, &empty, &note, d)) != 0)
-		goto out;
-	if ((err = vt_util_write_file(keypath, pem.p, pem.len, 0600, d)) != 0)
-		goto out;
-	wrote_key = 1;
-	if ((err = vt_store_begin(s, d)) != 0)
-		goto out;
-	if ((err = vt_store_meta_put(s, VT_LOG_META_FORMAT, VT_LOG_FORMAT, strlen(VT_LOG_FORMAT),
-				     d)) != 0 ||
-	    (err = vt_store_meta_put(s, VT_LOG_META_ORIGIN, origin, strlen(origin), d)) != 0 ||
-	    (err = vt_store_meta_put(s, VT_LOG_META_VKEY, vkey.p, vkey.len, d)) != 0 ||
-	    (err = vt_store_checkpoint_put(s, 0, note.p, note.len, d)) != 0 ||
-	    (err = vt_store_commit(s, d)) != 0) {
-		vt_store_rollback(s);
-		goto out;
-	}
-	wrote_key = 0;
+        vt_buf_init(&vkey);
+        vt_buf_init(&pem);
+        vt_buf_init(&note);
+        vt_buf_init(&tmp);
+        if ((err = log_origin_check(origin, d)) != 0)
+                goto out;
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+                vt_diag_set(d, "cannot create '%s': %s", dir, strerror(errno));
+                err = VT_EIO;
+                goto out;
+        }
+        if ((keypath = log_path(dir, VT_LOG_KEY_FILE)) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        if ((err = vt_store_open(dir, VT_STORE_CREATE, &s, d)) != 0)
+                goto out;
+        err = vt_store_meta_get(s, VT_LOG_META_ORIGIN, &tmp, d);
+        if (err == 0) {
+                vt_diag_set(d, "'%s' already holds a log (origin '%.*s')", dir, (int)tmp.len,
+                            (const char *)tmp.p);
+                err = VT_EEXIST;
+                goto out;
+        }
+        if (err != VT_ENOENT)
+                goto out;
+        if (lstat(keypath, &st) == 0) {
+                vt_diag_set(d, "'%s' already exists but '%s' holds no log; remove it first",
+                            keypath, dir);
+                err = VT_EEXIST;
+                goto out;
+        }
+        if ((err = vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &k, d)) != 0)
+                goto out;
+        if ((err = vt_encoding_note_vkey(origin, k, &vkey)) != 0 ||
+            (err = vt_crypto_key_private_pem(k, &pem)) != 0) {
+                vt_diag_set(d, "cannot encode the new log key: %s", vt_strerror(err));
+                goto out;
+        }
+        /* The size-0 checkpoint: the empty tree's root (C2SP tlog-witness). */
+        vt_merkle_empty_hash(&empty);
+        if ((err = log_sign(origin, k, 0, &empty, &note, d)) != 0)
+                goto out;
+        if ((err = vt_util_write_file(keypath, pem.p, pem.len, 0600, d)) != 0)
+                goto out;
+        wrote_key = 1;
+        if ((err = vt_store_begin(s, d)) != 0)
+                goto out;
+        if ((err = vt_store_meta_put(s, VT_LOG_META_FORMAT, VT_LOG_FORMAT, strlen(VT_LOG_FORMAT),
+                                     d)) != 0 ||
+            (err = vt_store_meta_put(s, VT_LOG_META_ORIGIN, origin, strlen(origin), d)) != 0 ||
+            (err = vt_store_meta_put(s, VT_LOG_META_VKEY, vkey.p, vkey.len, d)) != 0 ||
+            (err = vt_store_checkpoint_put(s, 0, note.p, note.len, d)) != 0 ||
+            (err = vt_store_commit(s, d)) != 0) {
+                vt_store_rollback(s);
+                goto out;
+        }
+        wrote_key = 0;
 out:
-	if (wrote_key)
-		unlink(keypath); /* the log was not created: take its key away again */
-	vt_store_close(s);
-	vt_crypto_key_free(k);
-	vt_buf_wipe(&pem);
-	vt_buf_release(&vkey);
-	vt_buf_release(&note);
-	vt_buf_release(&tmp);
-	free(keypath);
-	return err;
+        if (wrote_key)
+                unlink(keypath); /* the log was not created: take its key away again */
+        vt_store_close(s);
+        vt_crypto_key_free(k);
+        vt_buf_wipe(&pem);
+        vt_buf_release(&vkey);
+        vt_buf_release(&note);
+        vt_buf_release(&tmp);
+        free(keypath);
+        return err;
 }
 
 /* Read a metadata string (NUL-terminated, malloc'd). */
 static int log_meta_str(struct vt_store *s, const char *dir, const char *key, char **out,
-			struct vt_diag *d)
+                        struct vt_diag *d)
 {
-	struct vt_buf b;
-	int err;
+        struct vt_buf b;
+        int err;
 
-	vt_buf_init(&b);
-	err = vt_store_meta_get(s, key, &b, d);
-	if (err == VT_ENOENT) {
-		vt_diag_set(d, "'%s' holds no log (run 'veritrail log init')", dir);
-		err = VT_ENOENT;
-	}
-	if (err == 0 && (b.len == 0 || memchr(b.p, '\0', b.len) != NULL)) {
-		vt_diag_set(d, "log '%s': metadata '%s' is malformed", dir, key);
-		err = VT_ECORRUPT;
-	}
-	if (err == 0 && vt_buf_reserve(&b, 1) != 0)
-		err = VT_ENOMEM;
-	if (err != 0) {
-		vt_buf_release(&b);
-		return err;
-	}
-	b.p[b.len] = '\0';
-	*out = (char *)b.p; /* the buffer's memory becomes the string */
-	return 0;
+        vt_buf_init(&b);
+        err = vt_store_meta_get(s, key, &b, d);
+        if (err == VT_ENOENT) {
+                vt_diag_set(d, "'%s' holds no log (run 'veritrail log init')", dir);
+                err = VT_ENOENT;
+        }
+        if (err == 0 && (b.len == 0 || memchr(b.p, '\0', b.len) != NULL)) {
+                vt_diag_set(d, "log '%s': metadata '%s' is malformed", dir, key);
+                err = VT_ECORRUPT;
+        }
+        if (err == 0 && vt_buf_reserve(&b, 1) != 0)
+                err = VT_ENOMEM;
+        if (err != 0) {
+                vt_buf_release(&b);
+                return err;
+        }
+        b.p[b.len] = '\0';
+        *out = (char *)b.p; /* the buffer's memory becomes the string */
+        return 0;
 }
 
 static void log_free(struct vt_log *log)
 {
-	unsigned l;
+        unsigned l;
 
-	if (log == NULL)
-		return;
-	vt_store_close(log->ws);
-	vt_store_close(log->rs);
-	vt_crypto_key_free(log->key);
-	vt_encoding_note_verifier_free(log->verifier);
-	for (l = 0; l < VT_LOG_LEVELS; l++) {
-		free(log->lv[l].buf[0]);
-		free(log->lv[l].buf[1]);
-	}
-	vt_buf_release(&log->bundle[0]);
-	vt_buf_release(&log->bundle[1]);
-	vt_buf_release(&log->note);
-	vt_buf_release(&log->wtmp);
-	vt_buf_release(&log->rtmp);
-	vt_buf_release(&log->ckpt);
-	free(log->xcache);
-	free(log->gp);
-	free(log->gl);
-	free(log->gu);
-	free(log->dir);
-	free(log->origin);
-	free(log->vkey);
-	pthread_mutex_destroy(&log->wmu);
-	pthread_mutex_destroy(&log->rmu);
-	pthread_mutex_destroy(&log->smu);
-	pthread_mutex_destroy(&log->qmu);
-	pthread_cond_destroy(&log->qcv);
-	free(log);
+        if (log == NULL)
+                return;
+        vt_store_close(log->ws);
+        vt_store_close(log->rs);
+        vt_crypto_key_free(log->key);
+        vt_encoding_note_verifier_free(log->verifier);
+        for (l = 0; l < VT_LOG_LEVELS; l++) {
+                free(log->lv[l].buf[0]);
+                free(log->lv[l].buf[1]);
+        }
+        vt_buf_release(&log->bundle[0]);
+        vt_buf_release(&log->bundle[1]);
+        vt_buf_release(&log->note);
+        vt_buf_release(&log->wtmp);
+        vt_buf_release(&log->rtmp);
+        vt_buf_release(&log->ckpt);
+        free(log->xcache);
+        free(log->gp);
+        free(log->gl);
+        free(log->gu);
+        free(log->gh);
+        free(log->dir);
+        free(log->origin);
+        free(log->vkey);
+        pthread_mutex_destroy(&log->wmu);
+        pthread_mutex_destroy(&log->rmu);
+        pthread_mutex_destroy(&log->smu);
+        pthread_mutex_destroy(&log->qmu);
+        pthread_cond_destroy(&log->qcv);
+        free(log);
 }
 
 /* see log.h */
 int vt_log_open(const char *dir, int flags, struct vt_log **out, struct vt_diag *d)
 {
-	struct vt_log *log;
-	struct vt_store *s;
-	struct vt_buf vk;
-	char *keypath = NULL;
-	unsigned l;
-	int err;
+        struct vt_log *log;
+        struct vt_store *s;
+        struct vt_buf vk;
+        char *keypath = NULL;
+        unsigned l;
+        int err;
 
-	if ((log = calloc(1, sizeof(*log))) == NULL)
-		return VT_ENOMEM;
-	pthread_mutex_init(&log->wmu, NULL);
-	pthread_mutex_init(&log->rmu, NULL);
-	pthread_mutex_init(&log->smu, NULL);
-	pthread_mutex_init(&log->qmu, NULL);
-	pthread_cond_init(&log->qcv, NULL);
-	vt_buf_init(&vk);
-	log->flags = flags;
-	log->max_entries = LOG_DEFAULT_MAX_ENTRIES;
-	log->max_bytes = LOG_DEFAULT_MAX_BYTES;
-	for (l = 0; l < VT_LOG_LEVELS; l++) {
-		log->lv[l].buf[0] = malloc(VT_MERKLE_TILE_BYTES);
-		log->lv[l].buf[1] = malloc(VT_MERKLE_TILE_BYTES);
-		if (log->lv[l].buf[0] == NULL || log->lv[l].buf[1] == NULL) {
-			err = VT_ENOMEM;
-			goto fail;
-		}
-	}
-	if ((log->dir = log_strdup(dir)) == NULL) {
-		err = VT_ENOMEM;
-		goto fail;
-	}
-	if (flags & VT_LOG_READONLY)
-		err = vt_store_open(dir, VT_STORE_READONLY, &log->rs, d);
-	else
-		err = vt_store_open(dir, 0, &log->ws, d);
-	if (err != 0)
-		goto fail;
-	s = log->ws != NULL ? log->ws : log->rs;
-	if ((err = log_meta_str(s, dir, VT_LOG_META_ORIGIN, &log->origin, d)) != 0 ||
-	    (err = log_meta_str(s, dir, VT_LOG_META_VKEY, &log->vkey, d)) != 0)
-		goto fail;
-	if ((err = vt_encoding_note_verifier_parse(log->vkey, strlen(log->vkey), &log->verifier,
-						   d)) != 0) {
-		vt_diag_prefix(d, "log '%s': verifier key", dir);
-		err = VT_ECORRUPT;
-		goto fail;
-	}
-	if (strcmp(vt_encoding_note_verifier_name(log->verifier), log->origin) != 0) {
-		vt_diag_set(d, "log '%s': the verifier key is not named after the origin '%s'", dir,
-			    log->origin);
-		err = VT_ECORRUPT;
-		goto fail;
-	}
-	if (!(flags & VT_LOG_READONLY)) {
-		if ((keypath = log_path(dir, VT_LOG_KEY_FILE)) == NULL) {
-			err = VT_ENOMEM;
-			goto fail;
-		}
-		if ((err = vt_crypto_key_load_file(keypath, NULL, &log->key, d)) != 0)
-			goto fail;
-		if ((err = vt_encoding_note_vkey(log->origin, log->key, &vk)) != 0 ||
-		    strcmp((const char *)vk.p, log->vkey) != 0) {
-			vt_diag_set(d, "'%s' is not the signing key of log '%s' (%s)", keypath,
-				    log->origin, log->vkey);
-			err = VT_ECORRUPT;
-			goto fail;
-		}
-	}
-	if ((err = log_load(log, s, d)) != 0)
-		goto fail;
-	vt_buf_release(&vk);
-	free(keypath);
-	*out = log;
-	return 0;
+        if ((log = calloc(1, sizeof(*log))) == NULL)
+                return VT_ENOMEM;
+        pthread_mutex_init(&log->wmu, NULL);
+        pthread_mutex_init(&log->rmu, NULL);
+        pthread_mutex_init(&log->smu, NULL);
+        pthread_mutex_init(&log->qmu, NULL);
+        pthread_cond_init(&log->qcv, NULL);
+        vt_buf_init(&vk);
+        log->flags = flags;
+        log->max_entries = LOG_DEFAULT_MAX_ENTRIES;
+        log->max_bytes = LOG_DEFAULT_MAX_BYTES;
+        for (l = 0; l < VT_LOG_LEVELS; l++) {
+                log->lv[l].buf[0] = malloc(VT_MERKLE_TILE_BYTES);
+                log->lv[l].buf[1] = malloc(VT_MERKLE_TILE_BYTES);
+                if (log->lv[l].buf[0] == NULL || log->lv[l].buf[1] == NULL) {
+                        err = VT_ENOMEM;
+                        goto fail;
+                }
+        }
+        if ((log->dir = log_strdup(dir)) == NULL) {
+                err = VT_ENOMEM;
+                goto fail;
+        }
+        if (flags & VT_LOG_READONLY)
+                err = vt_store_open(dir, VT_STORE_READONLY, &log->rs, d);
+        else
+                err = vt_store_open(dir, 0, &log->ws, d);
+        if (err != 0)
+                goto fail;
+        s = log->ws != NULL ? log->ws : log->rs;
+        if ((err = log_meta_str(s, dir, VT_LOG_META_ORIGIN, &log->origin, d)) != 0 ||
+            (err = log_meta_str(s, dir, VT_LOG_META_VKEY, &log->vkey, d)) != 0)
+                goto fail;
+        if ((err = vt_encoding_note_verifier_parse(log->vkey, strlen(log->vkey), &log->verifier,
+                                                   d)) != 0) {
+                vt_diag_prefix(d, "log '%s': verifier key", dir);
+                err = VT_ECORRUPT;
+                goto fail;
+        }
+        if (strcmp(vt_encoding_note_verifier_name(log->verifier), log->origin) != 0) {
+                vt_diag_set(d, "log '%s': the verifier key is not named after the origin '%s'", dir,
+                            log->origin);
+                err = VT_ECORRUPT;
+                goto fail;
+        }
+        if (!(flags & VT_LOG_READONLY)) {
+                if ((keypath = log_path(dir, VT_LOG_KEY_FILE)) == NULL) {
+                        err = VT_ENOMEM;
+                        goto fail;
+                }
+                if ((err = vt_crypto_key_load_file(keypath, NULL, &log->key, d)) != 0)
+                        goto fail;
+                if ((err = vt_encoding_note_vkey(log->origin, log->key, &vk)) != 0 ||
+                    strcmp((const char *)vk.p, log->vkey) != 0) {
+                        vt_diag_set(d, "'%s' is not the signing key of log '%s' (%s)", keypath,
+                                    log->origin, log->vkey);
+                        err = VT_ECORRUPT;
+                        goto fail;
+                }
+        }
+        if ((err = log_load(log, s, d)) != 0)
+                goto fail;
+        vt_buf_release(&vk);
+        free(keypath);
+        *out = log;
+        return 0;
 fail:
-	vt_buf_release(&vk);
-	free(keypath);
-	log_free(log);
-	return err;
+        vt_buf_release(&vk);
+        free(keypath);
+        log_free(log);
+        return err;
 }
 
 /* see log.h */
 void vt_log_close(struct vt_log *log)
 {
-	log_free(log);
+        log_free(log);
 }
 
 /* see log.h */
 const char *vt_log_origin(const struct vt_log *log)
 {
-	return log->origin;
+        return log->origin;
 }
 
 /* see log.h */
 const char *vt_log_vkey(const struct vt_log *log)
 {
-	return log->vkey;
+        return log->vkey;
 }
 
 /* see log.h */
 uint64_t vt_log_size(struct vt_log *log)
 {
-	uint64_t n;
+        uint64_t n;
 
-	pthread_mutex_lock(&log->smu);
-	n = log->size;
-	pthread_mutex_unlock(&log->smu);
-	return n;
+        pthread_mutex_lock(&log->smu);
+        n = log->size;
+        pthread_mutex_unlock(&log->smu);
+        return n;
 }
 
 /* see log.h */
 int vt_log_checkpoint(struct vt_log *log, uint64_t *size, struct vt_buf *note, struct vt_diag *d)
 {
-	int err = 0;
+        int err = 0;
 
-	pthread_mutex_lock(&log->smu);
-	if (vt_buf_append(note, log->ckpt.p, log->ckpt.len) != 0) {
-		vt_diag_set(d, "out of memory for a checkpoint");
-		err = VT_ENOMEM;
-	} else if (size != NULL) {
-		*size = log->size;
-	}
-	pthread_mutex_unlock(&log->smu);
-	return err;
+        pthread_mutex_lock(&log->smu);
+        if (vt_buf_append(note, log->ckpt.p, log->ckpt.len) != 0) {
+                vt_diag_set(d, "out of memory for a checkpoint");
+                err = VT_ENOMEM;
+        } else if (size != NULL) {
+                *size = log->size;
+        }
+        pthread_mutex_unlock(&log->smu);
+        return err;
 }
 
 /*
- * log_append_locked(log, entries, lens, users, n, first, d): the batch (wmu
- * held, entries already checked). users (NULL for vt_log_append) goes to
- * the batch hook. See the invariants at the top.
+ * log_append_locked(log, entries, lens, leaves, users, n, first, d): the
+ * batch (wmu held, entries already checked). leaves[i] is the leaf hash of
+ * entries[i], computed by the caller outside the lock. users (NULL for
+ * vt_log_append) goes to the batch hook. See the invariants at the top.
  */
 static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
-			     void *const *users, size_t n, uint64_t *first, struct vt_diag *d)
+                             const struct vt_hash *leaves, void *const *users, size_t n,
+                             uint64_t *first, struct vt_diag *d)
 {
-	struct vt_hash out[VT_MERKLE_MAX_NEW_HASHES], leaf, root;
-	struct vt_merkle_frontier saved;
-	int started = 0;
-	unsigned act[VT_LOG_LEVELS], touched[VT_LOG_LEVELS];
-	unsigned bact, l, w;
-	size_t i, cnt, blen0;
-	uint64_t size0, size, idx, k, tsize;
-	uint8_t prefix[2];
-	struct vt_buf *b;
-	int err;
+        struct vt_hash out[VT_MERKLE_MAX_NEW_HASHES], root;
+        struct vt_merkle_frontier saved;
+        int started = 0;
+        unsigned act[VT_LOG_LEVELS], touched[VT_LOG_LEVELS];
+        unsigned bact, l, w;
+        size_t i, cnt, blen0;
+        uint64_t size0, size, idx, k, tsize;
+        uint8_t prefix[2];
+        struct vt_buf *b;
+        int err;
 
-	if ((err = vt_store_begin(log->ws, d)) != 0)
-		return err;
-	/* I4: has anyone else grown the tree since we loaded it? */
-	log->wtmp.len = 0;
-	if ((err = vt_store_checkpoint_latest(log->ws, &tsize, &log->wtmp, d)) != 0)
-		goto fail;
-	if (!log->loaded || tsize != log->wsize) {
-		if ((err = log_load(log, log->ws, d)) != 0)
-			goto fail;
-	}
-	size0 = log->wsize;
-	if (n > VT_MERKLE_MAX_SIZE - size0) {
-		vt_diag_set(d, "log '%s' is full", log->dir);
-		err = VT_ERANGE;
-		goto fail;
-	}
-	saved = log->front;
-	blen0 = log->bundle[log->bcur].len;
-	started = 1;
-	bact = log->bcur;
-	for (l = 0; l < VT_LOG_LEVELS; l++) {
-		act[l] = log->lv[l].cur;
-		touched[l] = 0;
-	}
+        if ((err = vt_store_begin(log->ws, d)) != 0)
+                return err;
+        /* I4: has anyone else grown the tree since we loaded it? */
+        log->wtmp.len = 0;
+        if ((err = vt_store_checkpoint_latest(log->ws, &tsize, &log->wtmp, d)) != 0)
+                goto fail;
+        if (!log->loaded || tsize != log->wsize) {
+                if ((err = log_load(log, log->ws, d)) != 0)
+                        goto fail;
+        }
+        size0 = log->wsize;
+        if (n > VT_MERKLE_MAX_SIZE - size0) {
+                vt_diag_set(d, "log '%s' is full", log->dir);
+                err = VT_ERANGE;
+                goto fail;
+        }
+        saved = log->front;
+        blen0 = log->bundle[log->bcur].len;
+        started = 1;
+        bact = log->bcur;
+        for (l = 0; l < VT_LOG_LEVELS; l++) {
+                act[l] = log->lv[l].cur;
+                touched[l] = 0;
+        }
 
-	for (i = 0; i < n; i++) {
-		idx = size0 + i;
-		/* The entry into the bundle (C2SP: uint16 big-endian length). */
-		b = &log->bundle[bact];
-		prefix[0] = (uint8_t)(lens[i] >> 8);
-		prefix[1] = (uint8_t)lens[i];
-		if (vt_buf_append(b, prefix, 2) != 0 || vt_buf_append(b, entries[i], lens[i]) != 0) {
-			err = VT_ENOMEM;
-			goto fail;
-		}
-		if ((idx & 255) == 255) {
-			if ((err = vt_store_bundle_put(log->ws, idx >> 8, 256, b->p, b->len, d)) != 0)
-				goto fail;
-			if (bact == log->bcur)
-				bact = 1 - log->bcur;
-			log->bundle[bact].len = 0;
-		}
-		/* The hashes: leaf (RFC 9162 §2.1.1), and every subtree it completes. */
-		vt_merkle_leaf_hash(entries[i], lens[i], &leaf);
-		if ((err = vt_merkle_frontier_append(&log->front, &leaf, out, &cnt)) != 0)
-			goto fail;
-		for (l = 0; l < VT_LOG_LEVELS && 8 * l < cnt; l++) {
-			k = idx >> (8 * l);
-			memcpy(log->lv[l].buf[act[l]] + (k & 255) * VT_MERKLE_HASH_LEN,
-			       out[8 * l].b, VT_MERKLE_HASH_LEN);
-			touched[l] = 1;
-			if ((k & 255) == 255) {
-				if ((err = vt_store_tile_put(log->ws, l, k >> 8, 256,
-							     log->lv[l].buf[act[l]],
-							     VT_MERKLE_TILE_BYTES, d)) != 0)
-					goto fail;
-				act[l] = 1 - log->lv[l].cur;
-			}
-		}
-	}
-	size = size0 + n;
-	/* The partial tiles and bundle that grew. */
-	for (l = 0; l < VT_LOG_LEVELS; l++) {
-		w = (unsigned)((size >> (8 * l)) & 255);
-		if (touched[l] && w != 0 &&
-		    (err = vt_store_tile_put(log->ws, l, size >> (8 * (l + 1)), w,
-					     log->lv[l].buf[act[l]],
-					     (size_t)w * VT_MERKLE_HASH_LEN, d)) != 0)
-			goto fail;
-	}
-	w = (unsigned)(size & 255);
-	if (w != 0 && (err = vt_store_bundle_put(log->ws, size >> 8, w, log->bundle[bact].p,
-						 log->bundle[bact].len, d)) != 0)
-		goto fail;
-	/* What the caller stores with these entries (vt_log_set_batch_hook), same transaction. */
-	if (log->hook != NULL && (err = log->hook(log->hook_ctx, log->ws, size0, users, n, d)) != 0)
-		goto fail;
-	/* The checkpoint of the new size, in the same transaction. */
-	vt_merkle_frontier_root(&log->front, &root);
-	if ((err = log_sign(log->origin, log->key, size, &root, &log->note, d)) != 0 ||
-	    (err = vt_store_checkpoint_put(log->ws, size, log->note.p, log->note.len, d)) != 0)
-		goto fail;
-	if ((err = vt_store_commit(log->ws, d)) != 0) {
-		vt_store_rollback(log->ws);
-		goto undo;
-	}
-	/* Durable: now the memory may move on (I3). */
-	for (l = 0; l < VT_LOG_LEVELS; l++)
-		log->lv[l].cur = act[l];
-	if (bact != log->bcur) {
-		log->bundle[log->bcur].len = 0;
-		log->bcur = bact;
-	}
-	log->wsize = size;
-	if (log_publish(log, size, &root, log->note.p, log->note.len) != 0) {
-		/* The state is durable; only the copy of the note is missing. */
-		log->loaded = 0;
-	}
-	*first = size0;
-	return 0;
+        for (i = 0; i < n; i++) {
+                idx = size0 + i;
+                /* The entry into the bundle (C2SP: uint16 big-endian length). */
+                b = &log->bundle[bact];
+                prefix[0] = (uint8_t)(lens[i] >> 8);
+                prefix[1] = (uint8_t)lens[i];
+                if (vt_buf_append(b, prefix, 2) != 0 ||
+                    vt_buf_append(b, entries[i], lens[i]) != 0) {
+                        err = VT_ENOMEM;
+                        goto fail;
+                }
+                if ((idx & 255) == 255) {
+                        if ((err = vt_store_bundle_put(log->ws, idx >> 8, 256, b->p, b->len, d)) !=
+                            0)
+                                goto fail;
+                        if (bact == log->bcur)
+                                bact = 1 - log->bcur;
+                        log->bundle[bact].len = 0;
+                }
+                /* The hashes: the leaf's, and those of every subtree it completes. */
+                if ((err = vt_merkle_frontier_append(&log->front, &leaves[i], out, &cnt)) != 0)
+                        goto fail;
+                for (l = 0; l < VT_LOG_LEVELS && 8 * l < cnt; l++) {
+                        k = idx >> (8 * l);
+                        memcpy(log->lv[l].buf[act[l]] + (k & 255) * VT_MERKLE_HASH_LEN,
+                               out[8 * l].b, VT_MERKLE_HASH_LEN);
+                        touched[l] = 1;
+                        if ((k & 255) == 255) {
+                                if ((err = vt_store_tile_put(log->ws, l, k >> 8, 256,
+                                                             log->lv[l].buf[act[l]],
+                                                             VT_MERKLE_TILE_BYTES, d)) != 0)
+                                        goto fail;
+                                act[l] = 1 - log->lv[l].cur;
+                        }
+                }
+        }
+        size = size0 + n;
+        /* The partial tiles and bundle that grew. */
+        for (l = 0; l < VT_LOG_LEVELS; l++) {
+                w = (unsigned)((size >> (8 * l)) & 255);
+                if (touched[l] && w != 0 &&
+                    (err = vt_store_tile_put(log->ws, l, vt_log_shr(size, 8 * (l + 1)), w,
+                                             log->lv[l].buf[act[l]], (size_t)w * VT_MERKLE_HASH_LEN,
+                                             d)) != 0)
+                        goto fail;
+        }
+        w = (unsigned)(size & 255);
+        if (w != 0 && (err = vt_store_bundle_put(log->ws, size >> 8, w, log->bundle[bact].p,
+                                                 log->bundle[bact].len, d)) != 0)
+                goto fail;
+        /* What the caller stores with these entries (vt_log_set_batch_hook), same transaction. */
+        if (log->hook != NULL && (err = log->hook(log->hook_ctx, log->ws, size0, users, n, d)) != 0)
+                goto fail;
+        /* The checkpoint of the new size, in the same transaction. */
+        vt_merkle_frontier_root(&log->front, &root);
+        if ((err = log_sign(log->origin, log->key, size, &root, &log->note, d)) != 0 ||
+            (err = vt_store_checkpoint_put(log->ws, size, log->note.p, log->note.len, d)) != 0)
+                goto fail;
+        if ((err = vt_store_commit(log->ws, d)) != 0) {
+                vt_store_rollback(log->ws);
+                goto undo;
+        }
+        /* Durable: now the memory may move on (I3). */
+        for (l = 0; l < VT_LOG_LEVELS; l++)
+                log->lv[l].cur = act[l];
+        if (bact != log->bcur) {
+                log->bundle[log->bcur].len = 0;
+                log->bcur = bact;
+        }
+        log->wsize = size;
+        if (log_publish(log, size, &root, log->note.p, log->note.len) != 0) {
+                /* The state is durable; only the copy of the note is missing. */
+                log->loaded = 0;
+        }
+        *first = size0;
+        return 0;
 fail:
-	vt_store_rollback(log->ws);
+        vt_store_rollback(log->ws);
 undo:
-	if (started && log->loaded) {
-		log->front = saved;
-		log->bundle[log->bcur].len = blen0;
-	}
-	return err;
+        if (started && log->loaded) {
+                log->front = saved;
+                log->bundle[log->bcur].len = blen0;
+        }
+        return err;
 }
 
-static int log_entries_check(struct vt_log *log, const uint8_t *const *entries,
-			     const size_t *lens, size_t n, struct vt_diag *d)
+static int log_entries_check(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                             size_t n, struct vt_diag *d)
 {
-	size_t i;
+        size_t i;
 
-	if (log->ws == NULL) {
-		vt_diag_set(d, "log '%s' is open read-only", log->dir);
-		return VT_EINVAL;
-	}
-	if (n == 0) {
-		vt_diag_set(d, "no entries to append");
-		return VT_EINVAL;
-	}
-	for (i = 0; i < n; i++) {
-		if (lens[i] == 0 || entries[i] == NULL) {
-			vt_diag_set(d, "entry %zu is empty (entries are 1..%d bytes)", i,
-				    VT_LOG_ENTRY_MAX);
-			return VT_EINVAL;
-		}
-		if (lens[i] > VT_LOG_ENTRY_MAX) {
-			vt_diag_set(d, "entry %zu has %zu bytes, more than %d", i, lens[i],
-				    VT_LOG_ENTRY_MAX);
-			return VT_ETOOBIG;
-		}
-	}
-	return 0;
+        if (log->ws == NULL) {
+                vt_diag_set(d, "log '%s' is open read-only", log->dir);
+                return VT_EINVAL;
+        }
+        if (n == 0) {
+                vt_diag_set(d, "no entries to append");
+                return VT_EINVAL;
+        }
+        for (i = 0; i < n; i++) {
+                if (lens[i] == 0 || entries[i] == NULL) {
+                        vt_diag_set(d, "entry %zu is empty (entries are 1..%d bytes)", i,
+                                    VT_LOG_ENTRY_MAX);
+                        return VT_EINVAL;
+                }
+                if (lens[i] > VT_LOG_ENTRY_MAX) {
+                        vt_diag_set(d, "entry %zu has %zu bytes, more than %d", i, lens[i],
+                                    VT_LOG_ENTRY_MAX);
+                        return VT_ETOOBIG;
+                }
+        }
+        return 0;
+}
+
+/* Leaf hashes (RFC 9162 §2.1.1) of a range of a batch. */
+struct log_hash_job {
+        const uint8_t *const *entries;
+        const size_t *lens;
+        struct vt_hash *leaves;
+        size_t lo, hi;
+};
+
+static void *log_hash_range(void *p)
+{
+        struct log_hash_job *j = p;
+        size_t i;
+
+        for (i = j->lo; i < j->hi; i++)
+                vt_merkle_leaf_hash(j->entries[i], j->lens[i], &j->leaves[i]);
+        return NULL;
+}
+
+/*
+ * Hash the leaves of a batch before taking the append lock; a big batch in
+ * two threads (SHA-256 of the entries is most of an append's CPU time).
+ */
+static void log_hash_leaves(const uint8_t *const *entries, const size_t *lens, size_t n,
+                            struct vt_hash *leaves)
+{
+        struct log_hash_job a = {entries, lens, leaves, 0, n}, b;
+        pthread_t th;
+
+        if (n >= LOG_PARALLEL_HASH) {
+                a.hi = n / 2;
+                b = (struct log_hash_job){entries, lens, leaves, n / 2, n};
+                if (pthread_create(&th, NULL, log_hash_range, &b) == 0) {
+                        log_hash_range(&a);
+                        pthread_join(th, NULL);
+                        return;
+                }
+                a.hi = n;
+        }
+        log_hash_range(&a);
 }
 
 /* see log.h */
 int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_t *lens, size_t n,
-		  uint64_t *first, struct vt_diag *d)
+                  uint64_t *first, struct vt_diag *d)
 {
-	uint64_t f = 0;
-	int err;
+        struct vt_hash *leaves;
+        uint64_t f = 0;
+        int err;
 
-	if ((err = log_entries_check(log, entries, lens, n, d)) != 0)
-		return err;
-	pthread_mutex_lock(&log->wmu);
-	err = log_append_locked(log, entries, lens, NULL, n, &f, d);
-	pthread_mutex_unlock(&log->wmu);
-	if (err == 0)
-		*first = f;
-	return err;
+        if ((err = log_entries_check(log, entries, lens, n, d)) != 0)
+                return err;
+        if ((leaves = vt_util_reallocarray(NULL, n, sizeof(*leaves))) == NULL) {
+                vt_diag_set(d, "out of memory for %zu leaf hashes", n);
+                return VT_ENOMEM;
+        }
+        log_hash_leaves(entries, lens, n, leaves);
+        pthread_mutex_lock(&log->wmu);
+        err = log_append_locked(log, entries, lens, leaves, NULL, n, &f, d);
+        pthread_mutex_unlock(&log->wmu);
+        free(leaves);
+        if (err == 0)
+                *first = f;
+        return err;
 }
 
 /* see log.h */
 void vt_log_set_batching(struct vt_log *log, size_t max_entries, size_t max_bytes,
-			 unsigned linger_us)
+                         unsigned linger_us)
 {
-	pthread_mutex_lock(&log->qmu);
-	log->max_entries = max_entries > 0 ? max_entries : 1;
-	log->max_bytes = max_bytes > 0 ? max_bytes : 1;
-	log->linger_us = linger_us;
-	pthread_mutex_unlock(&log->qmu);
+        pthread_mutex_lock(&log->qmu);
+        log->max_entries = max_entries > 0 ? max_entries : 1;
+        log->max_bytes = max_bytes > 0 ? max_bytes : 1;
+        log->linger_us = linger_us;
+        pthread_mutex_unlock(&log->qmu);
 }
 
 /* Deadline linger_us from now, for pthread_cond_timedwait (CLOCK_REALTIME). */
 static void log_deadline(struct timespec *ts, unsigned us)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_nsec += (long)(us % 1000000) * 1000;
-	ts->tv_sec += us / 1000000 + ts->tv_nsec / 1000000000;
-	ts->tv_nsec %= 1000000000;
+        clock_gettime(CLOCK_REALTIME, ts);
+        ts->tv_nsec += (long)(us % 1000000) * 1000;
+        ts->tv_sec += us / 1000000 + ts->tv_nsec / 1000000000;
+        ts->tv_nsec %= 1000000000;
 }
 
 /* see log.h */
 void vt_log_set_batch_hook(struct vt_log *log, vt_log_batch_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&log->wmu);
-	log->hook = fn;
-	log->hook_ctx = ctx;
-	pthread_mutex_unlock(&log->wmu);
+        pthread_mutex_lock(&log->wmu);
+        log->hook = fn;
+        log->hook_ctx = ctx;
+        pthread_mutex_unlock(&log->wmu);
 }
 
 /* vt_log_submit() and vt_log_submit_ex(): group commit (see the top of this file). */
 static int log_submit(struct vt_log *log, const uint8_t *entry, size_t len, void *user,
-		      uint64_t *index, struct vt_diag *d)
+                      uint64_t *index, struct vt_diag *d)
 {
-	struct vt_log_req req, *r, *last;
-	struct vt_diag bd = {""};
-	struct timespec ts;
-	size_t m, bytes, cap;
-	uint64_t first = 0;
-	int err;
+        struct vt_log_req req, *r, *last;
+        struct vt_diag bd = {""};
+        struct timespec ts;
+        size_t m, bytes, cap;
+        uint64_t first = 0;
+        int err;
 
-	if ((err = log_entries_check(log, &entry, &len, 1, d)) != 0)
-		return err;
-	memset(&req, 0, sizeof(req));
-	req.p = entry;
-	req.len = len;
-	req.user = user;
-	pthread_cond_init(&req.cv, NULL);
+        if ((err = log_entries_check(log, &entry, &len, 1, d)) != 0)
+                return err;
+        memset(&req, 0, sizeof(req));
+        req.p = entry;
+        req.len = len;
+        req.user = user;
+        vt_merkle_leaf_hash(entry, len, &req.leaf); /* in our thread, outside every lock */
+        pthread_cond_init(&req.cv, NULL);
 
-	pthread_mutex_lock(&log->qmu);
-	if (log->qtail != NULL)
-		log->qtail->next = &req;
-	else
-		log->qhead = &req;
-	log->qtail = &req;
-	log->qcount++;
-	if (log->qhead != &req)
-		pthread_cond_signal(&log->qcv); /* a lingering leader may be waiting for us */
-	while (!req.done && log->qhead != &req)
-		pthread_cond_wait(&req.cv, &log->qmu);
-	if (req.done)
-		goto done;
+        pthread_mutex_lock(&log->qmu);
+        if (log->qtail != NULL)
+                log->qtail->next = &req;
+        else
+                log->qhead = &req;
+        log->qtail = &req;
+        log->qcount++;
+        if (log->qhead != &req)
+                pthread_cond_signal(&log->qcv); /* a lingering leader may be waiting for us */
+        while (!req.done && log->qhead != &req)
+                pthread_cond_wait(&req.cv, &log->qmu);
+        if (req.done)
+                goto done;
 
-	/* We lead: wait a little for company if asked to, then take a batch. */
-	if (log->linger_us > 0 && log->qcount < log->max_entries) {
-		log_deadline(&ts, log->linger_us);
-		while (log->qcount < log->max_entries &&
-		       pthread_cond_timedwait(&log->qcv, &log->qmu, &ts) == 0)
-			;
-	}
-	m = 0;
-	bytes = 0;
-	last = NULL;
-	for (r = log->qhead; r != NULL && m < log->max_entries; r = r->next) {
-		if (m > 0 && bytes + r->len > log->max_bytes)
-			break;
-		if (m == log->gcap) {
-			cap = log->gcap ? 2 * log->gcap : 64;
-			const uint8_t **gp = vt_util_reallocarray(log->gp, cap, sizeof(*gp));
-			if (gp != NULL)
-				log->gp = gp;
-			size_t *gl = vt_util_reallocarray(log->gl, cap, sizeof(*gl));
-			if (gl != NULL)
-				log->gl = gl;
-			void **gu = vt_util_reallocarray(log->gu, cap, sizeof(*gu));
-			if (gu != NULL)
-				log->gu = gu;
-			if (gp == NULL || gl == NULL || gu == NULL)
-				break; /* a smaller batch, then */
-			log->gcap = cap;
-		}
-		log->gp[m] = r->p;
-		log->gl[m] = r->len;
-		log->gu[m] = r->user;
-		bytes += r->len;
-		m++;
-		last = r;
-	}
-	if (m == 0) {
-		/* Not even room for our own entry. */
-		err = VT_ENOMEM;
-		vt_diag_set(&bd, "out of memory for a batch");
-		last = &req;
-		m = 1;
-	} else {
-		pthread_mutex_unlock(&log->qmu);
-		pthread_mutex_lock(&log->wmu);
-		err = log_append_locked(log, log->gp, log->gl, (void *const *)log->gu, m, &first,
-					&bd);
-		pthread_mutex_unlock(&log->wmu);
-		pthread_mutex_lock(&log->qmu);
-	}
-	/* Answer the batch (ourselves first in the queue) and pass the lead on. */
-	r = log->qhead;
-	for (size_t i = 0; i < m; i++) {
-		struct vt_log_req *next = r->next;
+        /* We lead: wait a little for company if asked to, then take a batch. */
+        if (log->linger_us > 0 && log->qcount < log->max_entries) {
+                log_deadline(&ts, log->linger_us);
+                while (log->qcount < log->max_entries &&
+                       pthread_cond_timedwait(&log->qcv, &log->qmu, &ts) == 0)
+                        ;
+        }
+        m = 0;
+        bytes = 0;
+        last = NULL;
+        for (r = log->qhead; r != NULL && m < log->max_entries; r = r->next) {
+                if (m > 0 && bytes + r->len > log->max_bytes)
+                        break;
+                if (m == log->gcap) {
+                        cap = log->gcap ? 2 * log->gcap : 64;
+                        const uint8_t **gp = vt_util_reallocarray(log->gp, cap, sizeof(*gp));
+                        if (gp != NULL)
+                                log->gp = gp;
+                        size_t *gl = vt_util_reallocarray(log->gl, cap, sizeof(*gl));
+                        if (gl != NULL)
+                                log->gl = gl;
+                        void **gu = vt_util_reallocarray(log->gu, cap, sizeof(*gu));
+                        if (gu != NULL)
+                                log->gu = gu;
+                        struct vt_hash *gh = vt_util_reallocarray(log->gh, cap, sizeof(*gh));
+                        if (gh != NULL)
+                                log->gh = gh;
+                        if (gp == NULL || gl == NULL || gu == NULL || gh == NULL)
+                                break; /* a smaller batch, then */
+                        log->gcap = cap;
+                }
+                log->gp[m] = r->p;
+                log->gl[m] = r->len;
+                log->gu[m] = r->user;
+                log->gh[m] = r->leaf;
+                bytes += r->len;
+                m++;
+                last = r;
+        }
+        if (m == 0) {
+                /* Not even room for our own entry. */
+                err = VT_ENOMEM;
+                vt_diag_set(&bd, "out of memory for a batch");
+                last = &req;
+                m = 1;
+        } else {
+                pthread_mutex_unlock(&log->qmu);
+                pthread_mutex_lock(&log->wmu);
+                err = log_append_locked(log, log->gp, log->gl, log->gh, (void *const *)log->gu, m,
+                                        &first, &bd);
+                pthread_mutex_unlock(&log->wmu);
+                pthread_mutex_lock(&log->qmu);
+        }
+        /* Answer the batch (ourselves first in the queue) and pass the lead on. */
+        r = log->qhead;
+        for (size_t i = 0; i < m; i++) {
+                struct vt_log_req *next = r->next;
 
-		r->err = err;
-		r->index = first + i;
-		if (err != 0)
-			r->diag = bd;
-		r->done = 1;
-		if (r != &req)
-			pthread_cond_signal(&r->cv);
-		if (r == last) {
-			log->qhead = next;
-			break;
-		}
-		r = next;
-	}
-	if (log->qhead == NULL)
-		log->qtail = NULL;
-	log->qcount -= m;
-	if (log->qhead != NULL)
-		pthread_cond_signal(&log->qhead->cv);
+                r->err = err;
+                r->index = first + i;
+                if (err != 0)
+                        r->diag = bd;
+                r->done = 1;
+                if (r != &req)
+                        pthread_cond_signal(&r->cv);
+                if (r == last) {
+                        log->qhead = next;
+                        break;
+                }
+                r = next;
+        }
+        if (log->qhead == NULL)
+                log->qtail = NULL;
+        log->qcount -= m;
+        if (log->qhead != NULL)
+                pthread_cond_signal(&log->qhead->cv);
 done:
-	pthread_mutex_unlock(&log->qmu);
-	pthread_cond_destroy(&req.cv);
-	if (req.err != 0) {
-		if (d != NULL)
-			*d = req.diag;
-		return req.err;
-	}
-	*index = req.index;
-	return 0;
+        pthread_mutex_unlock(&log->qmu);
+        pthread_cond_destroy(&req.cv);
+        if (req.err != 0) {
+                if (d != NULL)
+                        *d = req.diag;
+                return req.err;
+        }
+        *index = req.index;
+        return 0;
 }
 
 /* see log.h */
 int vt_log_submit(struct vt_log *log, const uint8_t *entry, size_t len, uint64_t *index,
-		  struct vt_diag *d)
+                  struct vt_diag *d)
 {
-	return log_submit(log, entry, len, NULL, index, d);
+        return log_submit(log, entry, len, NULL, index, d);
 }
 
 /* see log.h */
 int vt_log_submit_ex(struct vt_log *log, const uint8_t *entry, size_t len, void *user,
-		     uint64_t *index, struct vt_diag *d)
+                     uint64_t *index, struct vt_diag *d)
 {
-	return log_submit(log, entry, len, user, index, d);
+        return log_submit(log, entry, len, user, index, d);
 }

@@ -24,11 +24,17 @@
 /* Tile levels a tree of at most VT_MERKLE_MAX_SIZE (2^62) leaves can have. */
 #define VT_LOG_LEVELS 8
 
+/* x >> s for any s: the tile index at the top level (8 * 8 = 64) would be undefined. */
+static inline uint64_t vt_log_shr(uint64_t x, unsigned s)
+{
+        return s >= 64 ? 0 : x >> s;
+}
+
 /* Metadata keys in the store. */
 #define VT_LOG_META_ORIGIN "log.origin"
-#define VT_LOG_META_VKEY "log.vkey"
+#define VT_LOG_META_VKEY   "log.vkey"
 #define VT_LOG_META_FORMAT "log.format"
-#define VT_LOG_FORMAT "veritrail-log/1"
+#define VT_LOG_FORMAT      "veritrail-log/1"
 
 /*
  * One level of the right edge: the partial tile of the committed tree is in
@@ -38,8 +44,8 @@
  * batch commits (and is still there if it does not).
  */
 struct vt_log_level {
-	uint8_t *buf[2]; /* VT_MERKLE_TILE_BYTES each */
-	unsigned cur;
+        uint8_t *buf[2]; /* VT_MERKLE_TILE_BYTES each */
+        unsigned cur;
 };
 
 struct vt_log_req; /* a waiting submission (log.c) */
@@ -50,60 +56,61 @@ struct vt_log_req; /* a waiting submission (log.c) */
  * starts at h[512 - (512 >> j)]. width 0: the slot is empty.
  */
 struct vt_log_xtile {
-	unsigned level;
-	unsigned width;
-	uint64_t n;
-	struct vt_hash h[511];
+        unsigned level;
+        unsigned width;
+        uint64_t n;
+        struct vt_hash h[511];
 };
 #define VT_LOG_XSLOTS 128 /* expanded tiles cached per log: 2 MiB */
 
 struct vt_log {
-	char *dir;
-	char *origin;
-	char *vkey;
-	int flags;
-	struct vt_crypto_key *key; /* signing key; NULL when read-only */
-	struct vt_encoding_note_verifier *verifier;
+        char *dir;
+        char *origin;
+        char *vkey;
+        int flags;
+        struct vt_crypto_key *key; /* signing key; NULL when read-only */
+        struct vt_encoding_note_verifier *verifier;
 
-	/* Appends (wmu). */
-	pthread_mutex_t wmu;
-	struct vt_store *ws; /* writer connection; NULL when read-only */
-	int loaded;          /* the edge below matches the store at wsize */
-	uint64_t wsize;
-	struct vt_merkle_frontier front;
-	struct vt_log_level lv[VT_LOG_LEVELS];
-	struct vt_buf bundle[2]; /* the partial entry bundle, as for levels */
-	unsigned bcur;
-	struct vt_buf note; /* scratch: the checkpoint being signed */
-	struct vt_buf wtmp; /* scratch */
+        /* Appends (wmu). */
+        pthread_mutex_t wmu;
+        struct vt_store *ws; /* writer connection; NULL when read-only */
+        int loaded;          /* the edge below matches the store at wsize */
+        uint64_t wsize;
+        struct vt_merkle_frontier front;
+        struct vt_log_level lv[VT_LOG_LEVELS];
+        struct vt_buf bundle[2]; /* the partial entry bundle, as for levels */
+        unsigned bcur;
+        struct vt_buf note; /* scratch: the checkpoint being signed */
+        struct vt_buf wtmp; /* scratch */
 
-	/* Reads (rmu). */
-	pthread_mutex_t rmu;
-	struct vt_store *rs; /* reader connection, opened at the first read */
-	struct vt_log_xtile *xcache; /* VT_LOG_XSLOTS, allocated at the first proof */
-	struct vt_buf rtmp;
+        /* Reads (rmu). */
+        pthread_mutex_t rmu;
+        struct vt_store *rs;         /* reader connection, opened at the first read */
+        struct vt_log_xtile *xcache; /* VT_LOG_XSLOTS, allocated at the first proof */
+        struct vt_buf rtmp;
 
-	/* The published state (smu). */
-	pthread_mutex_t smu;
-	uint64_t size;
-	struct vt_hash root;
-	struct vt_buf ckpt;
+        /* The published state (smu). */
+        pthread_mutex_t smu;
+        uint64_t size;
+        struct vt_hash root;
+        struct vt_buf ckpt;
 
-	/* Group commit (qmu). */
-	pthread_mutex_t qmu;
-	pthread_cond_t qcv; /* a lingering leader waits here for more */
-	struct vt_log_req *qhead, *qtail;
-	size_t qcount;
-	size_t max_entries, max_bytes;
-	unsigned linger_us;
-	const uint8_t **gp; /* the leader's gathered batch */
-	size_t *gl;
-	size_t gcap;
+        /* Group commit (qmu). */
+        pthread_mutex_t qmu;
+        pthread_cond_t qcv; /* a lingering leader waits here for more */
+        struct vt_log_req *qhead, *qtail;
+        size_t qcount;
+        size_t max_entries, max_bytes;
+        unsigned linger_us;
+        const uint8_t **gp; /* the leader's gathered batch */
+        size_t *gl;
+        size_t gcap;
 
-	/* The batch hook (vt_log_set_batch_hook) and its users (service module). */
-	vt_log_batch_fn hook;
-	void *hook_ctx;
-	void **gu;     /* the gathered batch's user pointers, gcap of them */
+        /* The batch hook (vt_log_set_batch_hook) and its users (service module). */
+        vt_log_batch_fn hook;
+        void *hook_ctx;
+        void **gu;          /* the gathered batch's user pointers, gcap of them */
+        struct vt_hash *gh; /* the gathered batch's leaf hashes, gcap of them */
 };
 
 /*

@@ -28,22 +28,22 @@
 /* see log_int.h */
 int vt_log_read_lock(struct vt_log *log, struct vt_store **s, struct vt_diag *d)
 {
-	int err;
+        int err;
 
-	pthread_mutex_lock(&log->rmu);
-	if (log->rs == NULL &&
-	    (err = vt_store_open(log->dir, VT_STORE_READONLY, &log->rs, d)) != 0) {
-		pthread_mutex_unlock(&log->rmu);
-		return err;
-	}
-	*s = log->rs;
-	return 0;
+        pthread_mutex_lock(&log->rmu);
+        if (log->rs == NULL &&
+            (err = vt_store_open(log->dir, VT_STORE_READONLY, &log->rs, d)) != 0) {
+                pthread_mutex_unlock(&log->rmu);
+                return err;
+        }
+        *s = log->rs;
+        return 0;
 }
 
 /* see log_int.h */
 void vt_log_read_unlock(struct vt_log *log)
 {
-	pthread_mutex_unlock(&log->rmu);
+        pthread_mutex_unlock(&log->rmu);
 }
 
 /* Where sub-level j of an expanded tile starts: 256 + 128 + ... (512 - (512 >> j)). */
@@ -52,9 +52,9 @@ void vt_log_read_unlock(struct vt_log *log)
 /* The cache slot of tile (level, n): a quarter of the slots for the few upper tiles. */
 static unsigned log_xslot(unsigned level, uint64_t n)
 {
-	if (level > 0)
-		return (unsigned)((n * 8 + level) % (VT_LOG_XSLOTS / 4));
-	return VT_LOG_XSLOTS / 4 + (unsigned)(n % (VT_LOG_XSLOTS - VT_LOG_XSLOTS / 4));
+        if (level > 0)
+                return (unsigned)((n * 8 + level) % (VT_LOG_XSLOTS / 4));
+        return VT_LOG_XSLOTS / 4 + (unsigned)(n % (VT_LOG_XSLOTS - VT_LOG_XSLOTS / 4));
 }
 
 /*
@@ -62,277 +62,276 @@ static unsigned log_xslot(unsigned level, uint64_t n)
  * read through s and expanded (rmu held).
  */
 static int log_xtile(struct vt_log *log, struct vt_store *s, unsigned level, uint64_t n,
-		     unsigned need, const struct vt_log_xtile **out, struct vt_diag *d)
+                     unsigned need, const struct vt_log_xtile **out, struct vt_diag *d)
 {
-	struct vt_log_xtile *x;
-	char name[64];
-	unsigned w = 0, j, i, cnt;
-	int err;
+        struct vt_log_xtile *x;
+        char name[64];
+        unsigned w = 0, j, i, cnt;
+        int err;
 
-	if (log->xcache == NULL &&
-	    (log->xcache = calloc(VT_LOG_XSLOTS, sizeof(*log->xcache))) == NULL)
-		return VT_ENOMEM;
-	x = &log->xcache[log_xslot(level, n)];
-	if (x->width >= need && x->level == level && x->n == n) {
-		*out = x;
-		return 0;
-	}
-	log->rtmp.len = 0;
-	err = vt_store_tile_get(s, level, n, &w, &log->rtmp, d);
-	vt_log_tile_name((int)level, n, need, name, sizeof(name));
-	if (err == VT_ENOENT) {
-		vt_diag_set(d, "tile %s is missing from the store", name);
-		return VT_ECORRUPT;
-	}
-	if (err != 0)
-		return err;
-	if (w < need || w > VT_MERKLE_TILE_WIDTH ||
-	    log->rtmp.len != (size_t)w * VT_MERKLE_HASH_LEN) {
-		vt_diag_set(d, "tile %s: the store holds %u hashes", name, w);
-		return VT_ECORRUPT;
-	}
-	x->width = 0; /* invalid until complete */
-	memcpy(x->h, log->rtmp.p, log->rtmp.len);
-	for (j = 1; j <= VT_MERKLE_TILE_HEIGHT; j++) {
-		cnt = w >> j;
-		for (i = 0; i < cnt; i++)
-			vt_merkle_node_hash(&x->h[XOFF(j - 1) + 2 * i], &x->h[XOFF(j - 1) + 2 * i + 1],
-					    &x->h[XOFF(j) + i]);
-	}
-	x->level = level;
-	x->n = n;
-	x->width = w;
-	*out = x;
-	return 0;
+        if (log->xcache == NULL &&
+            (log->xcache = calloc(VT_LOG_XSLOTS, sizeof(*log->xcache))) == NULL)
+                return VT_ENOMEM;
+        x = &log->xcache[log_xslot(level, n)];
+        if (x->width >= need && x->level == level && x->n == n) {
+                *out = x;
+                return 0;
+        }
+        log->rtmp.len = 0;
+        err = vt_store_tile_get(s, level, n, &w, &log->rtmp, d);
+        vt_log_tile_name((int)level, n, need, name, sizeof(name));
+        if (err == VT_ENOENT) {
+                vt_diag_set(d, "tile %s is missing from the store", name);
+                return VT_ECORRUPT;
+        }
+        if (err != 0)
+                return err;
+        if (w < need || w > VT_MERKLE_TILE_WIDTH ||
+            log->rtmp.len != (size_t)w * VT_MERKLE_HASH_LEN) {
+                vt_diag_set(d, "tile %s: the store holds %u hashes", name, w);
+                return VT_ECORRUPT;
+        }
+        x->width = 0; /* invalid until complete */
+        memcpy(x->h, log->rtmp.p, log->rtmp.len);
+        for (j = 1; j <= VT_MERKLE_TILE_HEIGHT; j++) {
+                cnt = w >> j;
+                for (i = 0; i < cnt; i++)
+                        vt_merkle_node_hash(&x->h[XOFF(j - 1) + 2 * i],
+                                            &x->h[XOFF(j - 1) + 2 * i + 1], &x->h[XOFF(j) + i]);
+        }
+        x->level = level;
+        x->n = n;
+        x->width = w;
+        *out = x;
+        return 0;
 }
 
 /* The vt_merkle_read_fn over the expanded tiles. */
 struct log_xread {
-	struct vt_log *log;
-	struct vt_store *s;
-	struct vt_diag *d;
+        struct vt_log *log;
+        struct vt_store *s;
+        struct vt_diag *d;
 };
 
 static int log_xread(void *ctx, const int64_t *indexes, size_t n, struct vt_hash *out)
 {
-	struct log_xread *r = ctx;
-	const struct vt_log_xtile *x;
-	unsigned level, j;
-	uint64_t k, first;
-	size_t i;
-	int err;
+        struct log_xread *r = ctx;
+        const struct vt_log_xtile *x;
+        unsigned level, j;
+        uint64_t k, first;
+        size_t i;
+        int err;
 
-	for (i = 0; i < n; i++) {
-		vt_merkle_stored_split(indexes[i], &level, &k);
-		j = level % VT_MERKLE_TILE_HEIGHT;
-		first = k << j; /* the first tile-level hash under (level, k) */
-		if (level / VT_MERKLE_TILE_HEIGHT >= VT_LOG_LEVELS)
-			return VT_ERANGE;
-		if ((err = log_xtile(r->log, r->s, level / VT_MERKLE_TILE_HEIGHT, first >> 8,
-				     (unsigned)(first & 255) + (1u << j), &x, r->d)) != 0)
-			return err;
-		out[i] = x->h[XOFF(j) + (unsigned)((first & 255) >> j)];
-	}
-	return 0;
+        for (i = 0; i < n; i++) {
+                vt_merkle_stored_split(indexes[i], &level, &k);
+                j = level % VT_MERKLE_TILE_HEIGHT;
+                first = k << j; /* the first tile-level hash under (level, k) */
+                if (level / VT_MERKLE_TILE_HEIGHT >= VT_LOG_LEVELS)
+                        return VT_ERANGE;
+                if ((err = log_xtile(r->log, r->s, level / VT_MERKLE_TILE_HEIGHT, first >> 8,
+                                     (unsigned)(first & 255) + (1u << j), &x, r->d)) != 0)
+                        return err;
+                out[i] = x->h[XOFF(j) + (unsigned)((first & 255) >> j)];
+        }
+        return 0;
 }
 
 /* Size argument: 0 means the published size; past it is VT_ERANGE. */
 static int log_size_arg(struct vt_log *log, uint64_t *size, const char *what, struct vt_diag *d)
 {
-	uint64_t n = vt_log_size(log);
+        uint64_t n = vt_log_size(log);
 
-	if (*size == 0)
-		*size = n;
-	if (*size > n) {
-		vt_diag_set(d, "%s %llu is beyond the log's size %llu", what,
-			    (unsigned long long)*size, (unsigned long long)n);
-		return VT_ERANGE;
-	}
-	return 0;
+        if (*size == 0)
+                *size = n;
+        if (*size > n) {
+                vt_diag_set(d, "%s %llu is beyond the log's size %llu", what,
+                            (unsigned long long)*size, (unsigned long long)n);
+                return VT_ERANGE;
+        }
+        return 0;
 }
 
 /* see log.h */
-int vt_log_checkpoint_at(struct vt_log *log, uint64_t size, struct vt_buf *note,
-			 struct vt_diag *d)
+int vt_log_checkpoint_at(struct vt_log *log, uint64_t size, struct vt_buf *note, struct vt_diag *d)
 {
-	struct vt_store *s;
-	int err;
+        struct vt_store *s;
+        int err;
 
-	if ((err = vt_log_read_lock(log, &s, d)) != 0)
-		return err;
-	err = vt_store_checkpoint_get(s, size, note, d);
-	vt_log_read_unlock(log);
-	if (err == VT_ENOENT)
-		vt_diag_set(d, "log '%s' published no checkpoint of size %llu", log->dir,
-			    (unsigned long long)size);
-	return err;
+        if ((err = vt_log_read_lock(log, &s, d)) != 0)
+                return err;
+        err = vt_store_checkpoint_get(s, size, note, d);
+        vt_log_read_unlock(log);
+        if (err == VT_ENOENT)
+                vt_diag_set(d, "log '%s' published no checkpoint of size %llu", log->dir,
+                            (unsigned long long)size);
+        return err;
 }
 
 /* Offset and length of entry i of a bundle's bytes; VT_ECORRUPT if absent or malformed. */
 static int log_bundle_find(const uint8_t *p, size_t len, unsigned i, size_t *off, size_t *n)
 {
-	struct vt_merkle_bundle_iter it;
-	struct vt_span e;
-	unsigned k;
+        struct vt_merkle_bundle_iter it;
+        struct vt_span e;
+        unsigned k;
 
-	vt_merkle_bundle_iter_init(&it, p, len);
-	for (k = 0;; k++) {
-		if (vt_merkle_bundle_next(&it, &e) != 0)
-			return VT_ECORRUPT;
-		if (k == i)
-			break;
-	}
-	*off = (size_t)(e.p - p);
-	*n = e.len;
-	return 0;
+        vt_merkle_bundle_iter_init(&it, p, len);
+        for (k = 0;; k++) {
+                if (vt_merkle_bundle_next(&it, &e) != 0)
+                        return VT_ECORRUPT;
+                if (k == i)
+                        break;
+        }
+        *off = (size_t)(e.p - p);
+        *n = e.len;
+        return 0;
 }
 
 /* see log.h */
 int vt_log_entry(struct vt_log *log, uint64_t index, struct vt_buf *out, struct vt_diag *d)
 {
-	uint64_t n = vt_log_size(log);
-	struct vt_store *s;
-	char name[64];
-	unsigned w = 0;
-	size_t off = 0, len = 0;
-	int err;
+        uint64_t n = vt_log_size(log);
+        struct vt_store *s;
+        char name[64];
+        unsigned w = 0;
+        size_t off = 0, len = 0;
+        int err;
 
-	if (index >= n) {
-		vt_diag_set(d, "entry %llu is beyond the log's size %llu", (unsigned long long)index,
-			    (unsigned long long)n);
-		return VT_ERANGE;
-	}
-	if ((err = vt_log_read_lock(log, &s, d)) != 0)
-		return err;
-	log->rtmp.len = 0;
-	err = vt_store_bundle_get(s, index >> 8, &w, &log->rtmp, d);
-	vt_log_tile_name(VT_MERKLE_TILE_ENTRIES, index >> 8, w, name, sizeof(name));
-	if (err == VT_ENOENT) {
-		vt_diag_set(d, "entry bundle %s is missing from the store", name);
-		err = VT_ECORRUPT;
-	}
-	if (err == 0 && (w <= (index & 255) ||
-			 log_bundle_find(log->rtmp.p, log->rtmp.len, (unsigned)(index & 255), &off,
-					 &len) != 0)) {
-		vt_diag_set(d, "entry bundle %s does not hold entry %llu", name,
-			    (unsigned long long)index);
-		err = VT_ECORRUPT;
-	}
-	if (err == 0 && vt_buf_append(out, log->rtmp.p + off, len) != 0)
-		err = VT_ENOMEM;
-	vt_log_read_unlock(log);
-	return err;
+        if (index >= n) {
+                vt_diag_set(d, "entry %llu is beyond the log's size %llu",
+                            (unsigned long long)index, (unsigned long long)n);
+                return VT_ERANGE;
+        }
+        if ((err = vt_log_read_lock(log, &s, d)) != 0)
+                return err;
+        log->rtmp.len = 0;
+        err = vt_store_bundle_get(s, index >> 8, &w, &log->rtmp, d);
+        vt_log_tile_name(VT_MERKLE_TILE_ENTRIES, index >> 8, w, name, sizeof(name));
+        if (err == VT_ENOENT) {
+                vt_diag_set(d, "entry bundle %s is missing from the store", name);
+                err = VT_ECORRUPT;
+        }
+        if (err == 0 &&
+            (w <= (index & 255) || log_bundle_find(log->rtmp.p, log->rtmp.len,
+                                                   (unsigned)(index & 255), &off, &len) != 0)) {
+                vt_diag_set(d, "entry bundle %s does not hold entry %llu", name,
+                            (unsigned long long)index);
+                err = VT_ECORRUPT;
+        }
+        if (err == 0 && vt_buf_append(out, log->rtmp.p + off, len) != 0)
+                err = VT_ENOMEM;
+        vt_log_read_unlock(log);
+        return err;
 }
 
 /* see log.h */
 int vt_log_tile(struct vt_log *log, int level, uint64_t n, unsigned width, struct vt_buf *out,
-		struct vt_diag *d)
+                struct vt_diag *d)
 {
-	struct vt_store *s;
-	char name[64];
-	unsigned w = 0;
-	size_t off = 0, len = 0;
-	int err;
+        struct vt_store *s;
+        char name[64];
+        unsigned w = 0;
+        size_t off = 0, len = 0;
+        int err;
 
-	vt_log_tile_name(level, n, width, name, sizeof(name));
-	if (level < VT_MERKLE_TILE_ENTRIES || level >= VT_LOG_LEVELS || width == 0 ||
-	    width > VT_MERKLE_TILE_WIDTH) {
-		vt_diag_set(d, "tile %s is not a tile of a log", name);
-		return VT_EINVAL;
-	}
-	if ((err = vt_log_read_lock(log, &s, d)) != 0)
-		return err;
-	log->rtmp.len = 0;
-	if (level >= 0)
-		err = vt_store_tile_get(s, (unsigned)level, n, &w, &log->rtmp, d);
-	else
-		err = vt_store_bundle_get(s, n, &w, &log->rtmp, d);
-	if (err == 0 && w < width)
-		err = VT_ENOENT;
-	if (err == VT_ENOENT)
-		vt_diag_set(d, "tile %s is not in the log", name);
-	if (err == 0 && level >= 0) {
-		len = (size_t)width * VT_MERKLE_HASH_LEN;
-		if (log->rtmp.len < len) {
-			vt_diag_set(d, "tile %s is truncated in the store", name);
-			err = VT_ECORRUPT;
-		}
-	} else if (err == 0 && width == w) {
-		len = log->rtmp.len;
-	} else if (err == 0) {
-		/* A partial bundle is the prefix up to the start of entry width. */
-		if (log_bundle_find(log->rtmp.p, log->rtmp.len, width, &off, &len) != 0) {
-			vt_diag_set(d, "entry bundle %s is malformed in the store", name);
-			err = VT_ECORRUPT;
-		}
-		len = off - 2;
-	}
-	if (err == 0 && vt_buf_append(out, log->rtmp.p, len) != 0)
-		err = VT_ENOMEM;
-	vt_log_read_unlock(log);
-	return err;
+        vt_log_tile_name(level, n, width, name, sizeof(name));
+        if (level < VT_MERKLE_TILE_ENTRIES || level >= VT_LOG_LEVELS || width == 0 ||
+            width > VT_MERKLE_TILE_WIDTH) {
+                vt_diag_set(d, "tile %s is not a tile of a log", name);
+                return VT_EINVAL;
+        }
+        if ((err = vt_log_read_lock(log, &s, d)) != 0)
+                return err;
+        log->rtmp.len = 0;
+        if (level >= 0)
+                err = vt_store_tile_get(s, (unsigned)level, n, &w, &log->rtmp, d);
+        else
+                err = vt_store_bundle_get(s, n, &w, &log->rtmp, d);
+        if (err == 0 && w < width)
+                err = VT_ENOENT;
+        if (err == VT_ENOENT)
+                vt_diag_set(d, "tile %s is not in the log", name);
+        if (err == 0 && level >= 0) {
+                len = (size_t)width * VT_MERKLE_HASH_LEN;
+                if (log->rtmp.len < len) {
+                        vt_diag_set(d, "tile %s is truncated in the store", name);
+                        err = VT_ECORRUPT;
+                }
+        } else if (err == 0 && width == w) {
+                len = log->rtmp.len;
+        } else if (err == 0) {
+                /* A partial bundle is the prefix up to the start of entry width. */
+                if (log_bundle_find(log->rtmp.p, log->rtmp.len, width, &off, &len) != 0) {
+                        vt_diag_set(d, "entry bundle %s is malformed in the store", name);
+                        err = VT_ECORRUPT;
+                }
+                len = off - 2;
+        }
+        if (err == 0 && vt_buf_append(out, log->rtmp.p, len) != 0)
+                err = VT_ENOMEM;
+        vt_log_read_unlock(log);
+        return err;
 }
 
 /* see log.h */
 int vt_log_tree_hash(struct vt_log *log, uint64_t size, struct vt_hash *out, struct vt_diag *d)
 {
-	struct log_xread r = {log, NULL, d};
-	struct vt_hash h;
-	uint64_t n = vt_log_size(log);
-	int err;
+        struct log_xread r = {log, NULL, d};
+        struct vt_hash h;
+        uint64_t n = vt_log_size(log);
+        int err;
 
-	if (size > n) {
-		vt_diag_set(d, "size %llu is beyond the log's size %llu", (unsigned long long)size,
-			    (unsigned long long)n);
-		return VT_ERANGE;
-	}
-	if ((err = vt_log_read_lock(log, &r.s, d)) != 0)
-		return err;
-	err = vt_merkle_tree_hash(size, log_xread, &r, &h);
-	vt_log_read_unlock(log);
-	if (err == 0)
-		*out = h;
-	return err;
+        if (size > n) {
+                vt_diag_set(d, "size %llu is beyond the log's size %llu", (unsigned long long)size,
+                            (unsigned long long)n);
+                return VT_ERANGE;
+        }
+        if ((err = vt_log_read_lock(log, &r.s, d)) != 0)
+                return err;
+        err = vt_merkle_tree_hash(size, log_xread, &r, &h);
+        vt_log_read_unlock(log);
+        if (err == 0)
+                *out = h;
+        return err;
 }
 
 /* see log.h */
 int vt_log_prove_inclusion(struct vt_log *log, uint64_t index, uint64_t size,
-			   struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d)
+                           struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d)
 {
-	struct log_xread r = {log, NULL, d};
-	int err;
+        struct log_xread r = {log, NULL, d};
+        int err;
 
-	if ((err = log_size_arg(log, &size, "tree size", d)) != 0)
-		return err;
-	if (index >= size) {
-		vt_diag_set(d, "index %llu is not in a tree of size %llu", (unsigned long long)index,
-			    (unsigned long long)size);
-		return VT_ERANGE;
-	}
-	if ((err = vt_log_read_lock(log, &r.s, d)) != 0)
-		return err;
-	err = vt_merkle_prove_inclusion(size, index, log_xread, &r, proof, len);
-	vt_log_read_unlock(log);
-	return err;
+        if ((err = log_size_arg(log, &size, "tree size", d)) != 0)
+                return err;
+        if (index >= size) {
+                vt_diag_set(d, "index %llu is not in a tree of size %llu",
+                            (unsigned long long)index, (unsigned long long)size);
+                return VT_ERANGE;
+        }
+        if ((err = vt_log_read_lock(log, &r.s, d)) != 0)
+                return err;
+        err = vt_merkle_prove_inclusion(size, index, log_xread, &r, proof, len);
+        vt_log_read_unlock(log);
+        return err;
 }
 
 /* see log.h */
 int vt_log_prove_consistency(struct vt_log *log, uint64_t from, uint64_t to,
-			     struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d)
+                             struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d)
 {
-	struct log_xread r = {log, NULL, d};
-	int err;
+        struct log_xread r = {log, NULL, d};
+        int err;
 
-	if ((err = log_size_arg(log, &to, "tree size", d)) != 0)
-		return err;
-	if (from > to) {
-		vt_diag_set(d, "size %llu is larger than size %llu", (unsigned long long)from,
-			    (unsigned long long)to);
-		return VT_ERANGE;
-	}
-	if ((err = vt_log_read_lock(log, &r.s, d)) != 0)
-		return err;
-	err = vt_merkle_prove_consistency(from, to, log_xread, &r, proof, len);
-	vt_log_read_unlock(log);
-	return err;
+        if ((err = log_size_arg(log, &to, "tree size", d)) != 0)
+                return err;
+        if (from > to) {
+                vt_diag_set(d, "size %llu is larger than size %llu", (unsigned long long)from,
+                            (unsigned long long)to);
+                return VT_ERANGE;
+        }
+        if ((err = vt_log_read_lock(log, &r.s, d)) != 0)
+                return err;
+        err = vt_merkle_prove_consistency(from, to, log_xread, &r, proof, len);
+        vt_log_read_unlock(log);
+        return err;
 }

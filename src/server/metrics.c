@@ -43,8 +43,8 @@ void vt_server_metrics_request(struct vt_server_metrics *m, unsigned slot, unsig
         uint64_t us = dur_ns / 1000;
         unsigned b = 0;
 
-        if (slot >= VT_SERVER_ROUTES_MAX)
-                slot = VT_SERVER_ROUTES_MAX - 1;
+        if (slot > vt_server_nroutes)
+                slot = (unsigned)vt_server_nroutes; /* the "unmatched" slot */
         while (b < VT_SERVER_HIST_BUCKETS - 1 && us > bucket_us[b])
                 b++;
         atomic_fetch_add_explicit(&m->requests[slot][status_slot(status)], 1, memory_order_relaxed);
@@ -110,7 +110,13 @@ static int render_http(struct vt_server *s, struct vt_buf *out)
                                 "route=\"POST /v1/entries\".\n"
                                 "# TYPE veritrail_http_request_duration_seconds histogram\n");
         for (r = 0; r < nslots && err == 0; r++) {
-                uint64_t cum = 0;
+                uint64_t cum = 0, total = 0;
+
+                /* Routes never answered are left out, except the submission route. */
+                for (i = 0; i < VT_SERVER_HIST_BUCKETS; i++)
+                        total += get(&m->hist[r][i]);
+                if (total == 0 && r != 0)
+                        continue;
 
                 for (i = 0; i < VT_SERVER_HIST_BUCKETS && err == 0; i++) {
                         cum += get(&m->hist[r][i]);

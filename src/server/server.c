@@ -267,12 +267,12 @@ static enum MHD_Result queue_reply(struct vt_server *s, struct MHD_Connection *c
         return ret;
 }
 
-/* Keep r (taken over) in rq until the body has been read, or queue it now (close). */
+/* Keep r (taken over) in rq until the body has been read, or queue it now (must_close). */
 static enum MHD_Result hold_reply(struct vt_server *s, struct MHD_Connection *conn,
                                   struct vt_server_request *rq, struct vt_server_reply *r,
-                                  int close)
+                                  int must_close)
 {
-        if (close)
+        if (must_close)
                 return queue_reply(s, conn, rq, r);
         rq->early = *r;
         rq->has_early = 1;
@@ -284,15 +284,15 @@ static enum MHD_Result hold_reply(struct vt_server *s, struct MHD_Connection *co
  * An error decided from the headers alone. When the request may still send a
  * body that we have not refused for its size, the reply waits in rq while the
  * body is read and dropped, so the connection stays usable (keep-alive);
- * with close set it is queued at once, the body is never read and
+ * with must_close set it is queued at once, the body is never read and
  * libmicrohttpd closes the connection after the answer.
  */
 static enum MHD_Result reply_early(struct vt_server *s, struct MHD_Connection *conn,
                                    struct vt_server_request *rq, unsigned status, const char *word,
-                                   const char *msg, struct vt_server_reply *r, int close)
+                                   const char *msg, struct vt_server_reply *r, int must_close)
 {
         vt_server_reply_error(r, status, word, "%s", msg);
-        return hold_reply(s, conn, rq, r, close);
+        return hold_reply(s, conn, rq, r, must_close);
 }
 
 /* ---- the body budget --------------------------------------------------------- */
@@ -549,6 +549,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (s->cfg.access_log_fd >= 0)
                 access_log(s, conn, rq, now);
         vt_buf_release(&rq->body);
+        vt_buf_release(&rq->early.body); /* an early reply never sent */
         budget_release(s, rq);
         if (rq->started)
                 atomic_fetch_sub(&s->inflight, 1);

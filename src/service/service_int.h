@@ -21,36 +21,36 @@
 #include "veritrail/service.h"
 #include "veritrail/store.h"
 
-#define VT_SERVICE_READERS     4   /* read-only store connections */
-#define VT_SERVICE_BUCKETS     256 /* in-flight table buckets (first byte of the entry hash) */
-#define VT_SERVICE_META_ROOT   "service.root"
+#define VT_SERVICE_READERS   4   /* read-only store connections */
+#define VT_SERVICE_BUCKETS   256 /* in-flight table buckets (first byte of the entry hash) */
+#define VT_SERVICE_META_ROOT "service.root"
 
 struct vt_service_reader {
-	pthread_mutex_t mu;
-	struct vt_store *s; /* opened at first use */
+        pthread_mutex_t mu;
+        struct vt_store *s; /* opened at first use */
 };
 
 struct vt_service_inflight; /* a submission being logged (service.c) */
 
 struct vt_service {
-	char *dir;
-	struct vt_log *log;
+        char *dir;
+        struct vt_log *log;
 
-	pthread_rwlock_t rootlock;
-	pthread_mutex_t rootmu;
-	struct vt_policy_root *root;
-	struct vt_buf root_bytes; /* the root envelope as given (rootlock) */
+        pthread_rwlock_t rootlock;
+        pthread_mutex_t rootmu;
+        struct vt_policy_root *root;
+        struct vt_buf root_bytes; /* the root envelope as given (rootlock) */
 
-	pthread_mutex_t imu;
-	struct vt_service_inflight *inflight[VT_SERVICE_BUCKETS];
+        pthread_mutex_t imu;
+        struct vt_service_inflight *inflight[VT_SERVICE_BUCKETS];
 
-	struct vt_service_reader rd[VT_SERVICE_READERS];
-	atomic_uint rnext;
+        struct vt_service_reader rd[VT_SERVICE_READERS];
+        atomic_uint rnext;
 
-	atomic_uint_fast64_t submitted, accepted, existed;
-	atomic_uint_fast64_t rejected_malformed, rejected_signature, rejected_denied,
-	    rejected_store;
-	atomic_uint_fast64_t batches, batch_entries;
+        atomic_uint_fast64_t submitted, accepted, existed;
+        atomic_uint_fast64_t rejected_malformed, rejected_signature, rejected_denied,
+            rejected_store;
+        atomic_uint_fast64_t batches, batch_entries;
 };
 
 /*
@@ -58,8 +58,7 @@ struct vt_service {
  * held until vt_service_reader_put(s, slot). Returns the slot, or -1 with
  * *err set (the store could not be opened).
  */
-int vt_service_reader_get(struct vt_service *s, struct vt_store **out, int *err,
-			  struct vt_diag *d);
+int vt_service_reader_get(struct vt_service *s, struct vt_store **out, int *err, struct vt_diag *d);
 void vt_service_reader_put(struct vt_service *s, int slot);
 
 #endif

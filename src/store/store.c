@@ -250,6 +250,21 @@ void vt_store_rollback(struct vt_store *s)
 }
 
 /* see store.h */
+int vt_store_wal_flush(struct vt_store *s, struct vt_diag *d)
+{
+        int err;
+
+        if ((err = check_writable(s, d)) != 0)
+                return err;
+        if (s->tx != VT_STORE_TX_NONE) {
+                vt_diag_set(d, "store '%s': cannot flush the write-ahead log inside a transaction",
+                            s->dir);
+                return VT_EINVAL;
+        }
+        return s->ops->wal_flush(s, d);
+}
+
+/* see store.h */
 int vt_store_meta_put(struct vt_store *s, const char *key, const void *p, size_t n,
                       struct vt_diag *d)
 {
@@ -436,8 +451,7 @@ int vt_store_envelope_put(struct vt_store *s, uint64_t index, const uint8_t payl
 }
 
 /* see store.h */
-int vt_store_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out,
-                          struct vt_diag *d)
+int vt_store_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out, struct vt_diag *d)
 {
         int err;
 
@@ -477,8 +491,7 @@ int vt_store_subject_put(struct vt_store *s, const uint8_t digest[32], uint64_t 
         int err;
 
         if ((err = check_digest(s, "subject digest", digest, d)) != 0 ||
-            (err = check_index(s, "entry index", index, d)) != 0 ||
-            (err = put_prologue(s, d)) != 0)
+            (err = check_index(s, "entry index", index, d)) != 0 || (err = put_prologue(s, d)) != 0)
                 return err;
         return put_epilogue(s, s->ops->subject_put(s, digest, index, d));
 }

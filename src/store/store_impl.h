@@ -30,6 +30,7 @@ struct vt_store_ops {
         /* commit: on failure the back end leaves no transaction open. */
         int (*commit)(struct vt_store *s, struct vt_diag *d);
         void (*rollback)(struct vt_store *s);
+        int (*wal_flush)(struct vt_store *s, struct vt_diag *d);
         int (*meta_put)(struct vt_store *s, const char *key, const void *p, size_t n,
                         struct vt_diag *d);
         int (*meta_get)(struct vt_store *s, const char *key, struct vt_buf *out, struct vt_diag *d);
@@ -63,8 +64,8 @@ struct vt_store_ops {
                              struct vt_diag *d);
         int (*subject_put)(struct vt_store *s, const uint8_t *digest, uint64_t index,
                            struct vt_diag *d);
-        int (*subject_list)(struct vt_store *s, const uint8_t *digest, uint64_t from,
-                            uint64_t *idx, size_t max, size_t *n, struct vt_diag *d);
+        int (*subject_list)(struct vt_store *s, const uint8_t *digest, uint64_t from, uint64_t *idx,
+                            size_t max, size_t *n, struct vt_diag *d);
         int (*token_put)(struct vt_store *s, const struct vt_store_token *t, struct vt_diag *d);
         int (*token_revoke)(struct vt_store *s, const char *name, struct vt_diag *d);
         int (*token_list)(struct vt_store *s, struct vt_store_token **out, size_t *n,

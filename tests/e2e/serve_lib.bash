@@ -35,13 +35,13 @@ demo_setup() {
 # SERVE_PID and URL. Succeeds once /healthz answers. Output in $T/serve.out,
 # $T/serve.err.
 serve_start() {
-	local d=$1 i
+	local d=$1
 	shift
 	URL=
 	"$VT" serve --dir "$d/data" --root "$d/root.json" --listen "127.0.0.1:${SERVE_PORT:-0}" \
 		"$@" >"$T/serve.out" 2>"$T/serve.err" &
 	SERVE_PID=$!
-	for i in $(seq 400); do
+	for _ in $(seq 400); do
 		URL=$(sed -n 's/^veritrail: serving .* on \(http:[^ ]*\) (tree size [0-9]*)$/\1/p' \
 			"$T/serve.out")
 		[ -n "$URL" ] && break
@@ -57,6 +57,10 @@ serve_stop() {
 	wait "$SERVE_PID"
 	SERVE_RC=$?
 	SERVE_PID=
+	if [ "$SERVE_RC" != 0 ]; then
+		echo "# serve exited $SERVE_RC; the end of its standard error:"
+		grep -v '^[0-9-]*T[0-9:.]*Z ' "$T/serve.err" | tail -15 | sed 's/^/#   /'
+	fi
 }
 
 # make_env N OUT [KEY [TYPE]]: an envelope about subject fw-N.bin (digest N), signed by KEY.

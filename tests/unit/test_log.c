@@ -33,615 +33,617 @@
 
 static char *tmpdir_new(void)
 {
-	const char *t = getenv("TMPDIR");
-	char *p = malloc(4096);
+        const char *t = getenv("TMPDIR");
+        char *p = malloc(4096);
 
-	assert_non_null(p);
-	snprintf(p, 4096, "%s/vt-test-log.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
-	assert_non_null(mkdtemp(p));
-	return p;
+        assert_non_null(p);
+        snprintf(p, 4096, "%s/vt-test-log.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
+        assert_non_null(mkdtemp(p));
+        return p;
 }
 
 static void tmpdir_free(char *p)
 {
-	char cmd[4200];
+        char cmd[4200];
 
-	if (p == NULL)
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
-	assert_int_equal(system(cmd), 0);
-	free(p);
+        if (p == NULL)
+                return;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
+        assert_int_equal(system(cmd), 0);
+        free(p);
 }
 
 /* "<dir>/<name>" in a static buffer of the caller. */
 static const char *sub(char *buf, size_t cap, const char *dir, const char *name)
 {
-	if ((size_t)snprintf(buf, cap, "%s/%s", dir, name) >= cap)
-		fail_msg("path too long");
-	return buf;
+        if ((size_t)snprintf(buf, cap, "%s/%s", dir, name) >= cap)
+                fail_msg("path too long");
+        return buf;
 }
 
 /* Entry i: 1..~200 bytes of text that depends on i alone. */
 static size_t gen_entry(uint64_t i, uint8_t *buf)
 {
-	size_t n = (size_t)snprintf((char *)buf, 64, "entry %llu:", (unsigned long long)i);
-	size_t pad = (size_t)((i * 7919) % 150), k;
+        size_t n = (size_t)snprintf((char *)buf, 64, "entry %llu:", (unsigned long long)i);
+        size_t pad = (size_t)((i * 7919) % 150), k;
 
-	for (k = 0; k < pad; k++)
-		buf[n + k] = (uint8_t)('a' + (i + k) % 26);
-	return n + pad;
+        for (k = 0; k < pad; k++)
+                buf[n + k] = (uint8_t)('a' + (i + k) % 26);
+        return n + pad;
 }
 
 /* ---- the naive reference (RFC 9162 §2.1, recursive) ------------------------- */
 
 static void ref_leaf(const uint8_t *p, size_t n, struct vt_hash *out)
 {
-	static const uint8_t zero = 0;
-	struct vt_span s[2] = {{&zero, 1}, {p, n}};
+        static const uint8_t zero = 0;
+        struct vt_span s[2] = {{&zero, 1}, {p, n}};
 
-	vt_crypto_sha256_v(s, 2, out);
+        vt_crypto_sha256_v(s, 2, out);
 }
 
 static void ref_node(const struct vt_hash *l, const struct vt_hash *r, struct vt_hash *out)
 {
-	static const uint8_t one = 1;
-	struct vt_span s[3] = {{&one, 1}, {l->b, 32}, {r->b, 32}};
+        static const uint8_t one = 1;
+        struct vt_span s[3] = {{&one, 1}, {l->b, 32}, {r->b, 32}};
 
-	vt_crypto_sha256_v(s, 3, out);
+        vt_crypto_sha256_v(s, 3, out);
 }
 
 static uint64_t ref_split(uint64_t n)
 {
-	uint64_t k = 1;
+        uint64_t k = 1;
 
-	while (k * 2 < n)
-		k *= 2;
-	return k;
+        while (k * 2 < n)
+                k *= 2;
+        return k;
 }
 
 /* MTH(D[0:n]) over leaf hashes. */
 static void ref_mth(const struct vt_hash *l, uint64_t n, struct vt_hash *out)
 {
-	struct vt_hash a, b;
-	uint64_t k;
+        struct vt_hash a, b;
+        uint64_t k;
 
-	if (n == 0) {
-		vt_crypto_sha256((const uint8_t *)"", 0, out);
-		return;
-	}
-	if (n == 1) {
-		*out = l[0];
-		return;
-	}
-	k = ref_split(n);
-	ref_mth(l, k, &a);
-	ref_mth(l + k, n - k, &b);
-	ref_node(&a, &b, out);
+        if (n == 0) {
+                vt_crypto_sha256((const uint8_t *)"", 0, out);
+                return;
+        }
+        if (n == 1) {
+                *out = l[0];
+                return;
+        }
+        k = ref_split(n);
+        ref_mth(l, k, &a);
+        ref_mth(l + k, n - k, &b);
+        ref_node(&a, &b, out);
 }
 
 /* PATH(m, D[0:n]). */
 static void ref_path(const struct vt_hash *l, uint64_t m, uint64_t n, struct vt_hash *out,
-		     size_t *len)
+                     size_t *len)
 {
-	uint64_t k;
+        uint64_t k;
 
-	if (n <= 1) {
-		*len = 0;
-		return;
-	}
-	k = ref_split(n);
-	if (m < k) {
-		ref_path(l, m, k, out, len);
-		ref_mth(l + k, n - k, &out[(*len)++]);
-	} else {
-		ref_path(l + k, m - k, n - k, out, len);
-		ref_mth(l, k, &out[(*len)++]);
-	}
+        if (n <= 1) {
+                *len = 0;
+                return;
+        }
+        k = ref_split(n);
+        if (m < k) {
+                ref_path(l, m, k, out, len);
+                ref_mth(l + k, n - k, &out[(*len)++]);
+        } else {
+                ref_path(l + k, m - k, n - k, out, len);
+                ref_mth(l, k, &out[(*len)++]);
+        }
 }
 
 /* SUBPROOF(m, D[0:n], b). */
 static void ref_subproof(const struct vt_hash *l, uint64_t m, uint64_t n, int b,
-			 struct vt_hash *out, size_t *len)
+                         struct vt_hash *out, size_t *len)
 {
-	uint64_t k;
+        uint64_t k;
 
-	if (m == n) {
-		*len = 0;
-		if (!b)
-			ref_mth(l, n, &out[(*len)++]);
-		return;
-	}
-	k = ref_split(n);
-	if (m <= k) {
-		ref_subproof(l, m, k, b, out, len);
-		ref_mth(l + k, n - k, &out[(*len)++]);
-	} else {
-		ref_subproof(l + k, m - k, n - k, 0, out, len);
-		ref_mth(l, k, &out[(*len)++]);
-	}
+        if (m == n) {
+                *len = 0;
+                if (!b)
+                        ref_mth(l, n, &out[(*len)++]);
+                return;
+        }
+        k = ref_split(n);
+        if (m <= k) {
+                ref_subproof(l, m, k, b, out, len);
+                ref_mth(l + k, n - k, &out[(*len)++]);
+        } else {
+                ref_subproof(l + k, m - k, n - k, 0, out, len);
+                ref_mth(l, k, &out[(*len)++]);
+        }
 }
 
 /* The reference: every leaf hash appended so far. */
 struct ref {
-	struct vt_hash *h;
-	uint64_t n, cap;
+        struct vt_hash *h;
+        uint64_t n, cap;
 };
 
 static void ref_add(struct ref *r, const uint8_t *p, size_t n)
 {
-	if (r->n == r->cap) {
-		r->cap = r->cap ? 2 * r->cap : 1024;
-		r->h = realloc(r->h, r->cap * sizeof(*r->h));
-		assert_non_null(r->h);
-	}
-	ref_leaf(p, n, &r->h[r->n++]);
+        if (r->n == r->cap) {
+                r->cap = r->cap ? 2 * r->cap : 1024;
+                r->h = realloc(r->h, r->cap * sizeof(*r->h));
+                assert_non_null(r->h);
+        }
+        ref_leaf(p, n, &r->h[r->n++]);
 }
 
 /* Append count generated entries (from index r->n) in batches of batch. */
 static void append_gen(struct vt_log *log, struct ref *r, uint64_t count, size_t batch)
 {
-	uint8_t *data = malloc(batch * 256);
-	const uint8_t **p = calloc(batch, sizeof(*p));
-	size_t *lens = calloc(batch, sizeof(*lens)), m, i;
-	struct vt_diag d = {""};
-	uint64_t first, done = 0;
+        uint8_t *data = malloc(batch * 256);
+        const uint8_t **p = calloc(batch, sizeof(*p));
+        size_t *lens = calloc(batch, sizeof(*lens)), m, i;
+        struct vt_diag d = {""};
+        uint64_t first, done = 0;
 
-	assert_non_null(data);
-	assert_non_null(p);
-	assert_non_null(lens);
-	while (done < count) {
-		m = count - done < batch ? (size_t)(count - done) : batch;
-		for (i = 0; i < m; i++) {
-			p[i] = data + i * 256;
-			lens[i] = gen_entry(r->n + i, data + i * 256);
-		}
-		if (vt_log_append(log, p, lens, m, &first, &d) != 0)
-			fail_msg("append: %s", d.msg);
-		assert_int_equal(first, r->n);
-		for (i = 0; i < m; i++)
-			ref_add(r, p[i], lens[i]);
-		done += m;
-	}
-	free(data);
-	free(p);
-	free(lens);
+        assert_non_null(data);
+        assert_non_null(p);
+        assert_non_null(lens);
+        while (done < count) {
+                m = count - done < batch ? (size_t)(count - done) : batch;
+                for (i = 0; i < m; i++) {
+                        p[i] = data + i * 256;
+                        lens[i] = gen_entry(r->n + i, data + i * 256);
+                }
+                if (vt_log_append(log, p, lens, m, &first, &d) != 0)
+                        fail_msg("append: %s", d.msg);
+                assert_int_equal(first, r->n);
+                for (i = 0; i < m; i++)
+                        ref_add(r, p[i], lens[i]);
+                done += m;
+        }
+        free(data);
+        free(p);
+        free(lens);
 }
 
 /* The log's root at size n equals the reference's, and the checkpoint's at the latest. */
 static void check_root(struct vt_log *log, const struct ref *r, uint64_t n)
 {
-	struct vt_hash got, want;
-	struct vt_diag d = {""};
+        struct vt_hash got, want;
+        struct vt_diag d = {""};
 
-	if (vt_log_tree_hash(log, n, &got, &d) != 0)
-		fail_msg("tree hash %llu: %s", (unsigned long long)n, d.msg);
-	ref_mth(r->h, n, &want);
-	assert_hash_equal(&got, &want);
+        if (vt_log_tree_hash(log, n, &got, &d) != 0)
+                fail_msg("tree hash %llu: %s", (unsigned long long)n, d.msg);
+        ref_mth(r->h, n, &want);
+        assert_hash_equal(&got, &want);
 }
 
 /* The latest checkpoint verifies with the log's vkey and carries the reference root. */
 static void check_checkpoint(struct vt_log *log, const struct ref *r)
 {
-	struct vt_encoding_note_verifier *v = NULL;
-	struct vt_encoding_checkpoint c;
-	struct vt_buf note;
-	struct vt_hash want;
-	uint64_t size = 0;
-	const char *vk = vt_log_vkey(log);
+        struct vt_encoding_note_verifier *v = NULL;
+        struct vt_encoding_checkpoint c;
+        struct vt_buf note;
+        struct vt_hash want;
+        uint64_t size = 0;
+        const char *vk = vt_log_vkey(log);
 
-	vt_buf_init(&note);
-	assert_int_equal(vt_log_checkpoint(log, &size, &note, NULL), 0);
-	assert_int_equal(size, r->n);
-	assert_int_equal(vt_encoding_note_verifier_parse(vk, strlen(vk), &v, NULL), 0);
-	assert_int_equal(vt_encoding_checkpoint_open(note.p, note.len, v, &c, NULL), 0);
-	assert_int_equal(c.size, r->n);
-	assert_string_equal(c.origin, vt_log_origin(log));
-	ref_mth(r->h, r->n, &want);
-	assert_hash_equal(&c.root, &want);
-	vt_encoding_note_verifier_free(v);
-	vt_buf_release(&note);
+        vt_buf_init(&note);
+        assert_int_equal(vt_log_checkpoint(log, &size, &note, NULL), 0);
+        assert_int_equal(size, r->n);
+        assert_int_equal(vt_encoding_note_verifier_parse(vk, strlen(vk), &v, NULL), 0);
+        assert_int_equal(vt_encoding_checkpoint_open(note.p, note.len, v, &c, NULL), 0);
+        assert_int_equal(c.size, r->n);
+        assert_string_equal(c.origin, vt_log_origin(log));
+        ref_mth(r->h, r->n, &want);
+        assert_hash_equal(&c.root, &want);
+        vt_encoding_note_verifier_free(v);
+        vt_buf_release(&note);
 }
 
 static void check_inclusion(struct vt_log *log, const struct ref *r, uint64_t index, uint64_t n)
 {
-	struct vt_hash got[VT_LOG_PROOF_MAX], want[VT_LOG_PROOF_MAX];
-	size_t glen = 0, wlen = 0;
-	struct vt_diag d = {""};
+        struct vt_hash got[VT_LOG_PROOF_MAX], want[VT_LOG_PROOF_MAX];
+        size_t glen = 0, wlen = 0;
+        struct vt_diag d = {""};
 
-	if (vt_log_prove_inclusion(log, index, n, got, &glen, &d) != 0)
-		fail_msg("inclusion %llu in %llu: %s", (unsigned long long)index,
-			 (unsigned long long)n, d.msg);
-	ref_path(r->h, index, n, want, &wlen);
-	assert_int_equal(glen, wlen);
-	if (wlen > 0)
-		assert_memory_equal(got, want, wlen * sizeof(want[0]));
+        if (vt_log_prove_inclusion(log, index, n, got, &glen, &d) != 0)
+                fail_msg("inclusion %llu in %llu: %s", (unsigned long long)index,
+                         (unsigned long long)n, d.msg);
+        ref_path(r->h, index, n, want, &wlen);
+        assert_int_equal(glen, wlen);
+        if (wlen > 0)
+                assert_memory_equal(got, want, wlen * sizeof(want[0]));
 }
 
 static void check_consistency(struct vt_log *log, const struct ref *r, uint64_t m, uint64_t n)
 {
-	struct vt_hash got[VT_LOG_PROOF_MAX], want[VT_LOG_PROOF_MAX];
-	size_t glen = 0, wlen = 0;
-	struct vt_diag d = {""};
+        struct vt_hash got[VT_LOG_PROOF_MAX], want[VT_LOG_PROOF_MAX];
+        size_t glen = 0, wlen = 0;
+        struct vt_diag d = {""};
 
-	if (vt_log_prove_consistency(log, m, n, got, &glen, &d) != 0)
-		fail_msg("consistency %llu..%llu: %s", (unsigned long long)m, (unsigned long long)n,
-			 d.msg);
-	if (m > 0 && m < n)
-		ref_subproof(r->h, m, n, 1, want, &wlen);
-	assert_int_equal(glen, wlen);
-	if (wlen > 0)
-		assert_memory_equal(got, want, wlen * sizeof(want[0]));
+        if (vt_log_prove_consistency(log, m, n, got, &glen, &d) != 0)
+                fail_msg("consistency %llu..%llu: %s", (unsigned long long)m, (unsigned long long)n,
+                         d.msg);
+        if (m > 0 && m < n)
+                ref_subproof(r->h, m, n, 1, want, &wlen);
+        assert_int_equal(glen, wlen);
+        if (wlen > 0)
+                assert_memory_equal(got, want, wlen * sizeof(want[0]));
 }
 
 static void check_entry(struct vt_log *log, uint64_t i)
 {
-	uint8_t want[256];
-	size_t n = gen_entry(i, want);
-	struct vt_buf got;
-	struct vt_diag d = {""};
+        uint8_t want[256];
+        size_t n = gen_entry(i, want);
+        struct vt_buf got;
+        struct vt_diag d = {""};
 
-	vt_buf_init(&got);
-	if (vt_log_entry(log, i, &got, &d) != 0)
-		fail_msg("entry %llu: %s", (unsigned long long)i, d.msg);
-	assert_int_equal(got.len, n);
-	assert_memory_equal(got.p, want, n);
-	vt_buf_release(&got);
+        vt_buf_init(&got);
+        if (vt_log_entry(log, i, &got, &d) != 0)
+                fail_msg("entry %llu: %s", (unsigned long long)i, d.msg);
+        assert_int_equal(got.len, n);
+        assert_memory_equal(got.p, want, n);
+        vt_buf_release(&got);
 }
 
 static void audit_ok(struct vt_log *log)
 {
-	struct vt_log_audit_stats st;
-	struct vt_diag d = {""};
+        struct vt_log_audit_stats st;
+        struct vt_diag d = {""};
 
-	if (vt_log_audit(log, &st, &d) != 0)
-		fail_msg("audit: %s", d.msg);
-	assert_int_equal(st.size, vt_log_size(log));
+        if (vt_log_audit(log, &st, &d) != 0)
+                fail_msg("audit: %s", d.msg);
+        assert_int_equal(st.size, vt_log_size(log));
 }
 
 static struct vt_log *new_log(const char *dir)
 {
-	struct vt_log *log = NULL;
-	struct vt_diag d = {""};
+        struct vt_log *log = NULL;
+        struct vt_diag d = {""};
 
-	if (vt_log_init(dir, "example.com/test-log", &d) != 0)
-		fail_msg("init: %s", d.msg);
-	if (vt_log_open(dir, 0, &log, &d) != 0)
-		fail_msg("open: %s", d.msg);
-	return log;
+        if (vt_log_init(dir, "example.com/test-log", &d) != 0)
+                fail_msg("init: %s", d.msg);
+        if (vt_log_open(dir, 0, &log, &d) != 0)
+                fail_msg("open: %s", d.msg);
+        return log;
 }
 
 static struct vt_log *reopen(struct vt_log *log, const char *dir, int flags)
 {
-	struct vt_diag d = {""};
+        struct vt_diag d = {""};
 
-	vt_log_close(log);
-	log = NULL;
-	if (vt_log_open(dir, flags, &log, &d) != 0)
-		fail_msg("reopen: %s", d.msg);
-	return log;
+        vt_log_close(log);
+        log = NULL;
+        if (vt_log_open(dir, flags, &log, &d) != 0)
+                fail_msg("reopen: %s", d.msg);
+        return log;
 }
 
 /* ---- tests -------------------------------------------------------------------- */
 
 static void init_and_open(void **state)
 {
-	char *dir = tmpdir_new(), p[4200], sub2[4200];
-	struct vt_log *log = NULL;
-	struct vt_diag d = {""};
-	struct vt_hash empty, h;
-	struct stat st;
-	struct ref r = {0};
-	const char *vk;
+        char *dir = tmpdir_new(), p[4200], sub2[4200];
+        struct vt_log *log = NULL;
+        struct vt_diag d = {""};
+        struct vt_hash empty, h;
+        struct stat st;
+        struct ref r = {0};
+        const char *vk;
 
-	(void)state;
-	sub(sub2, sizeof(sub2), dir, "log");
-	assert_int_equal(vt_log_init(sub2, "bad origin", &d), VT_EINVAL);
-	assert_int_equal(vt_log_init(sub2, "a+b", &d), VT_EINVAL);
-	assert_int_equal(vt_log_init(sub2, "", &d), VT_EINVAL);
-	assert_int_equal(vt_log_open(sub2, 0, &log, &d), VT_ENOENT);
-	log = new_log(sub2);
-	/* The key file is private; the vkey names the origin. */
-	assert_int_equal(stat(sub(p, sizeof(p), sub2, "log.key"), &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	vk = vt_log_vkey(log);
-	assert_true(strncmp(vk, "example.com/test-log+", 21) == 0);
-	assert_int_equal(strlen(vk), 21 + 8 + 1 + 44);
-	assert_string_equal(vt_log_origin(log), "example.com/test-log");
-	/* Size 0: the empty tree, signed. */
-	assert_int_equal(vt_log_size(log), 0);
-	check_checkpoint(log, &r);
-	assert_int_equal(vt_log_tree_hash(log, 0, &h, NULL), 0);
-	vt_merkle_empty_hash(&empty);
-	assert_hash_equal(&h, &empty);
-	audit_ok(log);
-	/* A second init is refused, whatever the origin. */
-	assert_int_equal(vt_log_init(sub2, "example.com/other", &d), VT_EEXIST);
-	assert_non_null(strstr(d.msg, "already holds a log"));
-	vt_log_close(log);
-	/* A stray key file without a log is refused too. */
-	sub(p, sizeof(p), dir, "other");
-	assert_int_equal(mkdir(p, 0755), 0);
-	sub(sub2, sizeof(sub2), p, "log.key");
-	assert_int_equal(vt_util_write_file(sub2, "x", 1, 0600, NULL), 0);
-	assert_int_equal(vt_log_init(p, "example.com/x", &d), VT_EEXIST);
-	tmpdir_free(dir);
+        (void)state;
+        sub(sub2, sizeof(sub2), dir, "log");
+        assert_int_equal(vt_log_init(sub2, "bad origin", &d), VT_EINVAL);
+        assert_int_equal(vt_log_init(sub2, "a+b", &d), VT_EINVAL);
+        assert_int_equal(vt_log_init(sub2, "", &d), VT_EINVAL);
+        assert_int_equal(vt_log_open(sub2, 0, &log, &d), VT_ENOENT);
+        log = new_log(sub2);
+        /* The key file is private; the vkey names the origin. */
+        assert_int_equal(stat(sub(p, sizeof(p), sub2, "log.key"), &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        vk = vt_log_vkey(log);
+        assert_true(strncmp(vk, "example.com/test-log+", 21) == 0);
+        assert_int_equal(strlen(vk), 21 + 8 + 1 + 44);
+        assert_string_equal(vt_log_origin(log), "example.com/test-log");
+        /* Size 0: the empty tree, signed. */
+        assert_int_equal(vt_log_size(log), 0);
+        check_checkpoint(log, &r);
+        assert_int_equal(vt_log_tree_hash(log, 0, &h, NULL), 0);
+        vt_merkle_empty_hash(&empty);
+        assert_hash_equal(&h, &empty);
+        audit_ok(log);
+        /* A second init is refused, whatever the origin. */
+        assert_int_equal(vt_log_init(sub2, "example.com/other", &d), VT_EEXIST);
+        assert_non_null(strstr(d.msg, "already holds a log"));
+        vt_log_close(log);
+        /* A stray key file without a log is refused too. */
+        sub(p, sizeof(p), dir, "other");
+        assert_int_equal(mkdir(p, 0755), 0);
+        sub(sub2, sizeof(sub2), p, "log.key");
+        assert_int_equal(vt_util_write_file(sub2, "x", 1, 0600, NULL), 0);
+        assert_int_equal(vt_log_init(p, "example.com/x", &d), VT_EEXIST);
+        tmpdir_free(dir);
 }
 
 /* One entry at a time up to 300: root, every inclusion proof and consistency at each size. */
 static void append_one_by_one(void **state)
 {
-	char *dir = tmpdir_new();
-	struct vt_log *log = new_log(dir);
-	struct ref r = {0};
-	uint64_t n, i, m;
+        char *dir = tmpdir_new();
+        struct vt_log *log = new_log(dir);
+        struct ref r = {0};
+        uint64_t n, i, m;
 
-	(void)state;
-	for (n = 1; n <= 300; n++) {
-		append_gen(log, &r, 1, 1);
-		assert_int_equal(vt_log_size(log), n);
-		check_root(log, &r, n);
-		if (n <= 40 || n % 64 <= 1 || n % 64 == 63 || n == 300) {
-			check_checkpoint(log, &r);
-			for (i = 0; i < n; i++)
-				check_inclusion(log, &r, i, n);
-			for (m = 0; m <= n; m++)
-				check_consistency(log, &r, m, n);
-		}
-	}
-	/* Old sizes stay provable in the grown tree. */
-	for (n = 1; n <= 300; n += 37) {
-		check_root(log, &r, n);
-		for (i = 0; i < n; i += 5)
-			check_inclusion(log, &r, i, n);
-		check_consistency(log, &r, n, 300);
-	}
-	for (i = 0; i < 300; i++)
-		check_entry(log, i);
-	audit_ok(log);
-	vt_log_close(log);
-	free(r.h);
-	tmpdir_free(dir);
+        (void)state;
+        for (n = 1; n <= 300; n++) {
+                append_gen(log, &r, 1, 1);
+                assert_int_equal(vt_log_size(log), n);
+                check_root(log, &r, n);
+                if (n <= 40 || n % 64 <= 1 || n % 64 == 63 || n == 300) {
+                        check_checkpoint(log, &r);
+                        for (i = 0; i < n; i++)
+                                check_inclusion(log, &r, i, n);
+                        for (m = 0; m <= n; m++)
+                                check_consistency(log, &r, m, n);
+                }
+        }
+        /* Old sizes stay provable in the grown tree. */
+        for (n = 1; n <= 300; n += 37) {
+                check_root(log, &r, n);
+                for (i = 0; i < n; i += 5)
+                        check_inclusion(log, &r, i, n);
+                check_consistency(log, &r, n, 300);
+        }
+        for (i = 0; i < 300; i++)
+                check_entry(log, i);
+        audit_ok(log);
+        vt_log_close(log);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 /* Batches of awkward sizes across tile boundaries, at every level. */
 static void batches_cross_tiles(void **state)
 {
-	static const size_t batches[] = {255, 1, 256, 257, 3, 510, 65536 + 1, 2, 300};
-	char *dir = tmpdir_new();
-	struct vt_log *log = new_log(dir);
-	struct ref r = {0};
-	struct vt_buf t;
-	struct vt_hash h;
-	size_t b;
-	uint64_t i, n;
+        static const size_t batches[] = {255, 1, 256, 257, 3, 510, 65536 + 1, 2, 300};
+        char *dir = tmpdir_new();
+        struct vt_log *log = new_log(dir);
+        struct ref r = {0};
+        struct vt_buf t;
+        struct vt_hash h;
+        size_t b;
+        uint64_t i, n;
 
-	(void)state;
-	for (b = 0; b < sizeof(batches) / sizeof(batches[0]); b++) {
-		append_gen(log, &r, batches[b], batches[b]);
-		n = r.n;
-		assert_int_equal(vt_log_size(log), n);
-		check_root(log, &r, n);
-		check_checkpoint(log, &r);
-		check_inclusion(log, &r, 0, n);
-		check_inclusion(log, &r, n - 1, n);
-		check_inclusion(log, &r, n / 2, n);
-		check_consistency(log, &r, n - batches[b], n);
-		check_entry(log, n - 1);
-	}
-	/* Spot checks all over the big tree. */
-	n = r.n;
-	for (i = 0; i < n; i += 4099) {
-		check_inclusion(log, &r, i, n);
-		check_inclusion(log, &r, i, i + 1);
-		check_consistency(log, &r, i, n);
-		check_entry(log, i);
-	}
-	check_root(log, &r, 65536);
-	check_root(log, &r, 65537);
-	/* Tiles read back: level 0 tile 3 is leaves 768..1023; level 1 tile 0 holds subtree hashes. */
-	vt_buf_init(&t);
-	assert_int_equal(vt_log_tile(log, 0, 3, 256, &t, NULL), 0);
-	assert_int_equal(t.len, 8192);
-	assert_memory_equal(t.p, &r.h[768], 8192);
-	t.len = 0;
-	assert_int_equal(vt_log_tile(log, 1, 0, 2, &t, NULL), 0);
-	assert_int_equal(t.len, 64);
-	ref_mth(&r.h[256], 256, &h);
-	assert_memory_equal(t.p + 32, h.b, 32);
-	t.len = 0;
-	assert_int_equal(vt_log_tile(log, 2, 0, 1, &t, NULL), 0);
-	ref_mth(r.h, 65536, &h);
-	assert_memory_equal(t.p, h.b, 32);
-	t.len = 0;
-	assert_int_equal(vt_log_tile(log, 2, 0, 2, &t, NULL), VT_ENOENT);
-	/* A partial bundle is a prefix of the stored one. */
-	t.len = 0;
-	assert_int_equal(vt_log_tile(log, VT_MERKLE_TILE_ENTRIES, 0, 2, &t, NULL), 0);
-	{
-		uint8_t e0[256], e1[256];
-		size_t n0 = gen_entry(0, e0), n1 = gen_entry(1, e1);
+        (void)state;
+        for (b = 0; b < sizeof(batches) / sizeof(batches[0]); b++) {
+                append_gen(log, &r, batches[b], batches[b]);
+                n = r.n;
+                assert_int_equal(vt_log_size(log), n);
+                check_root(log, &r, n);
+                check_checkpoint(log, &r);
+                check_inclusion(log, &r, 0, n);
+                check_inclusion(log, &r, n - 1, n);
+                check_inclusion(log, &r, n / 2, n);
+                check_consistency(log, &r, n - batches[b], n);
+                check_entry(log, n - 1);
+        }
+        /* Spot checks all over the big tree. */
+        n = r.n;
+        for (i = 0; i < n; i += 4099) {
+                check_inclusion(log, &r, i, n);
+                check_inclusion(log, &r, i, i + 1);
+                check_consistency(log, &r, i, n);
+                check_entry(log, i);
+        }
+        check_root(log, &r, 65536);
+        check_root(log, &r, 65537);
+        /* Tiles read back: level 0 tile 3 is leaves 768..1023; level 1 tile 0 holds subtree hashes.
+         */
+        vt_buf_init(&t);
+        assert_int_equal(vt_log_tile(log, 0, 3, 256, &t, NULL), 0);
+        assert_int_equal(t.len, 8192);
+        assert_memory_equal(t.p, &r.h[768], 8192);
+        t.len = 0;
+        assert_int_equal(vt_log_tile(log, 1, 0, 2, &t, NULL), 0);
+        assert_int_equal(t.len, 64);
+        ref_mth(&r.h[256], 256, &h);
+        assert_memory_equal(t.p + 32, h.b, 32);
+        t.len = 0;
+        assert_int_equal(vt_log_tile(log, 2, 0, 1, &t, NULL), 0);
+        ref_mth(r.h, 65536, &h);
+        assert_memory_equal(t.p, h.b, 32);
+        t.len = 0;
+        assert_int_equal(vt_log_tile(log, 2, 0, 2, &t, NULL), VT_ENOENT);
+        /* A partial bundle is a prefix of the stored one. */
+        t.len = 0;
+        assert_int_equal(vt_log_tile(log, VT_MERKLE_TILE_ENTRIES, 0, 2, &t, NULL), 0);
+        {
+                uint8_t e0[256], e1[256];
+                size_t n0 = gen_entry(0, e0), n1 = gen_entry(1, e1);
 
-		assert_int_equal(t.len, 4 + n0 + n1);
-		assert_int_equal(t.p[0] * 256 + t.p[1], n0);
-		assert_memory_equal(t.p + 2, e0, n0);
-		assert_memory_equal(t.p + 4 + n0, e1, n1);
-	}
-	vt_buf_release(&t);
-	audit_ok(log);
-	/* Reopen: the edge reloads, appends continue seamlessly. */
-	log = reopen(log, dir, 0);
-	append_gen(log, &r, 700, 123);
-	check_root(log, &r, r.n);
-	check_checkpoint(log, &r);
-	audit_ok(log);
-	vt_log_close(log);
-	free(r.h);
-	tmpdir_free(dir);
+                assert_int_equal(t.len, 4 + n0 + n1);
+                assert_int_equal(t.p[0] * 256 + t.p[1], n0);
+                assert_memory_equal(t.p + 2, e0, n0);
+                assert_memory_equal(t.p + 4 + n0, e1, n1);
+        }
+        vt_buf_release(&t);
+        audit_ok(log);
+        /* Reopen: the edge reloads, appends continue seamlessly. */
+        log = reopen(log, dir, 0);
+        append_gen(log, &r, 700, 123);
+        check_root(log, &r, r.n);
+        check_checkpoint(log, &r);
+        audit_ok(log);
+        vt_log_close(log);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 static void entry_limits(void **state)
 {
-	char *dir = tmpdir_new();
-	struct vt_log *log = new_log(dir);
-	uint8_t *big = malloc(VT_LOG_ENTRY_MAX + 1);
-	const uint8_t *p[2];
-	size_t lens[2];
-	struct vt_diag d = {""};
-	struct vt_buf e;
-	uint64_t first = 99;
+        char *dir = tmpdir_new();
+        struct vt_log *log = new_log(dir);
+        uint8_t *big = malloc(VT_LOG_ENTRY_MAX + 1);
+        const uint8_t *p[2];
+        size_t lens[2];
+        struct vt_diag d = {""};
+        struct vt_buf e;
+        uint64_t first = 99;
 
-	(void)state;
-	assert_non_null(big);
-	memset(big, 'x', VT_LOG_ENTRY_MAX + 1);
-	p[0] = big;
-	p[1] = big;
-	lens[0] = 10;
-	lens[1] = VT_LOG_ENTRY_MAX + 1;
-	assert_int_equal(vt_log_append(log, p, lens, 2, &first, &d), VT_ETOOBIG);
-	assert_non_null(strstr(d.msg, "entry 1"));
-	lens[1] = 0;
-	assert_int_equal(vt_log_append(log, p, lens, 2, &first, &d), VT_EINVAL);
-	assert_int_equal(vt_log_append(log, p, lens, 0, &first, &d), VT_EINVAL);
-	assert_int_equal(vt_log_submit(log, big, VT_LOG_ENTRY_MAX + 1, &first, &d), VT_ETOOBIG);
-	assert_int_equal(first, 99);
-	assert_int_equal(vt_log_size(log), 0);
-	/* The largest entry fits, alone or 256 of them in one bundle. */
-	lens[1] = VT_LOG_ENTRY_MAX;
-	assert_int_equal(vt_log_append(log, p, lens, 2, &first, &d), 0);
-	assert_int_equal(first, 0);
-	{
-		const uint8_t *pp[300];
-		size_t ll[300], i;
+        (void)state;
+        assert_non_null(big);
+        memset(big, 'x', VT_LOG_ENTRY_MAX + 1);
+        p[0] = big;
+        p[1] = big;
+        lens[0] = 10;
+        lens[1] = VT_LOG_ENTRY_MAX + 1;
+        assert_int_equal(vt_log_append(log, p, lens, 2, &first, &d), VT_ETOOBIG);
+        assert_non_null(strstr(d.msg, "entry 1"));
+        lens[1] = 0;
+        assert_int_equal(vt_log_append(log, p, lens, 2, &first, &d), VT_EINVAL);
+        assert_int_equal(vt_log_append(log, p, lens, 0, &first, &d), VT_EINVAL);
+        assert_int_equal(vt_log_submit(log, big, VT_LOG_ENTRY_MAX + 1, &first, &d), VT_ETOOBIG);
+        assert_int_equal(first, 99);
+        assert_int_equal(vt_log_size(log), 0);
+        /* The largest entry fits, alone or 256 of them in one bundle. */
+        lens[1] = VT_LOG_ENTRY_MAX;
+        assert_int_equal(vt_log_append(log, p, lens, 2, &first, &d), 0);
+        assert_int_equal(first, 0);
+        {
+                const uint8_t *pp[300];
+                size_t ll[300], i;
 
-		for (i = 0; i < 300; i++) {
-			pp[i] = big;
-			ll[i] = VT_LOG_ENTRY_MAX - i;
-		}
-		assert_int_equal(vt_log_append(log, pp, ll, 300, &first, &d), 0);
-		assert_int_equal(first, 2);
-	}
-	vt_buf_init(&e);
-	assert_int_equal(vt_log_entry(log, 1, &e, NULL), 0);
-	assert_int_equal(e.len, VT_LOG_ENTRY_MAX);
-	e.len = 0;
-	assert_int_equal(vt_log_entry(log, 301, &e, NULL), 0);
-	assert_int_equal(e.len, VT_LOG_ENTRY_MAX - 299);
-	assert_int_equal(vt_log_entry(log, 302, &e, &d), VT_ERANGE);
-	vt_buf_release(&e);
-	audit_ok(log);
-	/* Read-only logs refuse appends. */
-	log = reopen(log, dir, VT_LOG_READONLY);
-	assert_int_equal(vt_log_append(log, p, lens, 1, &first, &d), VT_EINVAL);
-	audit_ok(log);
-	vt_log_close(log);
-	free(big);
-	tmpdir_free(dir);
+                for (i = 0; i < 300; i++) {
+                        pp[i] = big;
+                        ll[i] = VT_LOG_ENTRY_MAX - i;
+                }
+                assert_int_equal(vt_log_append(log, pp, ll, 300, &first, &d), 0);
+                assert_int_equal(first, 2);
+        }
+        vt_buf_init(&e);
+        assert_int_equal(vt_log_entry(log, 1, &e, NULL), 0);
+        assert_int_equal(e.len, VT_LOG_ENTRY_MAX);
+        e.len = 0;
+        assert_int_equal(vt_log_entry(log, 301, &e, NULL), 0);
+        assert_int_equal(e.len, VT_LOG_ENTRY_MAX - 299);
+        assert_int_equal(vt_log_entry(log, 302, &e, &d), VT_ERANGE);
+        vt_buf_release(&e);
+        audit_ok(log);
+        /* Read-only logs refuse appends. */
+        log = reopen(log, dir, VT_LOG_READONLY);
+        assert_int_equal(vt_log_append(log, p, lens, 1, &first, &d), VT_EINVAL);
+        audit_ok(log);
+        vt_log_close(log);
+        free(big);
+        tmpdir_free(dir);
 }
 
 /* ---- group commit -------------------------------------------------------------- */
 
 #define GC_THREADS 8
-#define GC_PER 400
+#define GC_PER     400
 
 struct gc_arg {
-	struct vt_log *log;
-	int t;
-	uint64_t idx[GC_PER];
-	int err;
+        struct vt_log *log;
+        int t;
+        uint64_t idx[GC_PER];
+        int err;
 };
 
 static void *gc_thread(void *p)
 {
-	struct gc_arg *a = p;
-	char e[64];
-	struct vt_diag d = {""};
-	int i, n, err;
+        struct gc_arg *a = p;
+        char e[64];
+        struct vt_diag d = {""};
+        int i, n, err;
 
-	for (i = 0; i < GC_PER; i++) {
-		n = snprintf(e, sizeof(e), "thread %d entry %d", a->t, i);
-		if ((err = vt_log_submit(a->log, (const uint8_t *)e, (size_t)n, &a->idx[i], &d)) !=
-		    0) {
-			a->err = err;
-			break;
-		}
-	}
-	return NULL;
+        for (i = 0; i < GC_PER; i++) {
+                n = snprintf(e, sizeof(e), "thread %d entry %d", a->t, i);
+                if ((err = vt_log_submit(a->log, (const uint8_t *)e, (size_t)n, &a->idx[i], &d)) !=
+                    0) {
+                        a->err = err;
+                        break;
+                }
+        }
+        return NULL;
 }
 
 static void run_group_commit(unsigned linger_us)
 {
-	char *dir = tmpdir_new();
-	struct vt_log *log = new_log(dir);
-	struct gc_arg *args = calloc(GC_THREADS, sizeof(*args));
-	pthread_t th[GC_THREADS];
-	uint8_t *seen;
-	struct vt_buf e;
-	char want[64];
-	uint64_t total = (uint64_t)GC_THREADS * GC_PER, base, i;
-	int t, n;
+        char *dir = tmpdir_new();
+        struct vt_log *log = new_log(dir);
+        struct gc_arg *args = calloc(GC_THREADS, sizeof(*args));
+        pthread_t th[GC_THREADS];
+        uint8_t *seen;
+        struct vt_buf e;
+        char want[64];
+        uint64_t total = (uint64_t)GC_THREADS * GC_PER, base, i;
+        int t, n;
 
-	assert_non_null(args);
-	/* Something in the log first, so indexes do not start at 0. */
-	{
-		struct ref r = {0};
+        assert_non_null(args);
+        /* Something in the log first, so indexes do not start at 0. */
+        {
+                struct ref r = {0};
 
-		append_gen(log, &r, 5, 5);
-		free(r.h);
-	}
-	base = 5;
-	vt_log_set_batching(log, 64, 1 << 20, linger_us);
-	for (t = 0; t < GC_THREADS; t++) {
-		args[t].log = log;
-		args[t].t = t;
-		assert_int_equal(pthread_create(&th[t], NULL, gc_thread, &args[t]), 0);
-	}
-	for (t = 0; t < GC_THREADS; t++)
-		assert_int_equal(pthread_join(th[t], NULL), 0);
-	assert_int_equal(vt_log_size(log), base + total);
-	seen = calloc(total, 1);
-	assert_non_null(seen);
-	vt_buf_init(&e);
-	for (t = 0; t < GC_THREADS; t++) {
-		assert_int_equal(args[t].err, 0);
-		for (i = 0; i < GC_PER; i++) {
-			uint64_t x = args[t].idx[i];
+                append_gen(log, &r, 5, 5);
+                free(r.h);
+        }
+        base = 5;
+        vt_log_set_batching(log, 64, 1 << 20, linger_us);
+        for (t = 0; t < GC_THREADS; t++) {
+                args[t].log = log;
+                args[t].t = t;
+                assert_int_equal(pthread_create(&th[t], NULL, gc_thread, &args[t]), 0);
+        }
+        for (t = 0; t < GC_THREADS; t++)
+                assert_int_equal(pthread_join(th[t], NULL), 0);
+        assert_int_equal(vt_log_size(log), base + total);
+        seen = calloc(total, 1);
+        assert_non_null(seen);
+        vt_buf_init(&e);
+        for (t = 0; t < GC_THREADS; t++) {
+                assert_int_equal(args[t].err, 0);
+                for (i = 0; i < GC_PER; i++) {
+                        uint64_t x = args[t].idx[i];
 
-			assert_true(x >= base && x < base + total);
-			assert_int_equal(seen[x - base], 0); /* distinct... */
-			seen[x - base] = 1;
-			if (i > 0)
-				assert_true(x > args[t].idx[i - 1]); /* ...and in order per thread */
-			e.len = 0;
-			assert_int_equal(vt_log_entry(log, x, &e, NULL), 0);
-			n = snprintf(want, sizeof(want), "thread %d entry %d", t, (int)i);
-			assert_int_equal(e.len, (size_t)n);
-			assert_memory_equal(e.p, want, (size_t)n);
-		}
-	}
-	/* ...and dense: total distinct indexes in a range of total. */
-	for (i = 0; i < total; i++)
-		assert_int_equal(seen[i], 1);
-	vt_buf_release(&e);
-	audit_ok(log);
-	log = reopen(log, dir, VT_LOG_READONLY);
-	assert_int_equal(vt_log_size(log), base + total);
-	audit_ok(log);
-	vt_log_close(log);
-	free(seen);
-	free(args);
-	tmpdir_free(dir);
+                        assert_true(x >= base && x < base + total);
+                        assert_int_equal(seen[x - base], 0); /* distinct... */
+                        seen[x - base] = 1;
+                        if (i > 0)
+                                assert_true(x >
+                                            args[t].idx[i - 1]); /* ...and in order per thread */
+                        e.len = 0;
+                        assert_int_equal(vt_log_entry(log, x, &e, NULL), 0);
+                        n = snprintf(want, sizeof(want), "thread %d entry %d", t, (int)i);
+                        assert_int_equal(e.len, (size_t)n);
+                        assert_memory_equal(e.p, want, (size_t)n);
+                }
+        }
+        /* ...and dense: total distinct indexes in a range of total. */
+        for (i = 0; i < total; i++)
+                assert_int_equal(seen[i], 1);
+        vt_buf_release(&e);
+        audit_ok(log);
+        log = reopen(log, dir, VT_LOG_READONLY);
+        assert_int_equal(vt_log_size(log), base + total);
+        audit_ok(log);
+        vt_log_close(log);
+        free(seen);
+        free(args);
+        tmpdir_free(dir);
 }
 
 static void group_commit_threads(void **state)
 {
-	(void)state;
-	run_group_commit(0);
+        (void)state;
+        run_group_commit(0);
 }
 
 static void group_commit_linger(void **state)
 {
-	(void)state;
-	run_group_commit(2000);
+        (void)state;
+        run_group_commit(2000);
 }
 
 /* ---- audit and tampering ------------------------------------------------------- */
@@ -649,218 +651,218 @@ static void group_commit_linger(void **state)
 /* A log of 600 entries in batches of 100 (checkpoints at 0, 100, ..., 600). */
 static void log600(const char *dir, struct ref *r)
 {
-	struct vt_log *log = new_log(dir);
+        struct vt_log *log = new_log(dir);
 
-	append_gen(log, r, 600, 100);
-	audit_ok(log);
-	vt_log_close(log);
+        append_gen(log, r, 600, 100);
+        audit_ok(log);
+        vt_log_close(log);
 }
 
 /* Audit a closed log read-only: the result code, and the message in d. */
 static int audit_dir(const char *dir, struct vt_diag *d)
 {
-	struct vt_log *log = NULL;
-	int err;
+        struct vt_log *log = NULL;
+        int err;
 
-	if ((err = vt_log_open(dir, VT_LOG_READONLY, &log, d)) != 0)
-		return err;
-	err = vt_log_audit(log, NULL, d);
-	vt_log_close(log);
-	return err;
+        if ((err = vt_log_open(dir, VT_LOG_READONLY, &log, d)) != 0)
+                return err;
+        err = vt_log_audit(log, NULL, d);
+        vt_log_close(log);
+        return err;
 }
 
 static void audit_tampered_tile(void **state)
 {
-	char *dir = tmpdir_new();
-	struct ref r = {0};
-	struct vt_store *s = NULL;
-	struct vt_buf b;
-	struct vt_diag d = {""};
-	unsigned w = 0;
+        char *dir = tmpdir_new();
+        struct ref r = {0};
+        struct vt_store *s = NULL;
+        struct vt_buf b;
+        struct vt_diag d = {""};
+        unsigned w = 0;
 
-	(void)state;
-	log600(dir, &r);
-	vt_buf_init(&b);
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	/* Flip a bit of hash 17 of the full level-0 tile 1. */
-	assert_int_equal(vt_store_tile_get(s, 0, 1, &w, &b, NULL), 0);
-	assert_int_equal(w, 256);
-	b.p[17 * 32 + 5] ^= 1;
-	assert_int_equal(vt_store_tile_put(s, 0, 1, 256, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_string_equal(d.msg, "tile 0/001: hash 17 differs");
-	/* Repair it; now damage the partial tile of the latest size: open itself notices. */
-	b.p[17 * 32 + 5] ^= 1;
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_tile_put(s, 0, 1, 256, b.p, b.len, NULL), 0);
-	b.len = 0;
-	assert_int_equal(vt_store_tile_get(s, 0, 2, &w, &b, NULL), 0);
-	assert_int_equal(w, 600 - 512);
-	b.p[0] ^= 0x80;
-	assert_int_equal(vt_store_tile_put(s, 0, 2, w, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_ECORRUPT);
-	assert_non_null(strstr(d.msg, "entries/002.p/88"));
-	/* A tile after the tree's last one is noticed too. */
-	b.p[0] ^= 0x80;
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_tile_put(s, 0, 2, w, b.p, b.len, NULL), 0);
-	assert_int_equal(vt_store_tile_put(s, 0, 3, w, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_non_null(strstr(d.msg, "beyond the tree"));
-	vt_buf_release(&b);
-	free(r.h);
-	tmpdir_free(dir);
+        (void)state;
+        log600(dir, &r);
+        vt_buf_init(&b);
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        /* Flip a bit of hash 17 of the full level-0 tile 1. */
+        assert_int_equal(vt_store_tile_get(s, 0, 1, &w, &b, NULL), 0);
+        assert_int_equal(w, 256);
+        b.p[17 * 32 + 5] ^= 1;
+        assert_int_equal(vt_store_tile_put(s, 0, 1, 256, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_string_equal(d.msg, "tile 0/001: hash 17 differs");
+        /* Repair it; now damage the partial tile of the latest size: open itself notices. */
+        b.p[17 * 32 + 5] ^= 1;
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_tile_put(s, 0, 1, 256, b.p, b.len, NULL), 0);
+        b.len = 0;
+        assert_int_equal(vt_store_tile_get(s, 0, 2, &w, &b, NULL), 0);
+        assert_int_equal(w, 600 - 512);
+        b.p[0] ^= 0x80;
+        assert_int_equal(vt_store_tile_put(s, 0, 2, w, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "entries/002.p/88"));
+        /* A tile after the tree's last one is noticed too. */
+        b.p[0] ^= 0x80;
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_tile_put(s, 0, 2, w, b.p, b.len, NULL), 0);
+        assert_int_equal(vt_store_tile_put(s, 0, 3, w, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_non_null(strstr(d.msg, "beyond the tree"));
+        vt_buf_release(&b);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 static void audit_tampered_bundle(void **state)
 {
-	char *dir = tmpdir_new();
-	struct ref r = {0};
-	struct vt_store *s = NULL;
-	struct vt_buf b;
-	struct vt_diag d = {""};
-	unsigned w = 0;
+        char *dir = tmpdir_new();
+        struct ref r = {0};
+        struct vt_store *s = NULL;
+        struct vt_buf b;
+        struct vt_diag d = {""};
+        unsigned w = 0;
 
-	(void)state;
-	log600(dir, &r);
-	vt_buf_init(&b);
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_bundle_get(s, 0, &w, &b, NULL), 0);
-	assert_int_equal(w, 256);
-	b.p[3] ^= 1; /* a byte of entry 0 */
-	assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_string_equal(d.msg, "tile 0/000: hash 0 differs");
-	/* A bundle with its last entry cut off. */
-	b.p[3] ^= 1;
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len - 1, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_non_null(strstr(d.msg, "entries/000: entry 255 is cut off"));
-	/* Trailing bytes after the entries. */
-	assert_int_equal(vt_buf_append(&b, "\0\1x", 3), 0);
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_non_null(strstr(d.msg, "bytes after its 256 entries"));
-	vt_buf_release(&b);
-	free(r.h);
-	tmpdir_free(dir);
+        (void)state;
+        log600(dir, &r);
+        vt_buf_init(&b);
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_bundle_get(s, 0, &w, &b, NULL), 0);
+        assert_int_equal(w, 256);
+        b.p[3] ^= 1; /* a byte of entry 0 */
+        assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_string_equal(d.msg, "tile 0/000: hash 0 differs");
+        /* A bundle with its last entry cut off. */
+        b.p[3] ^= 1;
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len - 1, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_non_null(strstr(d.msg, "entries/000: entry 255 is cut off"));
+        /* Trailing bytes after the entries. */
+        assert_int_equal(vt_buf_append(&b, "\0\1x", 3), 0);
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_non_null(strstr(d.msg, "bytes after its 256 entries"));
+        vt_buf_release(&b);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 static void audit_tampered_checkpoint(void **state)
 {
-	char *dir = tmpdir_new(), kp[4200];
-	struct ref r = {0};
-	struct vt_store *s = NULL;
-	struct vt_crypto_key *k = NULL, *other = NULL;
-	struct vt_encoding_checkpoint c;
-	struct vt_buf b;
-	struct vt_diag d = {""};
+        char *dir = tmpdir_new(), kp[4200];
+        struct ref r = {0};
+        struct vt_store *s = NULL;
+        struct vt_crypto_key *k = NULL, *other = NULL;
+        struct vt_encoding_checkpoint c;
+        struct vt_buf b;
+        struct vt_diag d = {""};
 
-	(void)state;
-	log600(dir, &r);
-	vt_buf_init(&b);
-	/* An old checkpoint with a wrong root, signed with the log's own key. */
-	assert_int_equal(vt_crypto_key_load_file(sub(kp, sizeof(kp), dir, "log.key"), NULL, &k, NULL),
-			 0);
-	memset(&c, 0, sizeof(c));
-	strcpy(c.origin, "example.com/test-log");
-	c.size = 300;
-	ref_mth(r.h, 299, &c.root);
-	assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, k, &b, NULL), 0);
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_checkpoint_put(s, 300, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_string_equal(d.msg,
-			    "checkpoint 300: root differs from the tree recomputed from the entries");
-	/* The right root, signed by another key. */
-	b.len = 0;
-	ref_mth(r.h, 300, &c.root);
-	assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &other, NULL), 0);
-	assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, other, &b, NULL), 0);
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_checkpoint_put(s, 300, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_non_null(strstr(d.msg, "checkpoint 300"));
-	/* Filed under the wrong size. */
-	b.len = 0;
-	assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, k, &b, NULL), 0);
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_checkpoint_put(s, 300, b.p, b.len, NULL), 0);
-	assert_int_equal(vt_store_checkpoint_put(s, 301, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
-	assert_non_null(strstr(d.msg, "checkpoint 301"));
-	/* A forged latest checkpoint (a bigger tree, properly signed) fails at open. */
-	b.len = 0;
-	c.size = 700;
-	assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, k, &b, NULL), 0);
-	assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-	assert_int_equal(vt_store_checkpoint_put(s, 700, b.p, b.len, NULL), 0);
-	vt_store_close(s);
-	assert_int_equal(audit_dir(dir, &d), VT_ECORRUPT);
-	assert_non_null(strstr(d.msg, "checkpoint size 700 needs"));
-	vt_crypto_key_free(k);
-	vt_crypto_key_free(other);
-	vt_buf_release(&b);
-	free(r.h);
-	tmpdir_free(dir);
+        (void)state;
+        log600(dir, &r);
+        vt_buf_init(&b);
+        /* An old checkpoint with a wrong root, signed with the log's own key. */
+        assert_int_equal(
+            vt_crypto_key_load_file(sub(kp, sizeof(kp), dir, "log.key"), NULL, &k, NULL), 0);
+        memset(&c, 0, sizeof(c));
+        strcpy(c.origin, "example.com/test-log");
+        c.size = 300;
+        ref_mth(r.h, 299, &c.root);
+        assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, k, &b, NULL), 0);
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_checkpoint_put(s, 300, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_string_equal(
+            d.msg, "checkpoint 300: root differs from the tree recomputed from the entries");
+        /* The right root, signed by another key. */
+        b.len = 0;
+        ref_mth(r.h, 300, &c.root);
+        assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &other, NULL), 0);
+        assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, other, &b, NULL), 0);
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_checkpoint_put(s, 300, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_non_null(strstr(d.msg, "checkpoint 300"));
+        /* Filed under the wrong size. */
+        b.len = 0;
+        assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, k, &b, NULL), 0);
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_checkpoint_put(s, 300, b.p, b.len, NULL), 0);
+        assert_int_equal(vt_store_checkpoint_put(s, 301, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
+        assert_non_null(strstr(d.msg, "checkpoint 301"));
+        /* A forged latest checkpoint (a bigger tree, properly signed) fails at open. */
+        b.len = 0;
+        c.size = 700;
+        assert_int_equal(vt_encoding_checkpoint_sign(&c, c.origin, k, &b, NULL), 0);
+        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
+        assert_int_equal(vt_store_checkpoint_put(s, 700, b.p, b.len, NULL), 0);
+        vt_store_close(s);
+        assert_int_equal(audit_dir(dir, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "checkpoint size 700 needs"));
+        vt_crypto_key_free(k);
+        vt_crypto_key_free(other);
+        vt_buf_release(&b);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 /* A key file that is not the log's: open refuses to sign with it. */
 static void wrong_key_file(void **state)
 {
-	char *dir = tmpdir_new(), kp[4200];
-	struct vt_log *log = new_log(dir);
-	struct vt_crypto_key *k = NULL;
-	struct vt_buf pem;
-	struct vt_diag d = {""};
+        char *dir = tmpdir_new(), kp[4200];
+        struct vt_log *log = new_log(dir);
+        struct vt_crypto_key *k = NULL;
+        struct vt_buf pem;
+        struct vt_diag d = {""};
 
-	(void)state;
-	vt_log_close(log);
-	vt_buf_init(&pem);
-	assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &k, NULL), 0);
-	assert_int_equal(vt_crypto_key_private_pem(k, &pem), 0);
-	assert_int_equal(
-	    vt_util_write_file(sub(kp, sizeof(kp), dir, "log.key"), pem.p, pem.len, 0600, NULL), 0);
-	assert_int_equal(vt_log_open(dir, 0, &log, &d), VT_ECORRUPT);
-	assert_non_null(strstr(d.msg, "is not the signing key"));
-	/* Read-only needs no key. */
-	assert_int_equal(vt_log_open(dir, VT_LOG_READONLY, &log, &d), 0);
-	vt_log_close(log);
-	vt_crypto_key_free(k);
-	vt_buf_wipe(&pem);
-	tmpdir_free(dir);
+        (void)state;
+        vt_log_close(log);
+        vt_buf_init(&pem);
+        assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &k, NULL), 0);
+        assert_int_equal(vt_crypto_key_private_pem(k, &pem), 0);
+        assert_int_equal(
+            vt_util_write_file(sub(kp, sizeof(kp), dir, "log.key"), pem.p, pem.len, 0600, NULL), 0);
+        assert_int_equal(vt_log_open(dir, 0, &log, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "is not the signing key"));
+        /* Read-only needs no key. */
+        assert_int_equal(vt_log_open(dir, VT_LOG_READONLY, &log, &d), 0);
+        vt_log_close(log);
+        vt_crypto_key_free(k);
+        vt_buf_wipe(&pem);
+        tmpdir_free(dir);
 }
 
 /* Two handles on one directory (as two processes): each notices the other's appends. */
 static void two_writers(void **state)
 {
-	char *dir = tmpdir_new();
-	struct vt_log *a = new_log(dir), *b = NULL;
-	struct ref r = {0};
-	int i;
+        char *dir = tmpdir_new();
+        struct vt_log *a = new_log(dir), *b = NULL;
+        struct ref r = {0};
+        int i;
 
-	(void)state;
-	assert_int_equal(vt_log_open(dir, 0, &b, NULL), 0);
-	for (i = 0; i < 6; i++)
-		append_gen(i % 2 ? a : b, &r, 97 + 50 * (uint64_t)i, 200);
-	check_root(a, &r, r.n);
-	check_checkpoint(a, &r);
-	audit_ok(a);
-	vt_log_close(a);
-	vt_log_close(b);
-	free(r.h);
-	tmpdir_free(dir);
+        (void)state;
+        assert_int_equal(vt_log_open(dir, 0, &b, NULL), 0);
+        for (i = 0; i < 6; i++)
+                append_gen(i % 2 ? a : b, &r, 97 + 50 * (uint64_t)i, 200);
+        check_root(a, &r, r.n);
+        check_checkpoint(a, &r);
+        audit_ok(a);
+        vt_log_close(a);
+        vt_log_close(b);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 /*
@@ -871,147 +873,148 @@ static void two_writers(void **state)
  */
 static void fault_every_write(void **state)
 {
-	char *dir = tmpdir_new();
-	struct vt_log *log = new_log(dir);
-	struct ref r = {0};
-	uint8_t data[300][256];
-	const uint8_t *p[300];
-	size_t lens[300], i;
-	struct vt_diag d = {""};
-	uint64_t first, old, k, failures = 0, probe_at;
-	int err;
+        char *dir = tmpdir_new();
+        struct vt_log *log = new_log(dir);
+        struct ref r = {0};
+        uint8_t data[300][256];
+        const uint8_t *p[300];
+        size_t lens[300], i;
+        struct vt_diag d = {""};
+        uint64_t first, old, k, failures = 0, probe_at;
+        int err;
 
-	(void)state;
-	append_gen(log, &r, 200, 200);
-	for (k = 0; k < 10000; k++) {
-		old = vt_log_size(log);
-		assert_int_equal(old, r.n);
-		for (i = 0; i < 300; i++) {
-			p[i] = data[i];
-			lens[i] = gen_entry(old + i, data[i]);
-		}
-		vt_store_fault_countdown((long)k);
-		err = vt_log_append(log, p, lens, 300, &first, &d);
-		vt_store_fault_countdown(-1);
-		if (err == 0) {
-			assert_int_equal(first, old);
-			for (i = 0; i < 300; i++)
-				ref_add(&r, p[i], lens[i]);
-			break;
-		}
-		failures++;
-		if (err != VT_EIO && err != VT_ESTORE)
-			fail_msg("k=%llu: unexpected error %d: %s", (unsigned long long)k, err, d.msg);
-		assert_true(d.msg[0] != '\0');
-		assert_int_equal(vt_log_size(log), old);
-		/* Still usable: the next batch goes through (it may find the failed one committed). */
-		{
-			uint8_t e[256];
-			const uint8_t *pe = e;
-			size_t ne = gen_entry(old, e);
+        (void)state;
+        append_gen(log, &r, 200, 200);
+        for (k = 0; k < 10000; k++) {
+                old = vt_log_size(log);
+                assert_int_equal(old, r.n);
+                for (i = 0; i < 300; i++) {
+                        p[i] = data[i];
+                        lens[i] = gen_entry(old + i, data[i]);
+                }
+                vt_store_fault_countdown((long)k);
+                err = vt_log_append(log, p, lens, 300, &first, &d);
+                vt_store_fault_countdown(-1);
+                if (err == 0) {
+                        assert_int_equal(first, old);
+                        for (i = 0; i < 300; i++)
+                                ref_add(&r, p[i], lens[i]);
+                        break;
+                }
+                failures++;
+                if (err != VT_EIO && err != VT_ESTORE)
+                        fail_msg("k=%llu: unexpected error %d: %s", (unsigned long long)k, err,
+                                 d.msg);
+                assert_true(d.msg[0] != '\0');
+                assert_int_equal(vt_log_size(log), old);
+                /* Still usable: the next batch goes through (it may find the failed one committed).
+                 */
+                {
+                        uint8_t e[256];
+                        const uint8_t *pe = e;
+                        size_t ne = gen_entry(old, e);
 
-			probe_at = 0;
-			if (vt_log_append(log, &pe, &ne, 1, &probe_at, &d) != 0)
-				fail_msg("k=%llu: append after a failure: %s", (unsigned long long)k,
-					 d.msg);
-			if (probe_at == old) {
-				ref_add(&r, e, ne); /* the failed batch is gone */
-			} else {
-				/* It had reached the disk after all: the batch, then the probe. */
-				assert_int_equal(probe_at, old + 300);
-				for (i = 0; i < 300; i++)
-					ref_add(&r, p[i], lens[i]);
-				ref_add(&r, e, ne);
-			}
-		}
-		/* Reopened: exactly the reference. */
-		log = reopen(log, dir, 0);
-		assert_int_equal(vt_log_size(log), r.n);
-		check_root(log, &r, r.n);
-		check_checkpoint(log, &r);
-		if (k % 8 == 0)
-			audit_ok(log);
-	}
-	assert_true(failures > 0);
-	assert_true(k < 10000);
-	print_message("fault injection: %llu failing positions, then the batch went through\n",
-		      (unsigned long long)failures);
-	log = reopen(log, dir, 0);
-	check_root(log, &r, r.n);
-	audit_ok(log);
-	vt_log_close(log);
-	free(r.h);
-	tmpdir_free(dir);
+                        probe_at = 0;
+                        if (vt_log_append(log, &pe, &ne, 1, &probe_at, &d) != 0)
+                                fail_msg("k=%llu: append after a failure: %s",
+                                         (unsigned long long)k, d.msg);
+                        if (probe_at == old) {
+                                ref_add(&r, e, ne); /* the failed batch is gone */
+                        } else {
+                                /* It had reached the disk after all: the batch, then the probe. */
+                                assert_int_equal(probe_at, old + 300);
+                                for (i = 0; i < 300; i++)
+                                        ref_add(&r, p[i], lens[i]);
+                                ref_add(&r, e, ne);
+                        }
+                }
+                /* Reopened: exactly the reference. */
+                log = reopen(log, dir, 0);
+                assert_int_equal(vt_log_size(log), r.n);
+                check_root(log, &r, r.n);
+                check_checkpoint(log, &r);
+                if (k % 8 == 0)
+                        audit_ok(log);
+        }
+        assert_true(failures > 0);
+        assert_true(k < 10000);
+        print_message("fault injection: %llu failing positions, then the batch went through\n",
+                      (unsigned long long)failures);
+        log = reopen(log, dir, 0);
+        check_root(log, &r, r.n);
+        audit_ok(log);
+        vt_log_close(log);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 /* Export: the files a tlog-tiles client fetches, each equal to the tile the log serves. */
 static void export_tree(void **state)
 {
-	char *dir = tmpdir_new(), out[4200], p[4400];
-	struct vt_log *log = new_log(dir);
-	struct ref r = {0};
-	struct vt_buf f, t;
-	struct vt_diag d = {""};
-	uint64_t files = 0, files2 = 0;
-	struct stat st;
+        char *dir = tmpdir_new(), out[4200], p[4400];
+        struct vt_log *log = new_log(dir);
+        struct ref r = {0};
+        struct vt_buf f, t;
+        struct vt_diag d = {""};
+        uint64_t files = 0, files2 = 0;
+        struct stat st;
 
-	(void)state;
-	append_gen(log, &r, 250, 250);
-	append_gen(log, &r, 10, 10);  /* 260: level 0 tile 0 full, partial 1.p/4 */
-	append_gen(log, &r, 256, 256); /* 516: 1.p/4 is now full; 2.p/4 */
-	sub(out, sizeof(out), dir, "out");
-	if (vt_log_export(log, out, &files, &d) != 0)
-		fail_msg("export: %s", d.msg);
-	vt_buf_init(&f);
-	vt_buf_init(&t);
-	/* Full tiles; the partial of the current size; no stale partials of full tiles. */
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/000"), &st), 0);
-	assert_int_equal(st.st_size, 8192);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/001"), &st), 0);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/002.p/4"), &st), 0);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/1/000.p/2"), &st), 0);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/1/000.p/1"), &st), 0); /* size 260 */
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/entries/002.p/4"), &st), 0);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/entries/001"), &st), 0);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/000.p/250"), &st), -1);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/001.p/4"), &st), -1);
-	/* Contents equal what the log serves; the checkpoint is the latest. */
-	assert_int_equal(vt_util_read_file(sub(p, sizeof(p), out, "tile/1/000.p/1"), 1 << 20, &f,
-					   NULL),
-			 0);
-	assert_int_equal(vt_log_tile(log, 1, 0, 1, &t, NULL), 0);
-	assert_int_equal(f.len, t.len);
-	assert_memory_equal(f.p, t.p, t.len);
-	f.len = 0;
-	t.len = 0;
-	assert_int_equal(vt_util_read_file(sub(p, sizeof(p), out, "checkpoint"), 1 << 20, &f, NULL),
-			 0);
-	assert_int_equal(vt_log_checkpoint(log, NULL, &t, NULL), 0);
-	assert_int_equal(f.len, t.len);
-	assert_memory_equal(f.p, t.p, t.len);
-	/* Again: the same files, nothing new; then after growth, more. */
-	assert_int_equal(vt_log_export(log, out, &files2, NULL), 0);
-	assert_int_equal(files, files2);
-	append_gen(log, &r, 1, 1);
-	assert_int_equal(vt_log_export(log, out, &files2, NULL), 0);
-	assert_true(files2 > files);
-	assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/002.p/5"), &st), 0);
-	vt_buf_release(&f);
-	vt_buf_release(&t);
-	vt_log_close(log);
-	free(r.h);
-	tmpdir_free(dir);
+        (void)state;
+        append_gen(log, &r, 250, 250);
+        append_gen(log, &r, 10, 10);   /* 260: level 0 tile 0 full, partial 1.p/4 */
+        append_gen(log, &r, 256, 256); /* 516: 1.p/4 is now full; 2.p/4 */
+        sub(out, sizeof(out), dir, "out");
+        if (vt_log_export(log, out, &files, &d) != 0)
+                fail_msg("export: %s", d.msg);
+        vt_buf_init(&f);
+        vt_buf_init(&t);
+        /* Full tiles; the partial of the current size; no stale partials of full tiles. */
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/000"), &st), 0);
+        assert_int_equal(st.st_size, 8192);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/001"), &st), 0);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/002.p/4"), &st), 0);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/1/000.p/2"), &st), 0);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/1/000.p/1"), &st), 0); /* size 260 */
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/entries/002.p/4"), &st), 0);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/entries/001"), &st), 0);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/000.p/250"), &st), -1);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/001.p/4"), &st), -1);
+        /* Contents equal what the log serves; the checkpoint is the latest. */
+        assert_int_equal(
+            vt_util_read_file(sub(p, sizeof(p), out, "tile/1/000.p/1"), 1 << 20, &f, NULL), 0);
+        assert_int_equal(vt_log_tile(log, 1, 0, 1, &t, NULL), 0);
+        assert_int_equal(f.len, t.len);
+        assert_memory_equal(f.p, t.p, t.len);
+        vt_buf_release(&f);
+        t.len = 0;
+        assert_int_equal(vt_util_read_file(sub(p, sizeof(p), out, "checkpoint"), 1 << 20, &f, NULL),
+                         0);
+        assert_int_equal(vt_log_checkpoint(log, NULL, &t, NULL), 0);
+        assert_int_equal(f.len, t.len);
+        assert_memory_equal(f.p, t.p, t.len);
+        /* Again: the same files, nothing new; then after growth, more. */
+        assert_int_equal(vt_log_export(log, out, &files2, NULL), 0);
+        assert_int_equal(files, files2);
+        append_gen(log, &r, 1, 1);
+        assert_int_equal(vt_log_export(log, out, &files2, NULL), 0);
+        assert_true(files2 > files);
+        assert_int_equal(stat(sub(p, sizeof(p), out, "tile/0/002.p/5"), &st), 0);
+        vt_buf_release(&f);
+        vt_buf_release(&t);
+        vt_log_close(log);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 /* Read a whole file of the shared vectors. */
 static void read_shared(const char *shared, const char *rel, struct vt_buf *out)
 {
-	char p[4200];
+        char p[4200];
 
-	snprintf(p, sizeof(p), "%s/vectors/tessera-log/%s", shared, rel);
-	out->len = 0;
-	if (vt_util_read_file(p, 1 << 20, out, NULL) != 0)
-		fail_msg("cannot read '%s'", p);
+        snprintf(p, sizeof(p), "%s/vectors/tessera-log/%s", shared, rel);
+        vt_buf_release(out); /* read_file fills a fresh buffer */
+        if (vt_util_read_file(p, 1 << 20, out, NULL) != 0)
+                fail_msg("cannot read '%s'", p);
 }
 
 /*
@@ -1021,136 +1024,137 @@ static void read_shared(const char *shared, const char *rel, struct vt_buf *out)
  */
 static void tessera_same_tree(void **state)
 {
-	const char *shared;
-	char *dir, out[4200], rel[64], cmd[9000];
-	struct vt_log *log;
-	struct vt_buf bundle, f, t;
-	struct vt_merkle_bundle_iter it;
-	struct vt_encoding_checkpoint c;
-	struct vt_span e;
-	struct vt_hash root;
-	uint64_t n = 0, first;
-	int rc;
+        const char *shared;
+        char *dir, out[4200], rel[64], cmd[9000];
+        struct vt_log *log;
+        struct vt_buf bundle, f, t;
+        struct vt_merkle_bundle_iter it;
+        struct vt_encoding_checkpoint c;
+        struct vt_span e;
+        struct vt_hash root;
+        uint64_t n = 0, first;
+        int rc;
 
-	(void)state;
-	VT_TEST_NEED_SHARED(shared);
-	dir = tmpdir_new();
-	log = new_log(dir);
-	vt_buf_init(&bundle);
-	vt_buf_init(&f);
-	vt_buf_init(&t);
-	read_shared(shared, "tile/entries/000.p/15", &bundle);
-	vt_merkle_bundle_iter_init(&it, bundle.p, bundle.len);
-	while (vt_merkle_bundle_next(&it, &e) == 0) {
-		const uint8_t *p = e.p;
+        (void)state;
+        VT_TEST_NEED_SHARED(shared);
+        dir = tmpdir_new();
+        log = new_log(dir);
+        vt_buf_init(&bundle);
+        vt_buf_init(&f);
+        vt_buf_init(&t);
+        read_shared(shared, "tile/entries/000.p/15", &bundle);
+        vt_merkle_bundle_iter_init(&it, bundle.p, bundle.len);
+        while (vt_merkle_bundle_next(&it, &e) == 0) {
+                const uint8_t *p = e.p;
 
-		assert_int_equal(vt_log_append(log, &p, &e.len, 1, &first, NULL), 0);
-		assert_int_equal(first, n);
-		n++;
-		/* Same level-0 tile and bundle as tessera's at this size. */
-		snprintf(rel, sizeof(rel), "tile/0/000.p/%llu", (unsigned long long)n);
-		read_shared(shared, rel, &f);
-		t.len = 0;
-		assert_int_equal(vt_log_tile(log, 0, 0, (unsigned)n, &t, NULL), 0);
-		assert_int_equal(f.len, t.len);
-		assert_memory_equal(f.p, t.p, t.len);
-		snprintf(rel, sizeof(rel), "tile/entries/000.p/%llu", (unsigned long long)n);
-		read_shared(shared, rel, &f);
-		t.len = 0;
-		assert_int_equal(vt_log_tile(log, -1, 0, (unsigned)n, &t, NULL), 0);
-		assert_int_equal(f.len, t.len);
-		assert_memory_equal(f.p, t.p, t.len);
-		/* Same root as tessera's checkpoint of this size. */
-		snprintf(rel, sizeof(rel), "checkpoint.%llu", (unsigned long long)n);
-		read_shared(shared, rel, &f);
-		{
-			uint8_t *blank = (uint8_t *)strstr((char *)f.p, "\n\n");
+                assert_int_equal(vt_log_append(log, &p, &e.len, 1, &first, NULL), 0);
+                assert_int_equal(first, n);
+                n++;
+                /* Same level-0 tile and bundle as tessera's at this size. */
+                snprintf(rel, sizeof(rel), "tile/0/000.p/%llu", (unsigned long long)n);
+                read_shared(shared, rel, &f);
+                t.len = 0;
+                assert_int_equal(vt_log_tile(log, 0, 0, (unsigned)n, &t, NULL), 0);
+                assert_int_equal(f.len, t.len);
+                assert_memory_equal(f.p, t.p, t.len);
+                snprintf(rel, sizeof(rel), "tile/entries/000.p/%llu", (unsigned long long)n);
+                read_shared(shared, rel, &f);
+                t.len = 0;
+                assert_int_equal(vt_log_tile(log, -1, 0, (unsigned)n, &t, NULL), 0);
+                assert_int_equal(f.len, t.len);
+                assert_memory_equal(f.p, t.p, t.len);
+                /* Same root as tessera's checkpoint of this size. */
+                snprintf(rel, sizeof(rel), "checkpoint.%llu", (unsigned long long)n);
+                read_shared(shared, rel, &f);
+                {
+                        uint8_t *blank = (uint8_t *)strstr((char *)f.p, "\n\n");
 
-			assert_non_null(blank);
-			assert_int_equal(vt_encoding_checkpoint_parse(
-					     f.p, (size_t)(blank - f.p) + 1, &c, NULL),
-					 0);
-		}
-		assert_int_equal(c.size, n);
-		assert_int_equal(vt_log_tree_hash(log, n, &root, NULL), 0);
-		assert_hash_equal(&root, &c.root);
-	}
-	assert_int_equal(n, 15);
-	/* The exported tile names are tessera's (its checkpoint.N files aside). */
-	sub(out, sizeof(out), dir, "out");
-	assert_int_equal(vt_log_export(log, out, NULL, NULL), 0);
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s/vectors/tessera-log' && find tile -type f | sort > '%s/want' && cd '%s' && "
-		 "find tile -type f | sort > '%s/got' && cmp -s '%s/want' '%s/got'",
-		 shared, dir, out, dir, dir, dir);
-	rc = system(cmd);
-	assert_int_equal(rc, 0);
-	vt_buf_release(&bundle);
-	vt_buf_release(&f);
-	vt_buf_release(&t);
-	vt_log_close(log);
-	tmpdir_free(dir);
+                        assert_non_null(blank);
+                        assert_int_equal(
+                            vt_encoding_checkpoint_parse(f.p, (size_t)(blank - f.p) + 1, &c, NULL),
+                            0);
+                }
+                assert_int_equal(c.size, n);
+                assert_int_equal(vt_log_tree_hash(log, n, &root, NULL), 0);
+                assert_hash_equal(&root, &c.root);
+        }
+        assert_int_equal(n, 15);
+        /* The exported tile names are tessera's (its checkpoint.N files aside). */
+        sub(out, sizeof(out), dir, "out");
+        assert_int_equal(vt_log_export(log, out, NULL, NULL), 0);
+        snprintf(
+            cmd, sizeof(cmd),
+            "cd '%s/vectors/tessera-log' && find tile -type f | sort > '%s/want' && cd '%s' && "
+            "find tile -type f | sort > '%s/got' && cmp -s '%s/want' '%s/got'",
+            shared, dir, out, dir, dir, dir);
+        rc = system(cmd);
+        assert_int_equal(rc, 0);
+        vt_buf_release(&bundle);
+        vt_buf_release(&f);
+        vt_buf_release(&t);
+        vt_log_close(log);
+        tmpdir_free(dir);
 }
 
 /* Out-of-range requests are errors, not crashes. */
 static void read_ranges(void **state)
 {
-	char *dir = tmpdir_new();
-	struct vt_log *log = new_log(dir);
-	struct ref r = {0};
-	struct vt_hash proof[VT_LOG_PROOF_MAX], h;
-	struct vt_buf b;
-	size_t n = 0;
-	struct vt_diag d = {""};
+        char *dir = tmpdir_new();
+        struct vt_log *log = new_log(dir);
+        struct ref r = {0};
+        struct vt_hash proof[VT_LOG_PROOF_MAX], h;
+        struct vt_buf b;
+        size_t n = 0;
+        struct vt_diag d = {""};
 
-	(void)state;
-	append_gen(log, &r, 10, 10);
-	vt_buf_init(&b);
-	assert_int_equal(vt_log_prove_inclusion(log, 10, 10, proof, &n, &d), VT_ERANGE);
-	assert_int_equal(vt_log_prove_inclusion(log, 0, 11, proof, &n, &d), VT_ERANGE);
-	assert_int_equal(vt_log_prove_consistency(log, 5, 4, proof, &n, &d), VT_ERANGE);
-	assert_int_equal(vt_log_prove_consistency(log, 5, 11, proof, &n, &d), VT_ERANGE);
-	assert_int_equal(vt_log_tree_hash(log, 11, &h, &d), VT_ERANGE);
-	assert_int_equal(vt_log_entry(log, 10, &b, &d), VT_ERANGE);
-	assert_int_equal(vt_log_tile(log, 0, 0, 0, &b, &d), VT_EINVAL);
-	assert_int_equal(vt_log_tile(log, 0, 0, 257, &b, &d), VT_EINVAL);
-	assert_int_equal(vt_log_tile(log, -2, 0, 1, &b, &d), VT_EINVAL);
-	assert_int_equal(vt_log_tile(log, 0, 0, 11, &b, &d), VT_ENOENT);
-	assert_int_equal(vt_log_tile(log, 0, 1, 1, &b, &d), VT_ENOENT);
-	assert_int_equal(vt_log_checkpoint_at(log, 7, &b, &d), VT_ENOENT);
-	assert_int_equal(vt_log_checkpoint_at(log, 10, &b, &d), 0);
-	assert_int_equal(b.len > 0, 1);
-	/* size 0 means the current size */
-	check_inclusion(log, &r, 3, 10);
-	assert_int_equal(vt_log_prove_inclusion(log, 3, 0, proof, &n, &d), 0);
-	vt_buf_release(&b);
-	vt_log_close(log);
-	free(r.h);
-	tmpdir_free(dir);
+        (void)state;
+        append_gen(log, &r, 10, 10);
+        vt_buf_init(&b);
+        assert_int_equal(vt_log_prove_inclusion(log, 10, 10, proof, &n, &d), VT_ERANGE);
+        assert_int_equal(vt_log_prove_inclusion(log, 0, 11, proof, &n, &d), VT_ERANGE);
+        assert_int_equal(vt_log_prove_consistency(log, 5, 4, proof, &n, &d), VT_ERANGE);
+        assert_int_equal(vt_log_prove_consistency(log, 5, 11, proof, &n, &d), VT_ERANGE);
+        assert_int_equal(vt_log_tree_hash(log, 11, &h, &d), VT_ERANGE);
+        assert_int_equal(vt_log_entry(log, 10, &b, &d), VT_ERANGE);
+        assert_int_equal(vt_log_tile(log, 0, 0, 0, &b, &d), VT_EINVAL);
+        assert_int_equal(vt_log_tile(log, 0, 0, 257, &b, &d), VT_EINVAL);
+        assert_int_equal(vt_log_tile(log, -2, 0, 1, &b, &d), VT_EINVAL);
+        assert_int_equal(vt_log_tile(log, 0, 0, 11, &b, &d), VT_ENOENT);
+        assert_int_equal(vt_log_tile(log, 0, 1, 1, &b, &d), VT_ENOENT);
+        assert_int_equal(vt_log_checkpoint_at(log, 7, &b, &d), VT_ENOENT);
+        assert_int_equal(vt_log_checkpoint_at(log, 10, &b, &d), 0);
+        assert_int_equal(b.len > 0, 1);
+        /* size 0 means the current size */
+        check_inclusion(log, &r, 3, 10);
+        assert_int_equal(vt_log_prove_inclusion(log, 3, 0, proof, &n, &d), 0);
+        vt_buf_release(&b);
+        vt_log_close(log);
+        free(r.h);
+        tmpdir_free(dir);
 }
 
 /* argv[1], if given, selects tests by name (cmocka pattern: '*' and '?'). */
 int main(int argc, char **argv)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(init_and_open),
-	    cmocka_unit_test(append_one_by_one),
-	    cmocka_unit_test(batches_cross_tiles),
-	    cmocka_unit_test(entry_limits),
-	    cmocka_unit_test(group_commit_threads),
-	    cmocka_unit_test(group_commit_linger),
-	    cmocka_unit_test(audit_tampered_tile),
-	    cmocka_unit_test(audit_tampered_bundle),
-	    cmocka_unit_test(audit_tampered_checkpoint),
-	    cmocka_unit_test(wrong_key_file),
-	    cmocka_unit_test(two_writers),
-	    cmocka_unit_test(fault_every_write),
-	    cmocka_unit_test(export_tree),
-	    cmocka_unit_test(tessera_same_tree),
-	    cmocka_unit_test(read_ranges),
-	};
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(init_and_open),
+            cmocka_unit_test(append_one_by_one),
+            cmocka_unit_test(batches_cross_tiles),
+            cmocka_unit_test(entry_limits),
+            cmocka_unit_test(group_commit_threads),
+            cmocka_unit_test(group_commit_linger),
+            cmocka_unit_test(audit_tampered_tile),
+            cmocka_unit_test(audit_tampered_bundle),
+            cmocka_unit_test(audit_tampered_checkpoint),
+            cmocka_unit_test(wrong_key_file),
+            cmocka_unit_test(two_writers),
+            cmocka_unit_test(fault_every_write),
+            cmocka_unit_test(export_tree),
+            cmocka_unit_test(tessera_same_tree),
+            cmocka_unit_test(read_ranges),
+        };
 
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, NULL, NULL);
 }

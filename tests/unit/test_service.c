@@ -39,528 +39,528 @@
 static struct vt_crypto_key *kg, *kb, *kr, *kx; /* governance, builder, reviewer, stranger */
 
 struct fix {
-	char *dir;
-	char root_path[4200];
-	struct vt_service *s;
-	struct vt_policy_root *root; /* v1, as given */
+        char *dir;
+        char root_path[4200];
+        struct vt_service *s;
+        struct vt_policy_root *root; /* v1, as given */
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
 
 static int setup(void **state)
 {
-	(void)state;
-	assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &kg, NULL), 0);
-	assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &kb, NULL), 0);
-	assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ECDSA_P256, &kr, NULL), 0);
-	assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &kx, NULL), 0);
-	return 0;
+        (void)state;
+        assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &kg, NULL), 0);
+        assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &kb, NULL), 0);
+        assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ECDSA_P256, &kr, NULL), 0);
+        assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &kx, NULL), 0);
+        return 0;
 }
 
 static int teardown(void **state)
 {
-	(void)state;
-	vt_crypto_key_free(kg);
-	vt_crypto_key_free(kb);
-	vt_crypto_key_free(kr);
-	vt_crypto_key_free(kx);
-	return 0;
+        (void)state;
+        vt_crypto_key_free(kg);
+        vt_crypto_key_free(kb);
+        vt_crypto_key_free(kr);
+        vt_crypto_key_free(kx);
+        return 0;
 }
 
 /* Root version v: builder may sign SLSA; reviewer may sign reviews (and, from v2, SLSA). */
 static struct vt_policy_root *make_root(int64_t version, const struct vt_policy_root *prev)
 {
-	const struct vt_crypto_key *gov[] = {kg}, *b[] = {kb}, *r[] = {kr};
-	const char *slsa[] = {SLSA}, *rev[] = {REVIEW, SLSA};
-	struct vt_policy_root *root = NULL;
-	struct vt_diag d = {""};
+        const struct vt_crypto_key *gov[] = {kg}, *b[] = {kb}, *r[] = {kr};
+        const char *slsa[] = {SLSA}, *rev[] = {REVIEW, SLSA};
+        struct vt_policy_root *root = NULL;
+        struct vt_diag d = {""};
 
-	assert_int_equal(vt_policy_root_new(gov, 1, 1, vt_util_unix_time() + 86400, &root, &d), 0);
-	assert_int_equal(vt_policy_root_set_role(root, "builder", b, 1, 1, slsa, 1, &d), 0);
-	assert_int_equal(
-	    vt_policy_root_set_role(root, "reviewer", r, 1, 1, rev, version >= 2 ? 2 : 1, &d), 0);
-	if (version != 1)
-		assert_int_equal(vt_policy_root_set_version(root, version, &d), 0);
-	assert_int_equal(vt_policy_root_sign(root, kg, prev, &d), 0);
-	return root;
+        assert_int_equal(vt_policy_root_new(gov, 1, 1, vt_util_unix_time() + 86400, &root, &d), 0);
+        assert_int_equal(vt_policy_root_set_role(root, "builder", b, 1, 1, slsa, 1, &d), 0);
+        assert_int_equal(
+            vt_policy_root_set_role(root, "reviewer", r, 1, 1, rev, version >= 2 ? 2 : 1, &d), 0);
+        if (version != 1)
+                assert_int_equal(vt_policy_root_set_version(root, version, &d), 0);
+        assert_int_equal(vt_policy_root_sign(root, kg, prev, &d), 0);
+        return root;
 }
 
 static void write_root(const struct vt_policy_root *r, const char *path)
 {
-	struct vt_buf b;
-	struct vt_diag d = {""};
+        struct vt_buf b;
+        struct vt_diag d = {""};
 
-	vt_buf_init(&b);
-	assert_int_equal(vt_policy_root_serialize(r, &b), 0);
-	assert_int_equal(vt_util_write_file(path, b.p, b.len, 0644, &d), 0);
-	vt_buf_release(&b);
+        vt_buf_init(&b);
+        assert_int_equal(vt_policy_root_serialize(r, &b), 0);
+        assert_int_equal(vt_util_write_file(path, b.p, b.len, 0644, &d), 0);
+        vt_buf_release(&b);
 }
 
 static int fix_setup(void **state)
 {
-	struct fix *f = calloc(1, sizeof(*f));
-	const char *t = getenv("TMPDIR");
-	struct vt_diag d = {""};
+        struct fix *f = calloc(1, sizeof(*f));
+        const char *t = getenv("TMPDIR");
+        struct vt_diag d = {""};
 
-	assert_non_null(f);
-	f->dir = malloc(4096);
-	assert_non_null(f->dir);
-	snprintf(f->dir, 4096, "%s/vt-test-service.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->root_path, sizeof(f->root_path), "%s/root.json", f->dir);
-	if (vt_log_init(f->dir, ORIGIN, &d) != 0)
-		fail_msg("log init: %s", d.msg);
-	f->root = make_root(1, NULL);
-	write_root(f->root, f->root_path);
-	if (vt_service_open(f->dir, f->root_path, &f->s, &d) != 0)
-		fail_msg("open: %s", d.msg);
-	*state = f;
-	return 0;
+        assert_non_null(f);
+        f->dir = malloc(4096);
+        assert_non_null(f->dir);
+        snprintf(f->dir, 4096, "%s/vt-test-service.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->root_path, sizeof(f->root_path), "%s/root.json", f->dir);
+        if (vt_log_init(f->dir, ORIGIN, &d) != 0)
+                fail_msg("log init: %s", d.msg);
+        f->root = make_root(1, NULL);
+        write_root(f->root, f->root_path);
+        if (vt_service_open(f->dir, f->root_path, &f->s, &d) != 0)
+                fail_msg("open: %s", d.msg);
+        *state = f;
+        return 0;
 }
 
 static int fix_teardown(void **state)
 {
-	struct fix *f = *state;
-	char cmd[4200];
+        struct fix *f = *state;
+        char cmd[4200];
 
-	vt_service_close(f->s);
-	vt_policy_root_free(f->root);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f->dir);
-	free(f);
-	return 0;
+        vt_service_close(f->s);
+        vt_policy_root_free(f->root);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        assert_int_equal(system(cmd), 0);
+        free(f->dir);
+        free(f);
+        return 0;
 }
 
 /* The envelope bytes of an in-toto statement about name, of ptype, signed by k. */
 static void make_env(struct vt_buf *out, const char *ptype, const char *name,
-		     const struct vt_crypto_key *k)
+                     const struct vt_crypto_key *k)
 {
-	struct vt_encoding_subject s;
-	struct vt_encoding_dsse e;
-	struct vt_diag d = {""};
-	struct vt_buf st;
+        struct vt_encoding_subject s;
+        struct vt_encoding_dsse e;
+        struct vt_diag d = {""};
+        struct vt_buf st;
 
-	memset(&s, 0, sizeof(s));
-	s.name = name;
-	s.has_sha256 = 1;
-	vt_crypto_sha256((const uint8_t *)name, strlen(name), &s.sha256);
-	vt_buf_init(&st);
-	assert_int_equal(vt_encoding_statement_build(&s, 1, ptype, NULL, &st, &d), 0);
-	vt_encoding_dsse_init(&e);
-	assert_int_equal(
-	    vt_encoding_dsse_set_payload(&e, VT_ENCODING_INTOTO_PAYLOAD_TYPE, st.p, st.len, &d), 0);
-	if (k != NULL)
-		assert_int_equal(vt_encoding_dsse_sign(&e, k, &d), 0);
-	vt_buf_init(out);
-	assert_int_equal(vt_encoding_dsse_serialize(&e, out), 0);
-	vt_encoding_dsse_release(&e);
-	vt_buf_release(&st);
+        memset(&s, 0, sizeof(s));
+        s.name = name;
+        s.has_sha256 = 1;
+        vt_crypto_sha256((const uint8_t *)name, strlen(name), &s.sha256);
+        vt_buf_init(&st);
+        assert_int_equal(vt_encoding_statement_build(&s, 1, ptype, NULL, &st, &d), 0);
+        vt_encoding_dsse_init(&e);
+        assert_int_equal(
+            vt_encoding_dsse_set_payload(&e, VT_ENCODING_INTOTO_PAYLOAD_TYPE, st.p, st.len, &d), 0);
+        if (k != NULL)
+                assert_int_equal(vt_encoding_dsse_sign(&e, k, &d), 0);
+        vt_buf_init(out);
+        assert_int_equal(vt_encoding_dsse_serialize(&e, out), 0);
+        vt_encoding_dsse_release(&e);
+        vt_buf_release(&st);
 }
 
 static int submit(struct fix *f, const struct vt_buf *env, struct vt_buf *bundle,
-		  struct vt_service_result *r)
+                  struct vt_service_result *r)
 {
-	return vt_service_submit(f->s, env->p, env->len, bundle, r);
+        return vt_service_submit(f->s, env->p, env->len, bundle, r);
 }
 
 /* The bundle verifies offline with the log's key (and the root, when given). */
 static void bundle_verifies(struct fix *f, const struct vt_buf *b,
-			    const struct vt_policy_root *root)
+                            const struct vt_policy_root *root)
 {
-	const char *vk[] = {vt_service_vkey(f->s)};
-	struct vt_diag d = {""};
-	struct vt_buf rep;
+        const char *vk[] = {vt_service_vkey(f->s)};
+        struct vt_diag d = {""};
+        struct vt_buf rep;
 
-	vt_buf_init(&rep);
-	if (vt_policy_bundle_verify(b->p, b->len, vk, 1, root, &rep, &d) != 0)
-		fail_msg("bundle does not verify: %s\n%s", d.msg, (char *)rep.p);
-	vt_buf_release(&rep);
+        vt_buf_init(&rep);
+        if (vt_policy_bundle_verify(b->p, b->len, vk, 1, root, &rep, &d) != 0)
+                fail_msg("bundle does not verify: %s\n%s", d.msg, (char *)rep.p);
+        vt_buf_release(&rep);
 }
 
 /* ---- the pipeline ------------------------------------------------------------------ */
 
 static void submit_accepted(void **state)
 {
-	struct fix *f = *state;
-	struct vt_service_result r;
-	struct vt_buf env, b;
+        struct fix *f = *state;
+        struct vt_service_result r;
+        struct vt_buf env, b;
 
-	make_env(&env, SLSA, "app.tar", kb);
-	vt_buf_init(&b);
-	if (submit(f, &env, &b, &r) != 0)
-		fail_msg("submit: %s", r.diag.msg);
-	assert_int_equal(r.err, 0);
-	assert_int_equal(r.index, 0);
-	assert_int_equal(r.existed, 0);
-	assert_string_equal(r.role, "builder");
-	assert_int_equal(vt_service_size(f->s), 1);
-	assert_non_null(strstr((char *)b.p, "\"mediaType\":\"" VT_ENCODING_BUNDLE_MEDIA_TYPE "\""));
-	assert_non_null(strstr((char *)b.p, "c2sp.org/tlog-proof@v1\\nindex 0\\n"));
-	bundle_verifies(f, &b, NULL);
-	bundle_verifies(f, &b, f->root);
-	vt_buf_release(&b);
-	vt_buf_release(&env);
+        make_env(&env, SLSA, "app.tar", kb);
+        vt_buf_init(&b);
+        if (submit(f, &env, &b, &r) != 0)
+                fail_msg("submit: %s", r.diag.msg);
+        assert_int_equal(r.err, 0);
+        assert_int_equal(r.index, 0);
+        assert_int_equal(r.existed, 0);
+        assert_string_equal(r.role, "builder");
+        assert_int_equal(vt_service_size(f->s), 1);
+        assert_non_null(strstr((char *)b.p, "\"mediaType\":\"" VT_ENCODING_BUNDLE_MEDIA_TYPE "\""));
+        assert_non_null(strstr((char *)b.p, "c2sp.org/tlog-proof@v1\\nindex 0\\n"));
+        bundle_verifies(f, &b, NULL);
+        bundle_verifies(f, &b, f->root);
+        vt_buf_release(&b);
+        vt_buf_release(&env);
 }
 
 static void submit_idempotent(void **state)
 {
-	struct fix *f = *state;
-	struct vt_service_result r;
-	struct vt_service_stats st;
-	struct vt_buf env, env2, other, b;
-	json_t *j;
-	size_t i;
+        struct fix *f = *state;
+        struct vt_service_result r;
+        struct vt_service_stats st;
+        struct vt_buf env, env2, other, b;
+        json_t *j;
+        size_t i;
 
-	make_env(&env, SLSA, "app.tar", kb);
-	make_env(&other, SLSA, "lib.so", kb);
-	vt_buf_init(&b);
-	assert_int_equal(submit(f, &env, &b, &r), 0);
-	assert_int_equal(submit(f, &other, &b, &r), 0);
-	assert_int_equal(r.index, 1);
-	/* The same envelope again, and re-indented: the same entry. */
-	j = json_loadb((const char *)env.p, env.len, 0, NULL);
-	assert_non_null(j);
-	vt_buf_init(&env2);
-	assert_int_equal(vt_encoding_json_dump(j, JSON_INDENT(2), &env2), 0);
-	json_decref(j);
-	for (i = 0; i < 2; i++) {
-		b.len = 0;
-		if (submit(f, i == 0 ? &env : &env2, &b, &r) != 0)
-			fail_msg("resubmit: %s", r.diag.msg);
-		assert_int_equal(r.index, 0);
-		assert_int_equal(r.existed, 1);
-		assert_string_equal(r.role, "builder");
-		bundle_verifies(f, &b, f->root);
-		/* A fresh bundle: proved against the current size. */
-		assert_non_null(strstr((char *)b.p, "\\n2\\n"));
-	}
-	assert_int_equal(vt_service_size(f->s), 2);
-	vt_service_stats(f->s, &st);
-	assert_int_equal(st.submitted, 4);
-	assert_int_equal(st.accepted, 2);
-	assert_int_equal(st.existed, 2);
-	assert_true(st.batches >= 1 && st.batch_entries == 2);
-	vt_buf_release(&b);
-	vt_buf_release(&env);
-	vt_buf_release(&env2);
-	vt_buf_release(&other);
+        make_env(&env, SLSA, "app.tar", kb);
+        make_env(&other, SLSA, "lib.so", kb);
+        vt_buf_init(&b);
+        assert_int_equal(submit(f, &env, &b, &r), 0);
+        assert_int_equal(submit(f, &other, &b, &r), 0);
+        assert_int_equal(r.index, 1);
+        /* The same envelope again, and re-indented: the same entry. */
+        j = json_loadb((const char *)env.p, env.len, 0, NULL);
+        assert_non_null(j);
+        vt_buf_init(&env2);
+        assert_int_equal(vt_encoding_json_dump(j, JSON_INDENT(2), &env2), 0);
+        json_decref(j);
+        for (i = 0; i < 2; i++) {
+                b.len = 0;
+                if (submit(f, i == 0 ? &env : &env2, &b, &r) != 0)
+                        fail_msg("resubmit: %s", r.diag.msg);
+                assert_int_equal(r.index, 0);
+                assert_int_equal(r.existed, 1);
+                assert_string_equal(r.role, "builder");
+                bundle_verifies(f, &b, f->root);
+                /* A fresh bundle: proved against the current size. */
+                assert_non_null(strstr((char *)b.p, "\\n2\\n"));
+        }
+        assert_int_equal(vt_service_size(f->s), 2);
+        vt_service_stats(f->s, &st);
+        assert_int_equal(st.submitted, 4);
+        assert_int_equal(st.accepted, 2);
+        assert_int_equal(st.existed, 2);
+        assert_true(st.batches >= 1 && st.batch_entries == 2);
+        vt_buf_release(&b);
+        vt_buf_release(&env);
+        vt_buf_release(&env2);
+        vt_buf_release(&other);
 }
 
 static void submit_refused(void **state)
 {
-	struct fix *f = *state;
-	struct vt_service_result r;
-	struct vt_service_stats st;
-	struct vt_buf env, b;
-	uint8_t *big;
-	char *p;
+        struct fix *f = *state;
+        struct vt_service_result r;
+        struct vt_service_stats st;
+        struct vt_buf env, b;
+        uint8_t *big;
+        char *p;
 
-	vt_buf_init(&b);
-	/* The reviewer may not sign provenance under root v1: the rule is named. */
-	make_env(&env, SLSA, "app.tar", kr);
-	assert_int_equal(submit(f, &env, &b, &r), VT_EDENIED);
-	assert_int_equal(r.err, VT_EDENIED);
-	if (strstr(r.diag.msg, SLSA) == NULL || strstr(r.diag.msg, "builder") == NULL)
-		fail_msg("the refusal should name the predicate type and the role: '%s'",
-			 r.diag.msg);
-	vt_buf_release(&env);
-	/* A key that is not in the root. */
-	make_env(&env, SLSA, "app.tar", kx);
-	assert_int_equal(submit(f, &env, &b, &r), VT_EDENIED);
-	assert_non_null(strstr(r.diag.msg, "not in the root"));
-	vt_buf_release(&env);
-	/* The builder's key id, but the signature is broken. */
-	make_env(&env, SLSA, "app.tar", kb);
-	p = strstr((char *)env.p, "\"sig\":\"") + 7;
-	p[3] = p[3] == 'A' ? 'B' : 'A';
-	assert_int_equal(submit(f, &env, &b, &r), VT_EBADSIG);
-	vt_buf_release(&env);
-	/* No signature at all, not JSON, not an in-toto payload. */
-	make_env(&env, SLSA, "app.tar", NULL);
-	assert_int_equal(submit(f, &env, &b, &r), VT_EMALFORMED);
-	vt_buf_release(&env);
-	vt_buf_init(&env);
-	assert_int_equal(vt_buf_puts(&env, "{\"payload\":"), 0);
-	assert_int_equal(submit(f, &env, &b, &r), VT_EMALFORMED);
-	env.len = 0;
-	assert_int_equal(vt_buf_puts(&env, "{\"payload\":\"aGk=\",\"payloadType\":\"text/plain\","
-					   "\"signatures\":[{\"sig\":\"aGk=\"}]}"),
-			 0);
-	assert_int_equal(submit(f, &env, &b, &r), VT_EMALFORMED);
-	assert_non_null(strstr(r.diag.msg, "payloadType"));
-	vt_buf_release(&env);
-	big = calloc(1, VT_SERVICE_ENVELOPE_MAX + 1);
-	assert_non_null(big);
-	assert_int_equal(vt_service_submit(f->s, big, VT_SERVICE_ENVELOPE_MAX + 1, &b, &r),
-			 VT_ETOOBIG);
-	free(big);
-	/* Nothing was logged, nothing was appended to the bundle. */
-	assert_int_equal(vt_service_size(f->s), 0);
-	assert_int_equal(b.len, 0);
-	vt_service_stats(f->s, &st);
-	assert_int_equal(st.rejected_denied, 2);
-	assert_int_equal(st.rejected_signature, 1);
-	assert_int_equal(st.rejected_malformed, 4);
-	assert_int_equal(st.accepted, 0);
-	vt_buf_release(&b);
+        vt_buf_init(&b);
+        /* The reviewer may not sign provenance under root v1: the rule is named. */
+        make_env(&env, SLSA, "app.tar", kr);
+        assert_int_equal(submit(f, &env, &b, &r), VT_EDENIED);
+        assert_int_equal(r.err, VT_EDENIED);
+        if (strstr(r.diag.msg, SLSA) == NULL || strstr(r.diag.msg, "builder") == NULL)
+                fail_msg("the refusal should name the predicate type and the role: '%s'",
+                         r.diag.msg);
+        vt_buf_release(&env);
+        /* A key that is not in the root. */
+        make_env(&env, SLSA, "app.tar", kx);
+        assert_int_equal(submit(f, &env, &b, &r), VT_EDENIED);
+        assert_non_null(strstr(r.diag.msg, "not in the root"));
+        vt_buf_release(&env);
+        /* The builder's key id, but the signature is broken. */
+        make_env(&env, SLSA, "app.tar", kb);
+        p = strstr((char *)env.p, "\"sig\":\"") + 7;
+        p[3] = p[3] == 'A' ? 'B' : 'A';
+        assert_int_equal(submit(f, &env, &b, &r), VT_EBADSIG);
+        vt_buf_release(&env);
+        /* No signature at all, not JSON, not an in-toto payload. */
+        make_env(&env, SLSA, "app.tar", NULL);
+        assert_int_equal(submit(f, &env, &b, &r), VT_EMALFORMED);
+        vt_buf_release(&env);
+        vt_buf_init(&env);
+        assert_int_equal(vt_buf_puts(&env, "{\"payload\":"), 0);
+        assert_int_equal(submit(f, &env, &b, &r), VT_EMALFORMED);
+        env.len = 0;
+        assert_int_equal(vt_buf_puts(&env, "{\"payload\":\"aGk=\",\"payloadType\":\"text/plain\","
+                                           "\"signatures\":[{\"sig\":\"aGk=\"}]}"),
+                         0);
+        assert_int_equal(submit(f, &env, &b, &r), VT_EMALFORMED);
+        assert_non_null(strstr(r.diag.msg, "payloadType"));
+        vt_buf_release(&env);
+        big = calloc(1, VT_SERVICE_ENVELOPE_MAX + 1);
+        assert_non_null(big);
+        assert_int_equal(vt_service_submit(f->s, big, VT_SERVICE_ENVELOPE_MAX + 1, &b, &r),
+                         VT_ETOOBIG);
+        free(big);
+        /* Nothing was logged, nothing was appended to the bundle. */
+        assert_int_equal(vt_service_size(f->s), 0);
+        assert_int_equal(b.len, 0);
+        vt_service_stats(f->s, &st);
+        assert_int_equal(st.rejected_denied, 2);
+        assert_int_equal(st.rejected_signature, 1);
+        assert_int_equal(st.rejected_malformed, 4);
+        assert_int_equal(st.accepted, 0);
+        vt_buf_release(&b);
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
 
 static void reads(void **state)
 {
-	struct fix *f = *state;
-	struct vt_service_result r;
-	struct vt_buf env[3], b, out, entry;
-	struct vt_encoding_dsse e;
-	struct vt_encoding_bundle pb;
-	struct vt_hash h, app;
-	struct vt_diag d = {""};
-	char want[200], hex[65];
-	size_t i;
+        struct fix *f = *state;
+        struct vt_service_result r;
+        struct vt_buf env[3], b, out, entry;
+        struct vt_encoding_dsse e;
+        struct vt_encoding_bundle pb;
+        struct vt_hash h, app;
+        struct vt_diag d = {""};
+        char want[200], hex[65];
+        size_t i;
 
-	make_env(&env[0], SLSA, "app.tar", kb);
-	make_env(&env[1], SLSA, "other.tar", kb);
-	make_env(&env[2], REVIEW, "app.tar", kr);
-	vt_buf_init(&b);
-	vt_buf_init(&out);
-	for (i = 0; i < 3; i++) {
-		b.len = 0;
-		if (submit(f, &env[i], &b, &r) != 0)
-			fail_msg("submit %zu: %s", i, r.diag.msg);
-		assert_int_equal(r.index, i);
-	}
-	/* The entry of index 2 is the entry of its envelope. */
-	vt_encoding_dsse_init(&e);
-	assert_int_equal(vt_encoding_dsse_parse(env[2].p, env[2].len, &e, &d), 0);
-	vt_buf_init(&entry);
-	assert_int_equal(vt_encoding_entry_encode(&e, &entry), 0);
-	assert_int_equal(vt_service_entry(f->s, 2, &out, &d), 0);
-	assert_int_equal(out.len, entry.len);
-	assert_memory_equal(out.p, entry.p, entry.len);
-	out.len = 0;
-	assert_int_equal(vt_service_entry(f->s, 3, &out, &d), VT_ENOENT);
-	/* The envelope by its payload's digest. */
-	vt_crypto_sha256(e.payload, e.payload_len, &h);
-	assert_int_equal(vt_service_envelope(f->s, &h, &out, &d), 0);
-	assert_int_equal(out.len, env[2].len);
-	assert_memory_equal(out.p, env[2].p, env[2].len);
-	out.len = 0;
-	h.b[0] ^= 1;
-	assert_int_equal(vt_service_envelope(f->s, &h, &out, &d), VT_ENOENT);
-	/* The subject: two entries are about app.tar. */
-	vt_crypto_sha256((const uint8_t *)"app.tar", 7, &app);
-	vt_encoding_hex_encode(app.b, 32, hex);
-	assert_int_equal(vt_service_subject(f->s, &app, &out, &d), 0);
-	snprintf(want, sizeof(want), "{\"entries\":[0,2],\"subject\":\"sha256:%s\"}", hex);
-	assert_string_equal((char *)out.p, want);
-	out.len = 0;
-	assert_int_equal(vt_service_subject(f->s, &h, &out, &d), VT_ENOENT);
-	/* The bundle of the subject: both entries, verifying with the root. */
-	assert_int_equal(vt_service_bundle_subject(f->s, &app, &out, &d), 0);
-	vt_encoding_bundle_init(&pb);
-	assert_int_equal(vt_encoding_bundle_parse(out.p, out.len, &pb, &d), 0);
-	assert_int_equal(pb.n, 2);
-	assert_int_equal(pb.atts[0].proof.index, 0);
-	assert_int_equal(pb.atts[1].proof.index, 2);
-	vt_encoding_bundle_release(&pb);
-	bundle_verifies(f, &out, f->root);
-	out.len = 0;
-	assert_int_equal(vt_service_bundle_subject(f->s, &h, &out, &d), VT_ENOENT);
-	/* Checkpoint, tiles. */
-	assert_int_equal(vt_service_checkpoint(f->s, &out, &d), 0);
-	assert_non_null(strstr((char *)out.p, ORIGIN "\n3\n"));
-	out.len = 0;
-	assert_int_equal(vt_service_tile(f->s, 0, 0, 3, &out, &d), 0);
-	assert_int_equal(out.len, 3 * 32);
-	out.len = 0;
-	assert_int_equal(vt_service_tile(f->s, -1, 0, 3, &out, &d), 0);
-	/* Three entries, each after its 2-byte length; the last one is entry 2's. */
-	assert_true(out.len > 3 * 2 + entry.len);
-	assert_memory_equal(out.p + out.len - entry.len, entry.p, entry.len);
-	out.len = 0;
-	assert_int_equal(vt_service_tile(f->s, 0, 0, 4, &out, &d), VT_ENOENT);
-	/* The root in force. */
-	assert_int_equal(vt_service_root(f->s, &out, &d), 0);
-	assert_non_null(strstr((char *)out.p, VT_POLICY_ROOT_PAYLOAD_TYPE));
-	vt_encoding_dsse_release(&e);
-	vt_buf_release(&entry);
-	vt_buf_release(&out);
-	vt_buf_release(&b);
-	for (i = 0; i < 3; i++)
-		vt_buf_release(&env[i]);
+        make_env(&env[0], SLSA, "app.tar", kb);
+        make_env(&env[1], SLSA, "other.tar", kb);
+        make_env(&env[2], REVIEW, "app.tar", kr);
+        vt_buf_init(&b);
+        vt_buf_init(&out);
+        for (i = 0; i < 3; i++) {
+                b.len = 0;
+                if (submit(f, &env[i], &b, &r) != 0)
+                        fail_msg("submit %zu: %s", i, r.diag.msg);
+                assert_int_equal(r.index, i);
+        }
+        /* The entry of index 2 is the entry of its envelope. */
+        vt_encoding_dsse_init(&e);
+        assert_int_equal(vt_encoding_dsse_parse(env[2].p, env[2].len, &e, &d), 0);
+        vt_buf_init(&entry);
+        assert_int_equal(vt_encoding_entry_encode(&e, &entry), 0);
+        assert_int_equal(vt_service_entry(f->s, 2, &out, &d), 0);
+        assert_int_equal(out.len, entry.len);
+        assert_memory_equal(out.p, entry.p, entry.len);
+        out.len = 0;
+        assert_int_equal(vt_service_entry(f->s, 3, &out, &d), VT_ENOENT);
+        /* The envelope by its payload's digest. */
+        vt_crypto_sha256(e.payload, e.payload_len, &h);
+        assert_int_equal(vt_service_envelope(f->s, &h, &out, &d), 0);
+        assert_int_equal(out.len, env[2].len);
+        assert_memory_equal(out.p, env[2].p, env[2].len);
+        out.len = 0;
+        h.b[0] ^= 1;
+        assert_int_equal(vt_service_envelope(f->s, &h, &out, &d), VT_ENOENT);
+        /* The subject: two entries are about app.tar. */
+        vt_crypto_sha256((const uint8_t *)"app.tar", 7, &app);
+        vt_encoding_hex_encode(app.b, 32, hex);
+        assert_int_equal(vt_service_subject(f->s, &app, &out, &d), 0);
+        snprintf(want, sizeof(want), "{\"entries\":[0,2],\"subject\":\"sha256:%s\"}", hex);
+        assert_string_equal((char *)out.p, want);
+        out.len = 0;
+        assert_int_equal(vt_service_subject(f->s, &h, &out, &d), VT_ENOENT);
+        /* The bundle of the subject: both entries, verifying with the root. */
+        assert_int_equal(vt_service_bundle_subject(f->s, &app, &out, &d), 0);
+        vt_encoding_bundle_init(&pb);
+        assert_int_equal(vt_encoding_bundle_parse(out.p, out.len, &pb, &d), 0);
+        assert_int_equal(pb.n, 2);
+        assert_int_equal(pb.atts[0].proof.index, 0);
+        assert_int_equal(pb.atts[1].proof.index, 2);
+        vt_encoding_bundle_release(&pb);
+        bundle_verifies(f, &out, f->root);
+        out.len = 0;
+        assert_int_equal(vt_service_bundle_subject(f->s, &h, &out, &d), VT_ENOENT);
+        /* Checkpoint, tiles. */
+        assert_int_equal(vt_service_checkpoint(f->s, &out, &d), 0);
+        assert_non_null(strstr((char *)out.p, ORIGIN "\n3\n"));
+        out.len = 0;
+        assert_int_equal(vt_service_tile(f->s, 0, 0, 3, &out, &d), 0);
+        assert_int_equal(out.len, 3 * 32);
+        out.len = 0;
+        assert_int_equal(vt_service_tile(f->s, -1, 0, 3, &out, &d), 0);
+        /* Three entries, each after its 2-byte length; the last one is entry 2's. */
+        assert_true(out.len > 3 * 2 + entry.len);
+        assert_memory_equal(out.p + out.len - entry.len, entry.p, entry.len);
+        out.len = 0;
+        assert_int_equal(vt_service_tile(f->s, 0, 0, 4, &out, &d), VT_ENOENT);
+        /* The root in force. */
+        assert_int_equal(vt_service_root(f->s, &out, &d), 0);
+        assert_non_null(strstr((char *)out.p, VT_POLICY_ROOT_PAYLOAD_TYPE));
+        vt_encoding_dsse_release(&e);
+        vt_buf_release(&entry);
+        vt_buf_release(&out);
+        vt_buf_release(&b);
+        for (i = 0; i < 3; i++)
+                vt_buf_release(&env[i]);
 }
 
 /* ---- tokens ------------------------------------------------------------------------- */
 
 static void tokens(void **state)
 {
-	struct fix *f = *state;
-	char t1[VT_SERVICE_TOKEN_LEN + 1], t2[VT_SERVICE_TOKEN_LEN + 1], name[65];
-	struct vt_service_token *v = NULL;
-	struct vt_diag d = {""};
-	size_t n = 0, i;
-	int admin = -1;
+        struct fix *f = *state;
+        char t1[VT_SERVICE_TOKEN_LEN + 1], t2[VT_SERVICE_TOKEN_LEN + 1], name[65];
+        struct vt_service_token *v = NULL;
+        struct vt_diag d = {""};
+        size_t n = 0, i;
+        int admin = -1;
 
-	assert_int_equal(vt_service_token_create(f->dir, "ci-builder", 0, t1, &d), 0);
-	assert_int_equal(vt_service_token_create(f->dir, "ops@example", 1, t2, &d), 0);
-	assert_int_equal(strlen(t1), VT_SERVICE_TOKEN_LEN);
-	for (i = 0; i < VT_SERVICE_TOKEN_LEN; i++)
-		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-				       t1[i]));
-	assert_string_not_equal(t1, t2);
-	assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), 0);
-	assert_string_equal(name, "ci-builder");
-	assert_int_equal(admin, 0);
-	assert_int_equal(vt_service_token_check(f->s, t2, name, &admin, &d), 0);
-	assert_string_equal(name, "ops@example");
-	assert_int_equal(admin, 1);
-	/* Wrong tokens: one character off, too short, empty. */
-	t1[5] = t1[5] == 'A' ? 'B' : 'A';
-	assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), VT_EDENIED);
-	t1[5] = '\0';
-	assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), VT_EDENIED);
-	assert_int_equal(vt_service_token_check(f->s, "", name, &admin, &d), VT_EDENIED);
-	/* Names: taken, invalid. */
-	assert_int_equal(vt_service_token_create(f->dir, "ci-builder", 0, t1, &d), VT_EEXIST);
-	assert_int_equal(vt_service_token_create(f->dir, "bad name", 0, t1, &d), VT_EINVAL);
-	assert_int_equal(vt_service_token_create(f->dir, "", 0, t1, &d), VT_EINVAL);
-	/* Revoked: refused at once by the running service. */
-	assert_int_equal(vt_service_token_revoke(f->dir, "ops@example", &d), 0);
-	assert_int_equal(vt_service_token_check(f->s, t2, name, &admin, &d), VT_EDENIED);
-	assert_non_null(strstr(d.msg, "revoked"));
-	assert_int_equal(vt_service_token_revoke(f->dir, "nobody", &d), VT_ENOENT);
-	assert_int_equal(vt_service_token_list(f->dir, &v, &n, &d), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(v[0].name, "ci-builder");
-	assert_false(v[0].revoked);
-	assert_string_equal(v[1].name, "ops@example");
-	assert_true(v[1].admin && v[1].revoked);
-	assert_true(v[0].created > 1700000000);
-	free(v);
-	/* Not a data directory. */
-	assert_int_equal(vt_service_token_create("/nonexistent/vt", "x", 0, t1, &d), VT_ENOENT);
+        assert_int_equal(vt_service_token_create(f->dir, "ci-builder", 0, t1, &d), 0);
+        assert_int_equal(vt_service_token_create(f->dir, "ops@example", 1, t2, &d), 0);
+        assert_int_equal(strlen(t1), VT_SERVICE_TOKEN_LEN);
+        for (i = 0; i < VT_SERVICE_TOKEN_LEN; i++)
+                assert_non_null(strchr(
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", t1[i]));
+        assert_string_not_equal(t1, t2);
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), 0);
+        assert_string_equal(name, "ci-builder");
+        assert_int_equal(admin, 0);
+        assert_int_equal(vt_service_token_check(f->s, t2, name, &admin, &d), 0);
+        assert_string_equal(name, "ops@example");
+        assert_int_equal(admin, 1);
+        /* Wrong tokens: one character off, too short, empty. */
+        t1[5] = t1[5] == 'A' ? 'B' : 'A';
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), VT_EDENIED);
+        t1[5] = '\0';
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), VT_EDENIED);
+        assert_int_equal(vt_service_token_check(f->s, "", name, &admin, &d), VT_EDENIED);
+        /* Names: taken, invalid. */
+        assert_int_equal(vt_service_token_create(f->dir, "ci-builder", 0, t1, &d), VT_EEXIST);
+        assert_int_equal(vt_service_token_create(f->dir, "bad name", 0, t1, &d), VT_EINVAL);
+        assert_int_equal(vt_service_token_create(f->dir, "", 0, t1, &d), VT_EINVAL);
+        /* Revoked: refused at once by the running service. */
+        assert_int_equal(vt_service_token_revoke(f->dir, "ops@example", &d), 0);
+        assert_int_equal(vt_service_token_check(f->s, t2, name, &admin, &d), VT_EDENIED);
+        assert_non_null(strstr(d.msg, "revoked"));
+        assert_int_equal(vt_service_token_revoke(f->dir, "nobody", &d), VT_ENOENT);
+        assert_int_equal(vt_service_token_list(f->dir, &v, &n, &d), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].name, "ci-builder");
+        assert_false(v[0].revoked);
+        assert_string_equal(v[1].name, "ops@example");
+        assert_true(v[1].admin && v[1].revoked);
+        assert_true(v[0].created > 1700000000);
+        free(v);
+        /* Not a data directory. */
+        assert_int_equal(vt_service_token_create("/nonexistent/vt", "x", 0, t1, &d), VT_ENOENT);
 }
 
 /* ---- the root ------------------------------------------------------------------------ */
 
 static void root_open_rules(void **state)
 {
-	struct fix *f = *state;
-	struct vt_policy_root *v2, *v3;
-	struct vt_service *s2 = NULL;
-	struct vt_diag d = {""};
-	char p2[4300], p3[4300];
+        struct fix *f = *state;
+        struct vt_policy_root *v2, *v3;
+        struct vt_service *s2 = NULL;
+        struct vt_diag d = {""};
+        char p2[4300], p3[4300];
 
-	/* The stored root is used when none is given. */
-	vt_service_close(f->s);
-	f->s = NULL;
-	if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
-		fail_msg("reopen: %s", d.msg);
-	/* A successor replaces it at open; then the old one is refused. */
-	v2 = make_root(2, f->root);
-	v3 = make_root(3, v2);
-	snprintf(p2, sizeof(p2), "%s/root2.json", f->dir);
-	snprintf(p3, sizeof(p3), "%s/root3.json", f->dir);
-	write_root(v2, p2);
-	write_root(v3, p3);
-	vt_service_close(f->s);
-	f->s = NULL;
-	/* Version 3 is not the successor of the stored version 1. */
-	assert_int_not_equal(vt_service_open(f->dir, p3, &s2, &d), 0);
-	assert_non_null(strstr(d.msg, "successor"));
-	if (vt_service_open(f->dir, p2, &f->s, &d) != 0)
-		fail_msg("open with v2: %s", d.msg);
-	vt_service_close(f->s);
-	f->s = NULL;
-	assert_int_not_equal(vt_service_open(f->dir, f->root_path, &s2, &d), 0);
-	if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
-		fail_msg("reopen: %s", d.msg);
-	vt_policy_root_free(v2);
-	vt_policy_root_free(v3);
+        /* The stored root is used when none is given. */
+        vt_service_close(f->s);
+        f->s = NULL;
+        if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
+                fail_msg("reopen: %s", d.msg);
+        /* A successor replaces it at open; then the old one is refused. */
+        v2 = make_root(2, f->root);
+        v3 = make_root(3, v2);
+        snprintf(p2, sizeof(p2), "%s/root2.json", f->dir);
+        snprintf(p3, sizeof(p3), "%s/root3.json", f->dir);
+        write_root(v2, p2);
+        write_root(v3, p3);
+        vt_service_close(f->s);
+        f->s = NULL;
+        /* Version 3 is not the successor of the stored version 1. */
+        assert_int_not_equal(vt_service_open(f->dir, p3, &s2, &d), 0);
+        assert_non_null(strstr(d.msg, "successor"));
+        if (vt_service_open(f->dir, p2, &f->s, &d) != 0)
+                fail_msg("open with v2: %s", d.msg);
+        vt_service_close(f->s);
+        f->s = NULL;
+        assert_int_not_equal(vt_service_open(f->dir, f->root_path, &s2, &d), 0);
+        if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
+                fail_msg("reopen: %s", d.msg);
+        vt_policy_root_free(v2);
+        vt_policy_root_free(v3);
 }
 
 static void root_open_fresh(void **state)
 {
-	struct fix *f = *state;
-	struct vt_policy_root *bad;
-	struct vt_service *s2 = NULL;
-	const struct vt_crypto_key *gov[] = {kg};
-	struct vt_diag d = {""};
-	char dir2[4300], p[4400];
+        struct fix *f = *state;
+        struct vt_policy_root *bad;
+        struct vt_service *s2 = NULL;
+        const struct vt_crypto_key *gov[] = {kg};
+        struct vt_diag d = {""};
+        char dir2[4300], p[4400];
 
-	snprintf(dir2, sizeof(dir2), "%s/other", f->dir);
-	assert_int_equal(vt_log_init(dir2, "example.org/other", &d), 0);
-	/* No root stored, none given. */
-	assert_int_equal(vt_service_open(dir2, NULL, &s2, &d), VT_ENOENT);
-	/* An unsigned root is refused. */
-	assert_int_equal(vt_policy_root_new(gov, 1, 1, vt_util_unix_time() + 60, &bad, &d), 0);
-	snprintf(p, sizeof(p), "%s/unsigned.json", dir2);
-	write_root(bad, p);
-	assert_int_equal(vt_service_open(dir2, p, &s2, &d), VT_ETHRESHOLD);
-	vt_policy_root_free(bad);
-	/* Not a log. */
-	snprintf(p, sizeof(p), "%s/nothing", f->dir);
-	assert_int_equal(vt_service_open(p, f->root_path, &s2, &d), VT_ENOENT);
-	assert_null(s2);
+        snprintf(dir2, sizeof(dir2), "%s/other", f->dir);
+        assert_int_equal(vt_log_init(dir2, "example.org/other", &d), 0);
+        /* No root stored, none given. */
+        assert_int_equal(vt_service_open(dir2, NULL, &s2, &d), VT_ENOENT);
+        /* An unsigned root is refused. */
+        assert_int_equal(vt_policy_root_new(gov, 1, 1, vt_util_unix_time() + 60, &bad, &d), 0);
+        snprintf(p, sizeof(p), "%s/unsigned.json", dir2);
+        write_root(bad, p);
+        assert_int_equal(vt_service_open(dir2, p, &s2, &d), VT_ETHRESHOLD);
+        vt_policy_root_free(bad);
+        /* Not a log. */
+        snprintf(p, sizeof(p), "%s/nothing", f->dir);
+        assert_int_equal(vt_service_open(p, f->root_path, &s2, &d), VT_ENOENT);
+        assert_null(s2);
 }
 
 static void root_replace(void **state)
 {
-	struct fix *f = *state;
-	struct vt_policy_root *v2, *v3;
-	struct vt_service_result r;
-	struct vt_buf env, b, rb, cur;
-	struct vt_diag d = {""};
+        struct fix *f = *state;
+        struct vt_policy_root *v2, *v3;
+        struct vt_service_result r;
+        struct vt_buf env, b, rb, cur;
+        struct vt_diag d = {""};
 
-	vt_buf_init(&b);
-	vt_buf_init(&rb);
-	vt_buf_init(&cur);
-	/* The reviewer may not sign provenance yet. */
-	make_env(&env, SLSA, "app.tar", kr);
-	assert_int_equal(submit(f, &env, &b, &r), VT_EDENIED);
-	/* Not a successor (version 3): refused, nothing logged. */
-	v2 = make_root(2, f->root);
-	v3 = make_root(3, v2);
-	assert_int_equal(vt_policy_root_serialize(v3, &rb), 0);
-	assert_int_equal(vt_service_root_replace(f->s, rb.p, rb.len, &b, &r), VT_EPOLICY);
-	assert_int_equal(vt_service_size(f->s), 0);
-	/* Version 2: logged, in force, kept. */
-	rb.len = 0;
-	assert_int_equal(vt_policy_root_serialize(v2, &rb), 0);
-	if (vt_service_root_replace(f->s, rb.p, rb.len, &b, &r) != 0)
-		fail_msg("replace: %s", r.diag.msg);
-	assert_int_equal(r.index, 0);
-	assert_string_equal(r.role, "governance");
-	bundle_verifies(f, &b, v2);
-	assert_int_equal(vt_service_root(f->s, &cur, &d), 0);
-	assert_int_equal(cur.len, rb.len);
-	assert_memory_equal(cur.p, rb.p, rb.len);
-	b.len = 0;
-	if (submit(f, &env, &b, &r) != 0)
-		fail_msg("submit under v2: %s", r.diag.msg);
-	assert_string_equal(r.role, "reviewer");
-	assert_int_equal(r.index, 1);
-	/* The same root again is not a successor of itself. */
-	assert_int_not_equal(vt_service_root_replace(f->s, rb.p, rb.len, &b, &r), 0);
-	/* Reopened without a root: v2 is the stored one. */
-	vt_service_close(f->s);
-	f->s = NULL;
-	if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
-		fail_msg("reopen: %s", d.msg);
-	cur.len = 0;
-	assert_int_equal(vt_service_root(f->s, &cur, &d), 0);
-	assert_int_equal(cur.len, rb.len);
-	b.len = 0;
-	assert_int_equal(submit(f, &env, &b, &r), 0);
-	assert_int_equal(r.existed, 1);
-	vt_policy_root_free(v2);
-	vt_policy_root_free(v3);
-	vt_buf_release(&env);
-	vt_buf_release(&b);
-	vt_buf_release(&rb);
-	vt_buf_release(&cur);
+        vt_buf_init(&b);
+        vt_buf_init(&rb);
+        vt_buf_init(&cur);
+        /* The reviewer may not sign provenance yet. */
+        make_env(&env, SLSA, "app.tar", kr);
+        assert_int_equal(submit(f, &env, &b, &r), VT_EDENIED);
+        /* Not a successor (version 3): refused, nothing logged. */
+        v2 = make_root(2, f->root);
+        v3 = make_root(3, v2);
+        assert_int_equal(vt_policy_root_serialize(v3, &rb), 0);
+        assert_int_equal(vt_service_root_replace(f->s, rb.p, rb.len, &b, &r), VT_EPOLICY);
+        assert_int_equal(vt_service_size(f->s), 0);
+        /* Version 2: logged, in force, kept. */
+        rb.len = 0;
+        assert_int_equal(vt_policy_root_serialize(v2, &rb), 0);
+        if (vt_service_root_replace(f->s, rb.p, rb.len, &b, &r) != 0)
+                fail_msg("replace: %s", r.diag.msg);
+        assert_int_equal(r.index, 0);
+        assert_string_equal(r.role, "governance");
+        bundle_verifies(f, &b, v2);
+        assert_int_equal(vt_service_root(f->s, &cur, &d), 0);
+        assert_int_equal(cur.len, rb.len);
+        assert_memory_equal(cur.p, rb.p, rb.len);
+        b.len = 0;
+        if (submit(f, &env, &b, &r) != 0)
+                fail_msg("submit under v2: %s", r.diag.msg);
+        assert_string_equal(r.role, "reviewer");
+        assert_int_equal(r.index, 1);
+        /* The same root again is not a successor of itself. */
+        assert_int_not_equal(vt_service_root_replace(f->s, rb.p, rb.len, &b, &r), 0);
+        /* Reopened without a root: v2 is the stored one. */
+        vt_service_close(f->s);
+        f->s = NULL;
+        if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
+                fail_msg("reopen: %s", d.msg);
+        cur.len = 0;
+        assert_int_equal(vt_service_root(f->s, &cur, &d), 0);
+        assert_int_equal(cur.len, rb.len);
+        b.len = 0;
+        assert_int_equal(submit(f, &env, &b, &r), 0);
+        assert_int_equal(r.existed, 1);
+        vt_policy_root_free(v2);
+        vt_policy_root_free(v3);
+        vt_buf_release(&env);
+        vt_buf_release(&b);
+        vt_buf_release(&rb);
+        vt_buf_release(&cur);
 }
 
 /* ---- concurrency --------------------------------------------------------------------- */
@@ -569,144 +569,151 @@ static void root_replace(void **state)
 #define PER     40
 
 struct worker {
-	struct fix *f;
-	int t;
-	uint64_t idx[PER];
-	int existed[PER];
-	struct vt_buf bundle[PER];
-	int err;
+        struct fix *f;
+        int t;
+        uint64_t idx[PER];
+        int existed[PER];
+        struct vt_buf bundle[PER];
+        int err;
 };
 
 /* Envelope number i of thread t; every fourth one is the same for all threads. */
 static void worker_env(int t, int i, struct vt_buf *out)
 {
-	char name[64];
+        char name[64];
 
-	if (i % 4 == 3)
-		snprintf(name, sizeof(name), "shared-%d.tar", i);
-	else
-		snprintf(name, sizeof(name), "t%d-%d.tar", t, i);
-	make_env(out, SLSA, name, kb);
+        if (i % 4 == 3)
+                snprintf(name, sizeof(name), "shared-%d.tar", i);
+        else
+                snprintf(name, sizeof(name), "t%d-%d.tar", t, i);
+        make_env(out, SLSA, name, kb);
 }
 
 static void *worker_run(void *arg)
 {
-	struct worker *w = arg;
-	struct vt_service_result r;
-	struct vt_buf env;
-	int i;
+        struct worker *w = arg;
+        struct vt_service_result r;
+        struct vt_buf env;
+        int i;
 
-	for (i = 0; i < PER; i++) {
-		worker_env(w->t, i, &env);
-		vt_buf_init(&w->bundle[i]);
-		if (vt_service_submit(w->f->s, env.p, env.len, &w->bundle[i], &r) != 0 && !w->err)
-			w->err = r.err;
-		w->idx[i] = r.index;
-		w->existed[i] = r.existed;
-		vt_buf_release(&env);
-	}
-	return NULL;
+        for (i = 0; i < PER; i++) {
+                worker_env(w->t, i, &env);
+                vt_buf_init(&w->bundle[i]);
+                if (vt_service_submit(w->f->s, env.p, env.len, &w->bundle[i], &r) != 0 && !w->err)
+                        w->err = r.err;
+                w->idx[i] = r.index;
+                w->existed[i] = r.existed;
+                vt_buf_release(&env);
+        }
+        return NULL;
 }
 
 static void concurrent_submit(void **state)
 {
-	struct fix *f = *state;
-	static struct worker w[THREADS];
-	pthread_t th[THREADS];
-	const size_t distinct = THREADS * (PER - PER / 4) + PER / 4;
-	uint8_t *seen;
-	size_t i, j, fresh = 0;
+        struct fix *f = *state;
+        static struct worker w[THREADS];
+        pthread_t th[THREADS];
+        const size_t distinct = THREADS * (PER - PER / 4) + PER / 4;
+        uint8_t *seen;
+        size_t i, j, fresh = 0;
 
-	for (i = 0; i < THREADS; i++) {
-		memset(&w[i], 0, sizeof(w[i]));
-		w[i].f = f;
-		w[i].t = (int)i;
-		assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
-	}
-	for (i = 0; i < THREADS; i++)
-		assert_int_equal(pthread_join(th[i], NULL), 0);
-	assert_int_equal(vt_service_size(f->s), distinct);
-	seen = calloc(distinct, 1);
-	assert_non_null(seen);
-	for (i = 0; i < THREADS; i++) {
-		assert_int_equal(w[i].err, 0);
-		for (j = 0; j < PER; j++) {
-			assert_true(w[i].idx[j] < distinct);
-			if (!w[i].existed[j]) {
-				/* Each index was handed out as new exactly once. */
-				assert_int_equal(seen[w[i].idx[j]], 0);
-				seen[w[i].idx[j]] = 1;
-				fresh++;
-			}
-			bundle_verifies(f, &w[i].bundle[j], f->root);
-			vt_buf_release(&w[i].bundle[j]);
-		}
-	}
-	assert_int_equal(fresh, distinct);
-	/* The shared envelopes got one index each, whoever submitted them. */
-	for (j = 3; j < PER; j += 4)
-		for (i = 1; i < THREADS; i++)
-			assert_int_equal(w[i].idx[j], w[0].idx[j]);
-	free(seen);
+        for (i = 0; i < THREADS; i++) {
+                memset(&w[i], 0, sizeof(w[i]));
+                w[i].f = f;
+                w[i].t = (int)i;
+                assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+        }
+        for (i = 0; i < THREADS; i++)
+                assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(vt_service_size(f->s), distinct);
+        seen = calloc(distinct, 1);
+        assert_non_null(seen);
+        for (i = 0; i < THREADS; i++) {
+                assert_int_equal(w[i].err, 0);
+                for (j = 0; j < PER; j++) {
+                        assert_true(w[i].idx[j] < distinct);
+                        if (!w[i].existed[j]) {
+                                /* Each index was handed out as new exactly once. */
+                                assert_int_equal(seen[w[i].idx[j]], 0);
+                                seen[w[i].idx[j]] = 1;
+                                fresh++;
+                        }
+                        bundle_verifies(f, &w[i].bundle[j], f->root);
+                        vt_buf_release(&w[i].bundle[j]);
+                }
+        }
+        assert_int_equal(fresh, distinct);
+        /* The shared envelopes got one index each, whoever submitted them. */
+        for (j = 3; j < PER; j += 4)
+                for (i = 1; i < THREADS; i++)
+                        assert_int_equal(w[i].idx[j], w[0].idx[j]);
+        free(seen);
 }
 
 static void submit_batch(void **state)
 {
-	struct fix *f = *state;
-	enum { N = 120 };
-	static struct vt_buf envs[N], bundles[N];
-	static struct vt_service_result res[N];
-	const uint8_t *ep[N];
-	size_t el[N], i;
-	uint8_t seen[N] = {0};
-	struct vt_service_stats st;
-	char name[32];
+        struct fix *f = *state;
+        enum { N = 120 };
+        static struct vt_buf envs[N], bundles[N];
+        static struct vt_service_result res[N];
+        const uint8_t *ep[N];
+        size_t el[N], i;
+        uint8_t seen[N] = {0};
+        struct vt_service_stats st;
+        char name[32];
 
-	for (i = 0; i < N; i++) {
-		snprintf(name, sizeof(name), "batch-%zu", i % 100); /* 20 duplicates */
-		make_env(&envs[i], SLSA, name, i == 7 ? kx : kb);
-		ep[i] = envs[i].p;
-		el[i] = envs[i].len;
-		vt_buf_init(&bundles[i]);
-	}
-	assert_int_equal(vt_service_submit_batch(f->s, ep, el, N, bundles, res), 1);
-	assert_int_equal(res[7].err, VT_EDENIED);
-	/* batch-7 by the stranger is refused, but the builder's batch-7 (107) is logged. */
-	assert_int_equal(vt_service_size(f->s), 100);
-	for (i = 0; i < N; i++) {
-		if (i == 7)
-			continue;
-		assert_int_equal(res[i].err, 0);
-		if (i >= 100 && i != 107) {
-			assert_int_equal(res[i].index, res[i - 100].index);
-		} else {
-			assert_true(res[i].index < 100);
-			seen[res[i].index]++;
-		}
-		bundle_verifies(f, &bundles[i], f->root);
-	}
-	for (i = 0; i < 100; i++)
-		assert_int_equal(seen[i], 1);
-	vt_service_stats(f->s, &st);
-	/* Group commit: fewer batches than entries. */
-	assert_true(st.batches < st.batch_entries);
-	for (i = 0; i < N; i++) {
-		vt_buf_release(&envs[i]);
-		vt_buf_release(&bundles[i]);
-	}
+        for (i = 0; i < N; i++) {
+                snprintf(name, sizeof(name), "batch-%zu", i % 100); /* 20 duplicates */
+                make_env(&envs[i], SLSA, name, i == 7 ? kx : kb);
+                ep[i] = envs[i].p;
+                el[i] = envs[i].len;
+                vt_buf_init(&bundles[i]);
+        }
+        assert_int_equal(vt_service_submit_batch(f->s, ep, el, N, bundles, res), 1);
+        assert_int_equal(res[7].err, VT_EDENIED);
+        /* batch-7 by the stranger is refused, but the builder's batch-7 (107) is logged. */
+        assert_int_equal(vt_service_size(f->s), 100);
+        for (i = 0; i < N; i++) {
+                if (i == 7)
+                        continue;
+                assert_int_equal(res[i].err, 0);
+                if (i >= 100 && i != 107) {
+                        assert_int_equal(res[i].index, res[i - 100].index);
+                } else {
+                        assert_true(res[i].index < 100);
+                        seen[res[i].index]++;
+                }
+                bundle_verifies(f, &bundles[i], f->root);
+        }
+        for (i = 0; i < 100; i++)
+                assert_int_equal(seen[i], 1);
+        vt_service_stats(f->s, &st);
+        /* Group commit: fewer batches than entries. */
+        assert_true(st.batches < st.batch_entries);
+        for (i = 0; i < N; i++) {
+                vt_buf_release(&envs[i]);
+                vt_buf_release(&bundles[i]);
+        }
 }
 
 int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fix_setup, fix_teardown)
-	const struct CMUnitTest tests[] = {
-	    T(submit_accepted), T(submit_idempotent), T(submit_refused), T(reads),
-	    T(tokens),          T(root_open_rules),   T(root_open_fresh), T(root_replace),
-	    T(concurrent_submit), T(submit_batch),
-	};
+        const struct CMUnitTest tests[] = {
+            T(submit_accepted),
+            T(submit_idempotent),
+            T(submit_refused),
+            T(reads),
+            T(tokens),
+            T(root_open_rules),
+            T(root_open_fresh),
+            T(root_replace),
+            T(concurrent_submit),
+            T(submit_batch),
+        };
 #undef T
 
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests(tests, setup, teardown);
+        if (argc > 1)
+                cmocka_set_test_filter(argv[1]);
+        return cmocka_run_group_tests(tests, setup, teardown);
 }

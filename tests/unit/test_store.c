@@ -789,6 +789,66 @@ static void second_writer_is_busy(void **state)
         scratch_free(&t);
 }
 
+static off_t file_size(const char *dir, const char *name)
+{
+        char path[256];
+        struct stat sb;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void wal_flush_and_bound(void **state)
+{
+        static uint8_t bundle[GEN_BUNDLE];
+        struct scratch t;
+        struct vt_store *s, *r;
+        struct vt_diag d = {{0}};
+        char copy[160], from[256], to[256], cmd[600];
+        uint64_t n;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(commit_gen(s, 1, &d), 0);
+        /* Committed data lives in the WAL until a checkpoint. */
+        assert_true(file_size(t.data, "veritrail.db-wal") > GEN_BUNDLE);
+        assert_int_equal(vt_store_wal_flush(s, &d), 0);
+        /* Now the database file alone holds it: a copy without the WAL reads generation 1. */
+        snprintf(copy, sizeof(copy), "%s/copy", t.root);
+        assert_int_equal(mkdir(copy, 0700), 0);
+        db_path(t.data, from, sizeof(from));
+        db_path(copy, to, sizeof(to));
+        snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+        assert_int_equal(system(cmd), 0);
+        r = open_ok(copy, 0);
+        assert_int_equal(state_of(r), 1);
+        vt_store_close(r);
+        /* Refused inside a transaction and on a read-only store. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(vt_store_wal_flush(s, &d), VT_EINVAL);
+        vt_store_rollback(s);
+        r = open_ok(t.data, VT_STORE_READONLY);
+        assert_int_equal(vt_store_wal_flush(r, &d), VT_EINVAL);
+        vt_store_close(r);
+        /* Automatic checkpoints keep the WAL bounded: 40 MiB committed, the WAL stays small. */
+        fill(bundle, sizeof(bundle), 3);
+        for (n = 1; n <= 160; n += 8) {
+                uint64_t i;
+                assert_int_equal(vt_store_begin(s, &d), 0);
+                for (i = n; i < n + 8; i++)
+                        assert_int_equal(vt_store_bundle_put(s, i, 256, bundle, sizeof(bundle), &d),
+                                         0);
+                assert_int_equal(vt_store_commit(s, &d), 0);
+        }
+        assert_true(file_size(t.data, "veritrail.db-wal") < (off_t)24 << 20);
+        assert_true(file_size(t.data, "veritrail.db") > (off_t)30 << 20);
+        assert_int_equal(state_of(s), 1);
+        vt_store_close(s);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
 /* ---- fault injection ---- */
 
 static void failed_put_poisons_transaction(void **state)
@@ -1089,6 +1149,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(transaction_state_errors),
             cmocka_unit_test(readonly_refuses_writes),
             cmocka_unit_test(second_writer_is_busy),
+            cmocka_unit_test(wal_flush_and_bound),
             cmocka_unit_test(failed_put_poisons_transaction),
             cmocka_unit_test(fault_sweep_then_reopen),
             cmocka_unit_test(fault_sweep_crash_recovery),
