@@ -10,7 +10,9 @@
 #   make check-format, make format, make check-deps
 
 CC       ?= cc
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 BUILD    ?= build
 SHARED   ?= $(abspath ../shared)
 FUZZ_SECONDS ?= 20
@@ -51,14 +53,16 @@ deps:
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc -c $< -o $@
+	@printf '  CC      %s\n' $<
+	@$(CC) $(CFLAGS_ALL) -Isrc -c $< -o $@
 
 $(BUILD)/libveritrail.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/veritrail: $(CLI_OBJ) $(BUILD)/libveritrail.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libveritrail.a $(LDLIBS_ALL)
+	@printf '  LINK    %s\n' $@
+	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libveritrail.a $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libveritrail.a tests/unit/vt_test.h
 	@mkdir -p $(dir $@)
@@ -90,7 +94,7 @@ build/fuzz/obj/%.o: %.c $(HEADERS)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 
 build/fuzz/libveritrail.a: $(FUZZ_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 build/fuzz/%: fuzz/%.c build/fuzz/libveritrail.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libveritrail.a $(LDLIBS_ALL)

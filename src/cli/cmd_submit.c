@@ -137,7 +137,7 @@ int vt_cli_submit(int argc, char **argv)
         for (i = optind; i < argc; i++) {
                 char msg[VT_DIAG_MAX], idx[24];
 
-                env.len = 0;
+                vt_buf_release(&env); /* vt_util_read_file overwrites it */
                 resp.len = 0;
                 if ((err = vt_util_read_file(argv[i], VT_SERVICE_ENVELOPE_MAX, &env, &d)) != 0) {
                         rc = vt_cli_fail(err, &d);
