@@ -1,17 +1,28 @@
 /*
- * bench_store.c: how fast the SQLite store makes large blobs durable,
- * against the disk's own limit measured in the same run.
+ * bench_store.c: how fast the SQLite store makes log and service batches
+ * durable, against the disk's own limit measured in the same run.
  *
  *   1. raw: append the same bytes to a plain file with write() and one
  *      fdatasync() per batch; this is the ceiling any durable store has.
- *   2. blobs: commit 256 KiB blobs (full entry bundles), k per transaction.
+ *   2. bundles: commit 256 KiB entry bundles (full ones), k per transaction.
  *   3. log-shaped batches of 1 KiB entries: per batch, the bundles the batch
- *      touches (the partial one rewritten), the level-0/1/2 tiles it touches
+ *      touches (the partial one grown), the level-0/1/2 tiles it touches
  *      (partials rewritten) and a checkpoint, in one transaction. This is the
  *      store's share of the log core target (>= 100k entries/s durable).
+ *   4. service-shaped group commits: the log's part as in 3, plus per entry
+ *      an envelope row (1 KiB, with a random payload digest and entry hash:
+ *      two random index inserts besides the row) and a subject row (random
+ *      digest). This is the store's share of the service's submissions. The
+ *      store first gets the index rows of PREFILL earlier submissions (not
+ *      timed), so that random inserts land on as many different pages as in
+ *      a service that has run for a while.
+ *
+ * Each figure also says how many bytes the store wrote per entry (write
+ * calls to the database, its WAL and the entry segment, from /proc/self/io).
  *
  * Data goes to a fresh directory under $TMPDIR (default /tmp), removed at
- * the end. VT_BENCH_SECONDS sets the time per measurement.
+ * the end. VT_BENCH_SECONDS sets the time per measurement; VT_BENCH_STORE
+ * (a list of bundles, log, service) the workloads to run (default all).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +38,7 @@
 #define ENTRY_SIZE 1024
 #define ENTRY_REC  (ENTRY_SIZE + 2) /* with its 2-byte length in a bundle */
 #define BUNDLE_MAX (256 * ENTRY_REC)
+#define PREFILL    300000 /* earlier submissions in the service workload's indexes */
 
 static char tmpdir[256];
 
@@ -61,8 +73,11 @@ struct work {
         uint64_t size;               /* log size so far (log workload) */
         uint64_t bytes, units;       /* totals of the store steps */
         double secs;                 /* time spent in store steps */
+        uint64_t written;            /* bytes the store steps wrote (wchar) */
+        uint64_t rng;                /* xorshift state (service workload) */
         struct vt_store *s;
-        double *lat; /* commit latencies in seconds (log workload) */
+        void (*setup)(struct work *w); /* untimed, after the store opens (may be NULL) */
+        double *lat;                   /* commit latencies in seconds (log workload) */
         size_t nlat, caplat;
         int fd;
         uint64_t raw_bytes, raw_off;
@@ -88,6 +103,22 @@ static void raw_step(struct work *w)
         }
         w->raw_off += w->batch_bytes;
         w->raw_bytes += w->batch_bytes;
+}
+
+/* io_wchar(): bytes this process has passed to write calls so far (0 if unknown). */
+static uint64_t io_wchar(void)
+{
+        unsigned long long v = 0;
+        char line[128];
+        FILE *f = fopen("/proc/self/io", "r");
+
+        if (f == NULL)
+                return 0;
+        while (fgets(line, sizeof(line), f) != NULL)
+                if (sscanf(line, "wchar: %llu", &v) == 1)
+                        break;
+        fclose(f);
+        return v;
 }
 
 /* store_dir(name, out): a new directory name under tmpdir. */
@@ -122,6 +153,7 @@ static void run(struct work *w, const char *name)
         char path[300], dir[300];
         struct vt_diag d = {{0}};
         double t0, t, total = bench_seconds();
+        uint64_t c0;
         int err;
 
         snprintf(path, sizeof(path), "%s/raw", tmpdir);
@@ -131,6 +163,8 @@ static void run(struct work *w, const char *name)
         }
         store_dir(name, dir, sizeof(dir));
         w->s = open_store(dir);
+        if (w->setup != NULL)
+                w->setup(w);
         while (w->secs < total || w->raw_secs < total) {
                 t0 = bench_now();
                 do {
@@ -138,6 +172,7 @@ static void run(struct work *w, const char *name)
                 } while ((t = bench_now()) - t0 < SLICE);
                 w->raw_secs += t - t0;
                 t0 = t;
+                c0 = io_wchar();
                 do {
                         if ((err = w->step(w)) != 0)
                                 die(name, err, NULL);
@@ -145,13 +180,14 @@ static void run(struct work *w, const char *name)
                 if ((err = vt_store_wal_flush(w->s, &d)) != 0)
                         die("wal flush", err, &d);
                 w->secs += bench_now() - t0;
+                w->written += io_wchar() - c0;
         }
         vt_store_close(w->s);
         close(w->fd);
         unlink(path);
 }
 
-/* blob_step: w->batch full 256 KiB bundles in one transaction. */
+/* blob_step: w->batch full 256 KiB entry bundles in one transaction. */
 static int blob_step(struct work *w)
 {
         struct vt_diag d = {{0}};
@@ -187,19 +223,16 @@ static void put_tile_range(struct vt_store *s, unsigned level, uint64_t lo, uint
 }
 
 /*
- * log_step: one batch of w->batch 1 KiB entries as the log writes it: the
- * bundles it touches (the trailing partial one rewritten next batch), the
- * tiles of levels 0..2 it touches, the new checkpoint; one transaction.
+ * log_puts(w): the log's puts for one batch of w->batch 1 KiB entries: the
+ * bundles it touches (the trailing partial one grows next batch), the tiles
+ * of levels 0..2 it touches, the new checkpoint.
  */
-static int log_step(struct work *w)
+static void log_puts(struct work *w)
 {
         struct vt_diag d = {{0}};
         uint64_t size = w->size, next = size + w->batch, n;
-        double t0 = bench_now();
         int err;
 
-        if ((err = vt_store_begin(w->s, &d)) != 0)
-                die("begin", err, &d);
         for (n = size / 256; n * 256 < next; n++) {
                 uint64_t end = (n + 1) * 256 < next ? (n + 1) * 256 : next;
                 unsigned wd = (unsigned)(end - n * 256);
@@ -214,6 +247,14 @@ static int log_step(struct work *w)
                 put_tile_range(w->s, 2, size / 65536, next / 65536);
         if ((err = vt_store_checkpoint_put(w->s, next, note, sizeof(note), &d)) != 0)
                 die("checkpoint put", err, &d);
+}
+
+/* commit_timed(w, t0): commit, record the transaction's time, count the batch. */
+static void commit_timed(struct work *w, double t0)
+{
+        struct vt_diag d = {{0}};
+        int err;
+
         if ((err = vt_store_commit(w->s, &d)) != 0)
                 die("commit", err, &d);
         if (w->nlat == w->caplat) {
@@ -222,8 +263,94 @@ static int log_step(struct work *w)
                         die("latency", VT_ENOMEM, NULL);
         }
         w->lat[w->nlat++] = bench_now() - t0;
-        w->size = next;
+        w->size += w->batch;
         w->units += w->batch;
+}
+
+/* log_step: one log batch in one transaction. */
+static int log_step(struct work *w)
+{
+        struct vt_diag d = {{0}};
+        double t0 = bench_now();
+        int err;
+
+        if ((err = vt_store_begin(w->s, &d)) != 0)
+                die("begin", err, &d);
+        log_puts(w);
+        commit_timed(w, t0);
+        return 0;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        return *x;
+}
+
+/* rand32(w, out): 32 pseudo-random bytes (digests with no order). */
+static void rand32(struct work *w, uint8_t out[32])
+{
+        int i;
+
+        for (i = 0; i < 4; i++) {
+                uint64_t v = xorshift(&w->rng);
+                memcpy(out + 8 * i, &v, 8);
+        }
+}
+
+/*
+ * service_prefill(w): the index rows of PREFILL earlier submissions (a small
+ * envelope each, random digests), then a WAL flush, all untimed.
+ */
+static void service_prefill(struct work *w)
+{
+        struct vt_diag d = {{0}};
+        uint8_t payload[32], entry[32], subject[32];
+        uint64_t i;
+        int err;
+
+        if ((err = vt_store_begin(w->s, &d)) != 0)
+                die("begin", err, &d);
+        for (i = 0; i < PREFILL; i++) {
+                rand32(w, payload);
+                rand32(w, entry);
+                rand32(w, subject);
+                if ((err = vt_store_envelope_put(w->s, i, payload, entry, buf, 16, &d)) != 0 ||
+                    (err = vt_store_subject_put(w->s, subject, i, &d)) != 0)
+                        die("prefill", err, &d);
+        }
+        if ((err = vt_store_commit(w->s, &d)) != 0 || (err = vt_store_wal_flush(w->s, &d)) != 0)
+                die("prefill commit", err, &d);
+}
+
+/*
+ * service_step: one group commit of w->batch submissions: the log's puts,
+ * then per entry its envelope (1 KiB) and one subject, as the service's
+ * batch hook writes them; one transaction.
+ */
+static int service_step(struct work *w)
+{
+        struct vt_diag d = {{0}};
+        uint8_t payload[32], entry[32], subject[32];
+        double t0 = bench_now();
+        unsigned i;
+        int err;
+
+        if ((err = vt_store_begin(w->s, &d)) != 0)
+                die("begin", err, &d);
+        log_puts(w);
+        for (i = 0; i < w->batch; i++) {
+                rand32(w, payload);
+                rand32(w, entry);
+                rand32(w, subject);
+                if ((err = vt_store_envelope_put(w->s, PREFILL + w->size + i, payload, entry, buf,
+                                                 ENTRY_SIZE, &d)) != 0 ||
+                    (err = vt_store_subject_put(w->s, subject, PREFILL + w->size + i, &d)) != 0)
+                        die("envelope put", err, &d);
+        }
+        commit_timed(w, t0);
         return 0;
 }
 
@@ -251,6 +378,8 @@ int main(void)
         const char *base = getenv("TMPDIR");
         static const unsigned blobs[] = {1, 4};
         static const unsigned batches[] = {256, 1024, 4096};
+        static const unsigned groups[] = {32, 100, 400};
+        const char *only = getenv("VT_BENCH_STORE");
         char what[96], limit[96];
         size_t i;
 
@@ -263,7 +392,9 @@ int main(void)
         memset(hashes, 0x44, sizeof(hashes));
         memset(note, 'n', sizeof(note));
 
-        for (i = 0; i < sizeof(blobs) / sizeof(blobs[0]); i++) {
+        for (i = 0;
+             (only == NULL || strstr(only, "bundles")) && i < sizeof(blobs) / sizeof(blobs[0]);
+             i++) {
                 struct work w = {.step = blob_step, .batch = blobs[i]};
                 w.batch_bytes = (size_t)blobs[i] * BUNDLE_MAX;
                 run(&w, "blob");
@@ -271,8 +402,12 @@ int main(void)
                 snprintf(limit, sizeof(limit), "raw %u x 256 KiB write+fdatasync", blobs[i]);
                 bench_report(what, (double)w.bytes / w.secs / 1e6, "MB/s",
                              (double)w.raw_bytes / w.raw_secs / 1e6, limit);
+                printf("  written per bundle byte: %.2f bytes\n",
+                       w.bytes ? (double)w.written / (double)w.bytes : 0.0);
         }
-        for (i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
+        for (i = 0;
+             (only == NULL || strstr(only, "log")) && i < sizeof(batches) / sizeof(batches[0]);
+             i++) {
                 struct work w = {.step = log_step, .batch = batches[i]};
                 w.batch_bytes = (size_t)batches[i] * ENTRY_REC;
                 run(&w, "log");
@@ -282,6 +417,25 @@ int main(void)
                              (double)w.raw_bytes / ENTRY_REC / w.raw_secs,
                              "raw same bytes+fdatasync, entries/s");
                 report_latency(&w);
+                printf("  written per entry: %.0f bytes\n",
+                       w.units ? (double)w.written / (double)w.units : 0.0);
+        }
+        for (i = 0;
+             (only == NULL || strstr(only, "service")) && i < sizeof(groups) / sizeof(groups[0]);
+             i++) {
+                struct work w = {
+                    .step = service_step, .setup = service_prefill, .batch = groups[i]};
+                w.rng = 88172645463325252ull;
+                /* The raw limit writes what the service must: entry and envelope bytes. */
+                w.batch_bytes = (size_t)groups[i] * (ENTRY_REC + ENTRY_SIZE);
+                run(&w, "service");
+                snprintf(what, sizeof(what), "store: service commits of %u x 1 KiB", groups[i]);
+                bench_report(what, (double)w.units / w.secs, "entries/s",
+                             (double)w.raw_bytes / (ENTRY_REC + ENTRY_SIZE) / w.raw_secs,
+                             "raw 2 KiB/entry+fdatasync, entries/s");
+                report_latency(&w);
+                printf("  written per entry: %.0f bytes\n",
+                       w.units ? (double)w.written / (double)w.units : 0.0);
         }
         rm_rf(tmpdir);
         return 0;

@@ -93,6 +93,15 @@ int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_
                   uint64_t *first, struct vt_diag *d);
 
 /*
+ * vt_log_append_ex(log, entries, lens, users, n, first, d): vt_log_append()
+ * that hands users (n opaque pointers of the caller, or NULL) to the batch
+ * hook (vt_log_set_batch_hook) of this batch, as vt_log_submit_ex() does
+ * for one entry: for a caller that gathers its own batches.
+ */
+int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                     void *const *users, size_t n, uint64_t *first, struct vt_diag *d);
+
+/*
  * vt_log_submit(log, entry, len, index, d): thread-safe append of one entry
  * with group commit: concurrent submitters are gathered into one batch
  * (at most vt_log_set_batching()'s max entries); the call returns once the
@@ -120,7 +129,8 @@ struct vt_store;
  * its checkpoint is signed and the transaction commits. The batch holds
  * entries first .. first + n - 1; users[i] is the user pointer given to
  * vt_log_submit_ex() for entry first + i (NULL for vt_log_submit()), and
- * users itself is NULL for a batch of vt_log_append(). The hook may write to
+ * users itself is NULL for a batch of vt_log_append() (vt_log_append_ex()
+ * passes the caller's). The hook may write to
  * ws (its puts join the transaction) but must not begin, commit or roll
  * back. A non-zero return (a VT_E* code, with a sentence in d) fails the
  * whole batch: nothing of it is written, every submitter gets the error.

@@ -19,12 +19,17 @@
  * Every error is a JSON body {"error":"<code word>","message":"<sentence>"}
  * with the status docs/API.md lists for the library code.
  *
- * Threading model: one thread per connection (MHD_USE_THREAD_PER_CONNECTION).
- * A submission blocks its connection's thread until the log's group commit
- * has made it durable, so any number of submitters (up to the connection
- * limit) wait at once, each on its own thread, while reads run on theirs; a
- * slow or stalled client holds only its own thread, and only until the idle
- * timeout. Bounds: a total connection limit, a per-IP connection limit, an
+ * Threading model: a pool of event-loop threads (libmicrohttpd's thread
+ * pool with epoll; one per core unless configured). A submission never
+ * blocks a thread: its handler starts it in the service
+ * (vt_service_submit_start) and suspends the connection; the service's
+ * workers check the signatures, its committer makes the group commit
+ * durable and then resumes the connection, whose thread builds the bundle
+ * and answers. So any number of submitters (up to the connection limit)
+ * wait at once at the cost of a suspended connection each, with a few
+ * context switches per batch rather than per request; a slow or stalled
+ * client holds no thread at all, and is closed after the idle timeout.
+ * Reads and root replacement run on the event-loop thread (they are short). Bounds: a total connection limit, a per-IP connection limit, an
  * idle timeout, a body cap per route enforced while the body arrives (a
  * Content-Length past the cap is refused before any byte of the body is
  * read), and a budget of body bytes buffered at once over all connections.
@@ -73,6 +78,7 @@ struct vt_server_config {
         unsigned timeout_s;       /* a connection idle this long is closed */
         size_t batch_body_max;    /* cap on a batch request's body */
         size_t body_budget;       /* bytes of request bodies held at once; past it 503 */
+        unsigned threads;         /* event-loop threads; 0: one per core */
         int access_log_fd;        /* one line per request; -1: none */
         int error_log_fd;         /* libmicrohttpd's own complaints; -1: none */
 };

@@ -71,6 +71,49 @@ int vt_service_submit(struct vt_service *s, const uint8_t *env, size_t n, struct
 		      struct vt_service_result *r);
 
 /*
+ * Asynchronous submissions, for a server that must not hold a thread per
+ * waiting submitter. struct vt_service_op is one submission on its way;
+ * vt_service_done_fn is how the service says it is over.
+ */
+struct vt_service_op;
+typedef void (*vt_service_done_fn)(void *arg);
+
+/*
+ * vt_service_submit_start(s, env, n, fn, arg, op): start the pipeline of
+ * vt_service_submit() for one envelope and return at once, with the new
+ * submission in *op. The work runs on the service's threads: parsing and
+ * signature checks on its workers (one per core), the group commit on its
+ * committer. When the submission is over (logged, found logged before, or
+ * refused), fn(arg) is called exactly once, from one of those threads; the
+ * caller then calls vt_service_submit_finish(). env must stay valid and
+ * unchanged until fn is called. fn must be quick and must not call into s
+ * (it wakes whoever waits). 0, or VT_ENOMEM (fn is then never called and
+ * *op is untouched).
+ */
+int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
+			    vt_service_done_fn fn, void *arg, struct vt_service_op **op);
+
+/*
+ * vt_service_submit_finish(s, op, bundle, r): the end of a started
+ * submission, after its fn was called: fills r and appends the bundle to
+ * bundle exactly as vt_service_submit() does (the bundle is built in the
+ * caller's thread: one inclusion proof from cached tiles), then frees op.
+ * Returns r->err.
+ */
+int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op,
+			     struct vt_buf *bundle, struct vt_service_result *r);
+
+/*
+ * vt_service_set_batching(s, max_entries, linger_us): group commit. The
+ * committer appends, as one batch, every prepared submission that queued
+ * while the previous batch committed, at most max_entries of them (default
+ * 4096; 16 MiB of entries at most); with linger_us > 0 it first waits up to
+ * that long for max_entries to gather (default 0: no waiting, the batch
+ * size follows the load). Thread-safe.
+ */
+void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned linger_us);
+
+/*
  * vt_service_submit_batch(s, envs, lens, n, bundles, results): n envelopes
  * (at most VT_SERVICE_BATCH_MAX) through the pipeline together, so they
  * share group commits; bundles[i] and results[i] as for one.
@@ -124,6 +167,10 @@ int vt_service_token_revoke(const char *dir, const char *name, struct vt_diag *d
  * vt_service_token_check(s, token, name, admin, d): 0 when token is a live
  * token (sets its name, NUL-terminated in 65 bytes, and *admin); VT_EDENIED
  * for an unknown or revoked token. Constant time in the token's bytes.
+ * The tokens are cached in memory; a token created or revoked by
+ * vt_service_token_create() / vt_service_token_revoke() in any process
+ * counts from the moment that call returns (token.c says how), and the
+ * check then costs no store read.
  */
 int vt_service_token_check(struct vt_service *s, const char *token, char name[65], int *admin,
 			   struct vt_diag *d);
@@ -161,6 +208,7 @@ struct vt_service_stats {
 	uint64_t rejected_malformed, rejected_signature, rejected_denied, rejected_store;
 	uint64_t batches, batch_entries; /* group commits and the entries they held */
 	/* (batches counts the group commits that reached the store's transaction) */
+	uint64_t lookups; /* idempotency lookups that had to ask the store */
 };
 void vt_service_stats(struct vt_service *s, struct vt_service_stats *out);
 

@@ -4,7 +4,8 @@
  * envelopes, the subject index, tokens and the trace graph).
  *
  * Back ends: SQLite in a data directory (the embedded default, WAL,
- * synchronous=FULL) and, later, PostgreSQL. Both implement the operation
+ * synchronous=FULL, with the entry bundles' bytes appended to a segment file
+ * beside the database) and, later, PostgreSQL. Both implement the operation
  * table in src/store/store_impl.h; callers see only this header.
  *
  * Transactions: vt_store_begin() starts a write transaction; every put
@@ -48,8 +49,12 @@ struct vt_store;
 
 /*
  * vt_store_open(dir, flags, out, d): open the store of the data directory
- * dir (SQLite file dir/veritrail.db). Without VT_STORE_CREATE a missing
- * database is VT_ENOENT ("'D' is not a veritrail data directory").
+ * dir (SQLite file dir/veritrail.db, entry segment dir/entries.seg). Without
+ * VT_STORE_CREATE a missing database is VT_ENOENT ("'D' is not a veritrail
+ * data directory"). Opening for writing upgrades an older schema and, when
+ * no other writer has the store open, cuts what an interrupted commit left
+ * past the segment's committed end; a segment shorter than that end is
+ * VT_ECORRUPT.
  */
 int vt_store_open(const char *dir, int flags, struct vt_store **out, struct vt_diag *d);
 
@@ -68,7 +73,9 @@ void vt_store_set_busy_timeout(struct vt_store *s, unsigned ms);
  * holds the lock; VT_EINVAL if one is already open on s or s is read-only.
  * A put outside a transaction is its own durable transaction. A put that
  * fails inside one rolls the whole transaction back: later puts and commit
- * then fail with VT_ESTORE until vt_store_rollback() or a new begin.
+ * then fail with VT_ESTORE until vt_store_rollback() or a new begin. A put
+ * refused for its arguments (VT_EINVAL) writes nothing and leaves the
+ * transaction open.
  */
 int vt_store_begin(struct vt_store *s, struct vt_diag *d);
 
@@ -108,9 +115,19 @@ int vt_store_meta_get(struct vt_store *s, const char *key, struct vt_buf *out, s
 
 /*
  * Entry bundles (C2SP tlog-tiles): bundle n holds entries 256n .. 256n+w-1,
- * each prefixed by its 2-byte big-endian length. A put replaces the bundle
- * (a partial bundle grows until it is full). get appends the bytes to out and
- * sets *width; VT_ENOENT if absent.
+ * each prefixed by its 2-byte big-endian length. get appends the bytes to
+ * out and sets *width; VT_ENOENT if absent.
+ *
+ * Bundles only grow at the end of the log, and put relies on it: bundle n
+ * must be either the last stored bundle growing (the same or a larger width
+ * and length, and the stored bytes must be the first bytes of the new ones)
+ * or the next bundle (last + 1; 0 in a store without bundles). Anything
+ * else is VT_EINVAL ("bundle N: bundles only grow at the end of the log"),
+ * and so is a growing bundle whose stored bytes are not a prefix of the new
+ * ones (checked in full in builds without NDEBUG, on its last bytes
+ * otherwise). A put writes only the bytes not stored yet: growing a partial
+ * bundle costs its new entries, not the whole bundle. Cost of get: one row
+ * lookup and one read of the bundle's bytes.
  */
 int vt_store_bundle_put(struct vt_store *s, uint64_t n, unsigned width, const uint8_t *p,
                         size_t len, struct vt_diag *d);
@@ -225,10 +242,11 @@ int vt_store_token_list(struct vt_store *s, struct vt_store_token **out, size_t 
 
 /*
  * vt_store_fault_countdown(n): fault injection for tests. After n more
- * write or sync calls made by any SQLite store in this process, every
- * further write or sync fails with an I/O error until the countdown is set
- * again; n < 0 turns injection off (the default). The environment variable
- * VT_FAULT_IO=n sets it when the first store opens.
+ * write, sync or truncate calls made by any SQLite store in this process
+ * (its database, write-ahead log and entry segment alike), every further
+ * one fails with an I/O error until the countdown is set again; n < 0 turns
+ * injection off (the default). The environment variable VT_FAULT_IO=n sets
+ * it when the first store opens.
  */
 void vt_store_fault_countdown(long n);
 

@@ -60,4 +60,43 @@ void vt_cli_http_error(long status, const struct vt_buf *resp, char *out, size_t
 /* vt_cli_passphrase(): the key passphrase from $VERITRAIL_KEY_PASSPHRASE, or NULL. */
 const char *vt_cli_passphrase(void);
 
+/* Helpers shared by several verbs, in common.c. */
+struct vt_crypto_key;
+struct vt_encoding_dsse;
+
+/*
+ * vt_cli_usage(text, help): print a verb's usage text, on standard output
+ * when it was asked for (help nonzero: returns VT_EXIT_OK), else on standard
+ * error after a usage mistake (returns VT_EXIT_USAGE).
+ */
+int vt_cli_usage(const char *text, int help);
+
+/*
+ * vt_cli_signing_key(path, k): load the private key in file path (with
+ * vt_cli_passphrase()) into *k, which the caller frees with
+ * vt_crypto_key_free(). 0, or an exit code after printing why (a public
+ * key is refused); *k is untouched on failure.
+ */
+int vt_cli_signing_key(const char *path, struct vt_crypto_key **k);
+
+/*
+ * vt_cli_write_envelope(e, path): serialize envelope e, one line, to file
+ * path ("-" for standard output), written whole or not at all. 0, or an
+ * exit code after printing why.
+ */
+int vt_cli_write_envelope(const struct vt_encoding_dsse *e, const char *path);
+
+/*
+ * vt_cli_server_url(out, server, path): append server, without its trailing
+ * slashes ("http://host:8080/" names the same server), then path, to out.
+ * 0 or VT_ENOMEM.
+ */
+int vt_cli_server_url(struct vt_buf *out, const char *server, const char *path);
+
+/*
+ * vt_cli_bad_option(verb, argv, c): report the option getopt_long() refused
+ * (c is what it returned) as one line naming the verb; returns VT_EXIT_USAGE.
+ */
+int vt_cli_bad_option(const char *verb, char **argv, int c);
+
 #endif

@@ -91,13 +91,12 @@ int vt_cli_attest(int argc, char **argv)
         struct vt_encoding_dsse e;
         struct vt_diag d = {{0}};
         json_t *predicate = NULL;
-        struct vt_buf stmt, env;
+        struct vt_buf stmt;
         size_t n = 0, i;
         int c, err, rc = VT_EXIT_USAGE;
 
         vt_encoding_dsse_init(&e);
         vt_buf_init(&stmt);
-        vt_buf_init(&env);
         opterr = 0;
         optind = 1;
         /* At most one subject per argument: size the arrays once. */
@@ -160,15 +159,8 @@ int vt_cli_attest(int argc, char **argv)
         }
 
         /* Key first, then predicate, then the (possibly long) hashing. */
-        if ((err = vt_crypto_key_load_file(key_path, vt_cli_passphrase(), &k, &d)) != 0) {
-                rc = vt_cli_fail(err, &d);
+        if ((rc = vt_cli_signing_key(key_path, &k)) != 0)
                 goto out;
-        }
-        if (!vt_crypto_key_is_private(k)) {
-                vt_cli_error("'%s': a private key is needed to sign, this is a public key",
-                             key_path);
-                goto out;
-        }
         if (pred_path != NULL && (rc = load_predicate(pred_path, &predicate)) != 0)
                 goto out;
         rc = VT_EXIT_USAGE;
@@ -194,21 +186,12 @@ int vt_cli_attest(int argc, char **argv)
                 rc = vt_cli_fail(err, &d);
                 goto out;
         }
-        if (vt_encoding_dsse_serialize(&e, &env) != 0 || vt_buf_puts(&env, "\n") != 0) {
-                vt_cli_error("out of memory");
-                goto out;
-        }
-        if ((err = vt_util_write_file(out, env.p, env.len, 0644, &d)) != 0) {
-                rc = vt_cli_fail(err, &d);
-                goto out;
-        }
-        rc = VT_EXIT_OK;
+        rc = vt_cli_write_envelope(&e, out);
 out:
         json_decref(predicate);
         vt_crypto_key_free(k);
         vt_encoding_dsse_release(&e);
         vt_buf_release(&stmt);
-        vt_buf_release(&env);
         free(subjects);
         free(is_file);
         return rc;

@@ -33,7 +33,6 @@ int vt_cli_bundle(int argc, char **argv)
         struct vt_hash h;
         int c, rc = VT_EXIT_OK, err;
         long status = 0;
-        size_t slen;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -48,17 +47,14 @@ int vt_cli_bundle(int argc, char **argv)
                         out = optarg;
                         break;
                 case 'h':
-                        fputs(usage_text, stdout);
-                        return VT_EXIT_OK;
+                        return vt_cli_usage(usage_text, 1);
                 default:
-                        fputs(usage_text, stderr);
-                        return VT_EXIT_USAGE;
+                        return vt_cli_bad_option("bundle", argv, c);
                 }
         }
         if (server == NULL || subject == NULL || out == NULL || optind != argc) {
                 vt_cli_error("bundle needs --server, --subject and --out, and no other arguments");
-                fputs(usage_text, stderr);
-                return VT_EXIT_USAGE;
+                return vt_cli_usage(usage_text, 0);
         }
         if (strncmp(subject, "sha256:", 7) == 0) {
                 if (vt_encoding_hex_decode(subject + 7, strlen(subject + 7), h.b, sizeof(h.b)) !=
@@ -73,10 +69,8 @@ int vt_cli_bundle(int argc, char **argv)
         vt_encoding_hex_encode(h.b, sizeof(h.b), hex);
         vt_buf_init(&url);
         vt_buf_init(&resp);
-        slen = strlen(server);
-        while (slen > 0 && server[slen - 1] == '/')
-                slen--;
-        if (vt_buf_printf(&url, "%.*s/v1/bundle?subject=sha256:%s", (int)slen, server, hex) != 0) {
+        if (vt_cli_server_url(&url, server, "/v1/bundle?subject=sha256:") != 0 ||
+            vt_buf_puts(&url, hex) != 0) {
                 rc = VT_EXIT_USAGE;
                 goto done;
         }

@@ -130,15 +130,8 @@ static int envelope_sign(int argc, char **argv)
         }
 
         /* The key first: a bad key must fail before anything is read or written. */
-        if ((err = vt_crypto_key_load_file(key_path, vt_cli_passphrase(), &k, &d)) != 0) {
-                rc = vt_cli_fail(err, &d);
+        if ((rc = vt_cli_signing_key(key_path, &k)) != 0)
                 goto out;
-        }
-        if (!vt_crypto_key_is_private(k)) {
-                vt_cli_error("'%s': a private key is needed to sign, this is a public key",
-                             key_path);
-                goto out;
-        }
         if (add != NULL) {
                 if ((rc = load_envelope(add, &e)) != 0)
                         goto out;
@@ -159,15 +152,7 @@ static int envelope_sign(int argc, char **argv)
                 rc = vt_cli_fail(err, &d);
                 goto out;
         }
-        if (vt_encoding_dsse_serialize(&e, &b) != 0 || vt_buf_puts(&b, "\n") != 0) {
-                vt_cli_error("out of memory");
-                goto out;
-        }
-        if ((err = vt_util_write_file(out, b.p, b.len, 0644, &d)) != 0) {
-                rc = vt_cli_fail(err, &d);
-                goto out;
-        }
-        rc = VT_EXIT_OK;
+        rc = vt_cli_write_envelope(&e, out);
 out:
         vt_buf_release(&b);
         vt_encoding_dsse_release(&e);

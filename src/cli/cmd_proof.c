@@ -76,17 +76,14 @@ static int proof_verify(int argc, char **argv)
                         rootpath = optarg;
                         break;
                 case 'h':
-                        fputs(usage_text, stdout);
-                        return VT_EXIT_OK;
+                        return vt_cli_usage(usage_text, 1);
                 default:
-                        fputs(usage_text, stderr);
-                        return VT_EXIT_USAGE;
+                        return vt_cli_bad_option("proof", argv, c);
                 }
         }
         if (bundle == NULL || nk == 0 || optind != argc) {
                 vt_cli_error("proof verify needs --bundle and --log-key, and no other arguments");
-                fputs(usage_text, stderr);
-                return VT_EXIT_USAGE;
+                return vt_cli_usage(usage_text, 0);
         }
         for (i = 0; i < PROOF_KEYS_MAX; i++)
                 vt_buf_init(&kb[i]);
@@ -139,13 +136,10 @@ out:
 
 int vt_cli_proof(int argc, char **argv)
 {
-        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                fputs(usage_text, argc < 2 ? stderr : stdout);
-                return argc < 2 ? VT_EXIT_USAGE : VT_EXIT_OK;
-        }
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+                return vt_cli_usage(usage_text, argc >= 2);
         if (strcmp(argv[1], "verify") == 0)
                 return proof_verify(argc - 1, argv + 1);
         vt_cli_error("unknown proof command '%s' (verify)", argv[1]);
-        fputs(usage_text, stderr);
-        return VT_EXIT_USAGE;
+        return vt_cli_usage(usage_text, 0);
 }

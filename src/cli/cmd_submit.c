@@ -83,7 +83,6 @@ int vt_cli_submit(int argc, char **argv)
         struct vt_diag d = {""};
         int c, i, rc = VT_EXIT_OK, err;
         long status = 0;
-        size_t slen;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -101,17 +100,14 @@ int vt_cli_submit(int argc, char **argv)
                         outdir = optarg;
                         break;
                 case 'h':
-                        fputs(usage_text, stdout);
-                        return VT_EXIT_OK;
+                        return vt_cli_usage(usage_text, 1);
                 default:
-                        fputs(usage_text, stderr);
-                        return VT_EXIT_USAGE;
+                        return vt_cli_bad_option("submit", argv, c);
                 }
         }
         if (server == NULL || optind >= argc) {
                 vt_cli_error("submit needs --server URL and at least one envelope");
-                fputs(usage_text, stderr);
-                return VT_EXIT_USAGE;
+                return vt_cli_usage(usage_text, 0);
         }
         vt_buf_init(&token);
         vt_buf_init(&url);
@@ -127,10 +123,7 @@ int vt_cli_submit(int argc, char **argv)
                 rc = VT_EXIT_USAGE;
                 goto out;
         }
-        slen = strlen(server);
-        while (slen > 0 && server[slen - 1] == '/')
-                slen--; /* "http://host:8080/" names the same server */
-        if (vt_buf_printf(&url, "%.*s/v1/entries", (int)slen, server) != 0) {
+        if (vt_cli_server_url(&url, server, "/v1/entries") != 0) {
                 rc = VT_EXIT_USAGE;
                 goto out;
         }

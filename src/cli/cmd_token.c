@@ -40,10 +40,8 @@ int vt_cli_token(int argc, char **argv)
         size_t n = 0, i;
         int c, admin = 0, err;
 
-        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-                fputs(usage_text, argc < 2 ? stderr : stdout);
-                return argc < 2 ? VT_EXIT_USAGE : VT_EXIT_OK;
-        }
+        if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+                return vt_cli_usage(usage_text, argc >= 2);
         sub = argv[1];
         optind = 1;
         while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
@@ -58,11 +56,9 @@ int vt_cli_token(int argc, char **argv)
                         admin = 1;
                         break;
                 case 'h':
-                        fputs(usage_text, stdout);
-                        return VT_EXIT_OK;
+                        return vt_cli_usage(usage_text, 1);
                 default:
-                        fputs(usage_text, stderr);
-                        return VT_EXIT_USAGE;
+                        return vt_cli_bad_option("token", argv + 1, c);
                 }
         }
         if (optind != argc - 1 || dir == NULL) {
@@ -83,7 +79,7 @@ int vt_cli_token(int argc, char **argv)
                 if ((err = vt_service_token_create(dir, name, admin, token, &d)) != 0)
                         return vt_cli_fail(err, &d);
                 printf("%s\n", token);
-                memset(token, 0, sizeof(token));
+                vt_util_wipe(token, sizeof(token));
                 return fflush(stdout) == 0 ? VT_EXIT_OK : VT_EXIT_USAGE;
         }
         if (strcmp(sub, "list") == 0) {
@@ -107,6 +103,5 @@ int vt_cli_token(int argc, char **argv)
                 return VT_EXIT_OK;
         }
         vt_cli_error("unknown token command '%s' (create, revoke, list)", sub);
-        fputs(usage_text, stderr);
-        return VT_EXIT_USAGE;
+        return vt_cli_usage(usage_text, 0);
 }

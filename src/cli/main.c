@@ -2,6 +2,7 @@
  * main.c: the veritrail command. One table of verbs; each verb lives in its
  * own cmd_<verb>.c (git's commands[] and builtin/).
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
                 printf("veritrail %s\n", VT_VERSION);
                 return VT_EXIT_OK;
         }
+        opterr = 0; /* the verbs report a refused option themselves, in one line */
         for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(argv[1], commands[i].name) == 0)
                         return commands[i].fn(argc - 1, argv + 1);

@@ -6,8 +6,11 @@
  * characters, and the bits that padding leaves unused are zero. Anything else
  * is refused, so two different strings never decode to the same bytes.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "encoding/encoding_int.h"
 #include "veritrail/encoding.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -165,4 +168,20 @@ int vt_encoding_hex_decode(const char *s, size_t slen, uint8_t *out, size_t n)
                 out[i] = (uint8_t)(hi << 4 | lo);
         }
         return 0;
+}
+
+/* see encoding_int.h */
+int vt_encoding_int_b64_fail(int err, struct vt_diag *d, const char *fmt, ...)
+{
+        char subject[VT_DIAG_MAX];
+        va_list ap;
+
+        if (err == VT_ENOMEM)
+                return err;
+        va_start(ap, fmt);
+        vsnprintf(subject, sizeof(subject), fmt, ap);
+        va_end(ap);
+        vt_diag_set(d, "%s is not %s base64", subject,
+                    err == VT_ENONCANON ? "canonical" : "standard padded");
+        return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
 }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding/encoding_int.h"
 #include "veritrail/encoding.h"
 
 #define PROOF_HASH_B64 44 /* base64 characters of a 32-byte hash */
@@ -60,16 +61,6 @@ static int proof_line(const uint8_t *p, size_t n, size_t *pos, const char **line
         *len = (size_t)(nl - (p + *pos));
         *pos += *len + 1;
         return 0;
-}
-
-/* The base64 error of a decode as a proof error with a sentence. */
-static int proof_b64_fail(int err, size_t lineno, const char *what, struct vt_diag *d)
-{
-        if (err == VT_ENOMEM)
-                return err;
-        vt_diag_set(d, "tlog-proof line %zu: %s is not %s base64", lineno, what,
-                    err == VT_ENONCANON ? "canonical" : "standard padded");
-        return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
 }
 
 /*
@@ -156,7 +147,8 @@ int vt_encoding_tlog_proof_parse(const uint8_t *p, size_t n, struct vt_encoding_
                         goto out;
                 }
                 if ((err = vt_encoding_base64_decode_buf(line + 6, len - 6, &extra)) != 0) {
-                        err = proof_b64_fail(err, lineno, "extra data", d);
+                        err = vt_encoding_int_b64_fail(err, d, "tlog-proof line %zu: extra data",
+                                                       lineno);
                         goto out;
                 }
                 err = VT_EMALFORMED;
@@ -208,8 +200,8 @@ int vt_encoding_tlog_proof_parse(const uint8_t *p, size_t n, struct vt_encoding_
                 if ((err = vt_encoding_base64_decode(line, len, r.path[r.npath].b,
                                                      VT_CRYPTO_HASH_LEN, &got)) != 0 ||
                     got != VT_CRYPTO_HASH_LEN) {
-                        err =
-                            proof_b64_fail(err != 0 ? err : VT_EMALFORMED, lineno, "proof hash", d);
+                        err = vt_encoding_int_b64_fail(err != 0 ? err : VT_EMALFORMED, d,
+                                                       "tlog-proof line %zu: proof hash", lineno);
                         goto out;
                 }
                 err = VT_EMALFORMED;
@@ -270,9 +262,7 @@ int vt_encoding_tlog_proof_format(uint64_t index, const struct vt_hash *path, si
                 goto fail;
         return 0;
 fail:
-        out->len = len0;
-        if (out->p != NULL)
-                out->p[len0] = '\0';
+        vt_encoding_int_buf_rewind(out, len0);
         return VT_ENOMEM;
 }
 
@@ -359,11 +349,7 @@ static int attestation_parse(json_t *o, size_t i, struct vt_encoding_attestation
         }
         if ((err = vt_encoding_base64_decode_buf(s, n, &b)) != 0) {
                 vt_buf_release(&b);
-                if (err == VT_ENOMEM)
-                        return err;
-                vt_diag_set(d, "bundle: attestations[%zu].entry is not %s base64", i,
-                            err == VT_ENONCANON ? "canonical" : "standard padded");
-                return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
+                return vt_encoding_int_b64_fail(err, d, "bundle: attestations[%zu].entry", i);
         }
         if ((err = vt_encoding_entry_parse(b.p, b.len, &a->parsed, d)) != 0) {
                 vt_buf_release(&b);
@@ -395,19 +381,10 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
         int err;
 
         vt_encoding_bundle_init(&b);
-        if (n > VT_ENCODING_BUNDLE_MAX) {
-                vt_diag_set(d, "bundle: %zu bytes, more than %u", n, VT_ENCODING_BUNDLE_MAX);
-                return VT_ETOOBIG;
-        }
-        if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_BUNDLE_MAX, &root, d)) != 0) {
-                vt_diag_prefix(d, "bundle");
-                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
-        }
+        err = vt_encoding_int_json_object(p, n, VT_ENCODING_BUNDLE_MAX, "bundle", &root, d);
+        if (err != 0)
+                return err;
         err = VT_EMALFORMED;
-        if (!json_is_object(root)) {
-                vt_diag_set(d, "bundle: not a JSON object");
-                goto out;
-        }
         atts = json_object_get(root, "attestations");
         mt = json_object_get(root, "mediaType");
         if (json_object_size(root) != 2 || atts == NULL || mt == NULL) {
@@ -483,9 +460,7 @@ int vt_encoding_bundle_add(struct vt_buf *out, int first, const uint8_t *env, si
         }
         return 0;
 fail:
-        out->len = len0;
-        if (out->p != NULL)
-                out->p[len0] = '\0';
+        vt_encoding_int_buf_rewind(out, len0);
         return err;
 }
 

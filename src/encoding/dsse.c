@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding/encoding_int.h"
 #include "veritrail/encoding.h"
 
 /* see encoding.h */
@@ -29,7 +30,8 @@ void vt_encoding_dsse_init(struct vt_encoding_dsse *e)
         memset(e, 0, sizeof(*e));
 }
 
-static void sigs_free(struct vt_encoding_dsse_sig *sigs, size_t n)
+/* see encoding_int.h */
+void vt_encoding_int_sigs_free(struct vt_encoding_dsse_sig *sigs, size_t n)
 {
         size_t i;
 
@@ -47,7 +49,7 @@ void vt_encoding_dsse_release(struct vt_encoding_dsse *e)
                 return;
         free(e->payload_type);
         free(e->payload);
-        sigs_free(e->sigs, e->nsigs);
+        vt_encoding_int_sigs_free(e->sigs, e->nsigs);
         vt_encoding_dsse_init(e);
 }
 
@@ -327,19 +329,6 @@ static int put_b64_string(struct vt_buf *out, const uint8_t *p, size_t n)
         return 0;
 }
 
-/* Append s as a JSON string, escaped by jansson. */
-static int put_json_string(struct vt_buf *out, const char *s, size_t n)
-{
-        json_t *v = json_stringn(s, n);
-        int err;
-
-        if (v == NULL)
-                return VT_ENOMEM;
-        err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
-        json_decref(v);
-        return err;
-}
-
 /* see encoding.h */
 int vt_encoding_dsse_serialize(const struct vt_encoding_dsse *e, struct vt_buf *out)
 {
@@ -354,8 +343,8 @@ int vt_encoding_dsse_serialize(const struct vt_encoding_dsse *e, struct vt_buf *
         if (vt_buf_puts(out, "{\"payload\":") != 0 ||
             put_b64_string(out, e->payload, e->payload_len) != 0 ||
             vt_buf_puts(out, ",\"payloadType\":") != 0 ||
-            put_json_string(out, e->payload_type ? e->payload_type : "", e->payload_type_len) !=
-                0 ||
+            vt_encoding_int_put_string(out, e->payload_type ? e->payload_type : "",
+                                       e->payload_type_len) != 0 ||
             vt_buf_puts(out, ",\"signatures\":[") != 0)
                 goto fail;
         for (i = 0; i < e->nsigs; i++) {
@@ -363,7 +352,8 @@ int vt_encoding_dsse_serialize(const struct vt_encoding_dsse *e, struct vt_buf *
                         goto fail;
                 if (e->sigs[i].keyid != NULL &&
                     (vt_buf_puts(out, "\"keyid\":") != 0 ||
-                     put_json_string(out, e->sigs[i].keyid, strlen(e->sigs[i].keyid)) != 0 ||
+                     vt_encoding_int_put_string(out, e->sigs[i].keyid, strlen(e->sigs[i].keyid)) !=
+                         0 ||
                      vt_buf_puts(out, ",") != 0))
                         goto fail;
                 if (vt_buf_puts(out, "\"sig\":") != 0 ||
@@ -376,9 +366,7 @@ int vt_encoding_dsse_serialize(const struct vt_encoding_dsse *e, struct vt_buf *
         return 0;
 fail:
         /* Leave out as it was (its bytes, not its capacity). */
-        out->len = len0;
-        if (out->p != NULL)
-                out->p[len0] = '\0';
+        vt_encoding_int_buf_rewind(out, len0);
         return err;
 }
 

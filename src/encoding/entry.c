@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding/encoding_int.h"
 #include "veritrail/encoding.h"
 
 /* see encoding.h */
@@ -30,38 +31,14 @@ void vt_encoding_entry_init(struct vt_encoding_entry *e)
         memset(e, 0, sizeof(*e));
 }
 
-static void entry_sigs_free(struct vt_encoding_dsse_sig *sigs, size_t n)
-{
-        size_t i;
-
-        for (i = 0; i < n; i++) {
-                free(sigs[i].keyid);
-                free(sigs[i].sig);
-        }
-        free(sigs);
-}
-
 /* see encoding.h */
 void vt_encoding_entry_release(struct vt_encoding_entry *e)
 {
         if (e == NULL)
                 return;
         free(e->payload_type);
-        entry_sigs_free(e->sigs, e->nsigs);
+        vt_encoding_int_sigs_free(e->sigs, e->nsigs);
         vt_encoding_entry_init(e);
-}
-
-/* Append s[0..n) as a JSON string, escaped by jansson. */
-static int entry_put_string(struct vt_buf *out, const char *s, size_t n)
-{
-        json_t *v = json_stringn(s, n);
-        int err;
-
-        if (v == NULL)
-                return VT_ENOMEM;
-        err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
-        json_decref(v);
-        return err;
 }
 
 /*
@@ -79,14 +56,15 @@ static int entry_write(const char *type, size_t tlen, const struct vt_hash *dige
         if (vt_buf_puts(out, "{\"mediaType\":\"" VT_ENCODING_ENTRY_MEDIA_TYPE
                              "\",\"payloadSha256\":\"") != 0 ||
             vt_buf_puts(out, hex) != 0 || vt_buf_puts(out, "\",\"payloadType\":") != 0 ||
-            entry_put_string(out, type, tlen) != 0 || vt_buf_puts(out, ",\"signatures\":[") != 0)
+            vt_encoding_int_put_string(out, type, tlen) != 0 ||
+            vt_buf_puts(out, ",\"signatures\":[") != 0)
                 goto fail;
         for (i = 0; i < nsigs; i++) {
                 if (vt_buf_puts(out, i == 0 ? "{" : ",{") != 0)
                         goto fail;
                 if (sigs[i].keyid != NULL &&
                     (vt_buf_puts(out, "\"keyid\":") != 0 ||
-                     entry_put_string(out, sigs[i].keyid, strlen(sigs[i].keyid)) != 0 ||
+                     vt_encoding_int_put_string(out, sigs[i].keyid, strlen(sigs[i].keyid)) != 0 ||
                      vt_buf_puts(out, ",") != 0))
                         goto fail;
                 if (vt_buf_puts(out, "\"sig\":\"") != 0 ||
@@ -107,9 +85,7 @@ static int entry_write(const char *type, size_t tlen, const struct vt_hash *dige
         }
         return 0;
 fail:
-        out->len = len0;
-        if (out->p != NULL)
-                out->p[len0] = '\0';
+        vt_encoding_int_buf_rewind(out, len0);
         return err;
 }
 
@@ -206,11 +182,7 @@ static int entry_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *sig, stru
         vt_buf_init(&b);
         if ((err = vt_encoding_base64_decode_buf(s, n, &b)) != 0) {
                 vt_buf_release(&b);
-                if (err == VT_ENOMEM)
-                        return err;
-                vt_diag_set(d, "entry: %ssig is not %s base64", where,
-                            err == VT_ENONCANON ? "canonical" : "standard padded");
-                return err == VT_ENONCANON ? VT_ENONCANON : VT_EMALFORMED;
+                return vt_encoding_int_b64_fail(err, d, "entry: %ssig", where);
         }
         if (b.len == 0 || b.len > VT_ENCODING_DSSE_SIG_MAX) {
                 vt_buf_release(&b);
@@ -236,19 +208,10 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
 
         vt_encoding_entry_init(&e);
         vt_buf_init(&again);
-        if (n > VT_ENCODING_ENTRY_MAX) {
-                vt_diag_set(d, "entry: %zu bytes, more than %d", n, VT_ENCODING_ENTRY_MAX);
-                return VT_ETOOBIG;
-        }
-        if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_ENTRY_MAX, &root, d)) != 0) {
-                vt_diag_prefix(d, "entry");
-                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
-        }
+        err = vt_encoding_int_json_object(p, n, VT_ENCODING_ENTRY_MAX, "entry", &root, d);
+        if (err != 0)
+                return err;
         err = VT_EMALFORMED;
-        if (!json_is_object(root)) {
-                vt_diag_set(d, "entry: not a JSON object");
-                goto out;
-        }
         if (json_object_size(root) != 4 || json_object_get(root, "signatures") == NULL) {
                 vt_diag_set(d, "entry: wants exactly mediaType, payloadSha256, payloadType and "
                                "signatures");

@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "encoding/encoding_int.h"
 #include "veritrail/encoding.h"
 
 static int too_deep(const json_t *v, int depth)
@@ -63,5 +64,50 @@ int vt_encoding_json_dump(const json_t *v, size_t flags, struct vt_buf *out)
         if (vt_buf_reserve(out, 0) != 0)
                 return VT_ENOMEM;
         out->p[out->len] = '\0';
+        return 0;
+}
+
+/* see encoding_int.h */
+int vt_encoding_int_put_string(struct vt_buf *out, const char *s, size_t n)
+{
+        json_t *v = json_stringn(s, n);
+        int err;
+
+        if (v == NULL)
+                return VT_ENOMEM;
+        err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
+        json_decref(v);
+        return err;
+}
+
+/* see encoding_int.h */
+void vt_encoding_int_buf_rewind(struct vt_buf *out, size_t len)
+{
+        out->len = len;
+        if (out->p != NULL)
+                out->p[len] = '\0';
+}
+
+/* see encoding_int.h */
+int vt_encoding_int_json_object(const uint8_t *p, size_t n, size_t max, const char *what,
+                                json_t **root, struct vt_diag *d)
+{
+        json_t *v;
+        int err;
+
+        if (n > max) {
+                vt_diag_set(d, "%s: %zu bytes, more than %zu", what, n, max);
+                return VT_ETOOBIG;
+        }
+        if ((err = vt_encoding_json_parse(p, n, max, &v, d)) != 0) {
+                vt_diag_prefix(d, "%s", what);
+                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
+        }
+        if (!json_is_object(v)) {
+                json_decref(v);
+                vt_diag_set(d, "%s: not a JSON object", what);
+                return VT_EMALFORMED;
+        }
+        *root = v;
         return 0;
 }

@@ -322,7 +322,7 @@ int vt_log_init(const char *dir, const char *origin, struct vt_diag *d)
         vt_buf_init(&tmp);
         if ((err = log_origin_check(origin, d)) != 0)
                 goto out;
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
                 vt_diag_set(d, "cannot create '%s': %s", dir, strerror(errno));
                 err = VT_EIO;
                 goto out;
@@ -592,7 +592,8 @@ static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, 
         struct vt_hash out[VT_MERKLE_MAX_NEW_HASHES], root;
         struct vt_merkle_frontier saved;
         int started = 0;
-        unsigned act[VT_LOG_LEVELS], touched[VT_LOG_LEVELS];
+        unsigned act[VT_LOG_LEVELS], touched[VT_LOG_LEVELS], filled[VT_LOG_LEVELS];
+        uint64_t fill_n[VT_LOG_LEVELS];
         unsigned bact, l, w;
         size_t i, cnt, blen0;
         uint64_t size0, size, idx, k, tsize;
@@ -623,6 +624,8 @@ static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, 
         for (l = 0; l < VT_LOG_LEVELS; l++) {
                 act[l] = log->lv[l].cur;
                 touched[l] = 0;
+                filled[l] = 0;
+                fill_n[l] = 0;
         }
 
         for (i = 0; i < n; i++) {
@@ -657,6 +660,8 @@ static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, 
                                                              log->lv[l].buf[act[l]],
                                                              VT_MERKLE_TILE_BYTES, d)) != 0)
                                         goto fail;
+                                if (filled[l]++ == 0)
+                                        fill_n[l] = k >> 8; /* stays in buf[cur] (see below) */
                                 act[l] = 1 - log->lv[l].cur;
                         }
                 }
@@ -695,6 +700,23 @@ static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, 
                 log->bcur = bact;
         }
         log->wsize = size;
+        /*
+         * Hand the new right edge to the proof cache before the size is
+         * published, so a proof for an entry of this batch reads no tile
+         * from the store. The first tile of each level that filled up in
+         * this batch is still whole in the buffer the batch started with
+         * (later ones went to the other buffer); the partial tiles are in
+         * buf[cur].
+         */
+        for (l = 0; l < VT_LOG_LEVELS; l++) {
+                if (filled[l] > 0)
+                        vt_log_xcache_put(log, l, fill_n[l], VT_MERKLE_TILE_WIDTH,
+                                          log->lv[l].buf[1 - log->lv[l].cur]);
+                w = (unsigned)((size >> (8 * l)) & 255);
+                if (touched[l] && w != 0)
+                        vt_log_xcache_put(log, l, vt_log_shr(size, 8 * (l + 1)), w,
+                                          log->lv[l].buf[log->lv[l].cur]);
+        }
         if (log_publish(log, size, &root, log->note.p, log->note.len) != 0) {
                 /* The state is durable; only the copy of the note is missing. */
                 log->loaded = 0;
@@ -784,6 +806,13 @@ static void log_hash_leaves(const uint8_t *const *entries, const size_t *lens, s
 int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_t *lens, size_t n,
                   uint64_t *first, struct vt_diag *d)
 {
+        return vt_log_append_ex(log, entries, lens, NULL, n, first, d);
+}
+
+/* see log.h */
+int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                     void *const *users, size_t n, uint64_t *first, struct vt_diag *d)
+{
         struct vt_hash *leaves;
         uint64_t f = 0;
         int err;
@@ -796,7 +825,7 @@ int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_
         }
         log_hash_leaves(entries, lens, n, leaves);
         pthread_mutex_lock(&log->wmu);
-        err = log_append_locked(log, entries, lens, leaves, NULL, n, &f, d);
+        err = log_append_locked(log, entries, lens, leaves, users, n, &f, d);
         pthread_mutex_unlock(&log->wmu);
         free(leaves);
         if (err == 0)

@@ -122,6 +122,16 @@ int vt_log_read_lock(struct vt_log *log, struct vt_store **s, struct vt_diag *d)
 void vt_log_read_unlock(struct vt_log *log);
 
 /*
+ * vt_log_xcache_put(log, level, n, w, hashes): the writer hands the proof
+ * cache (log_read.c) the first w hashes of tile (level, n), just committed,
+ * so proofs about recent entries read no tile from the store. Takes rmu;
+ * call it after the commit and before the new size is published. Only
+ * what the cache lacks is expanded (at most 255 node hashes per tile).
+ */
+void vt_log_xcache_put(struct vt_log *log, unsigned level, uint64_t n, unsigned w,
+                       const uint8_t *hashes);
+
+/*
  * vt_log_tile_name(level, n, w, buf, cap): "0/x001/002", "0/x001/002.p/17"
  * or "entries/x001/002" (level -1): the tile's path without "tile/", for
  * diagnostics.

@@ -58,6 +58,21 @@ static unsigned log_xslot(unsigned level, uint64_t n)
 }
 
 /*
+ * Expand hashes [w0, w) of x (the first w0 and the subtrees above them are
+ * there already): every complete subtree hash inside the tile that the new
+ * hashes finish.
+ */
+static void log_xexpand(struct vt_log_xtile *x, unsigned w0, unsigned w)
+{
+        unsigned j, i;
+
+        for (j = 1; j <= VT_MERKLE_TILE_HEIGHT; j++)
+                for (i = w0 >> j; i < (w >> j); i++)
+                        vt_merkle_node_hash(&x->h[XOFF(j - 1) + 2 * i],
+                                            &x->h[XOFF(j - 1) + 2 * i + 1], &x->h[XOFF(j) + i]);
+}
+
+/*
  * The expanded tile (level, n) with at least need hashes, from the cache or
  * read through s and expanded (rmu held).
  */
@@ -66,7 +81,7 @@ static int log_xtile(struct vt_log *log, struct vt_store *s, unsigned level, uin
 {
         struct vt_log_xtile *x;
         char name[64];
-        unsigned w = 0, j, i, cnt;
+        unsigned w = 0;
         int err;
 
         if (log->xcache == NULL &&
@@ -93,17 +108,44 @@ static int log_xtile(struct vt_log *log, struct vt_store *s, unsigned level, uin
         }
         x->width = 0; /* invalid until complete */
         memcpy(x->h, log->rtmp.p, log->rtmp.len);
-        for (j = 1; j <= VT_MERKLE_TILE_HEIGHT; j++) {
-                cnt = w >> j;
-                for (i = 0; i < cnt; i++)
-                        vt_merkle_node_hash(&x->h[XOFF(j - 1) + 2 * i],
-                                            &x->h[XOFF(j - 1) + 2 * i + 1], &x->h[XOFF(j) + i]);
-        }
+        log_xexpand(x, 0, w);
         x->level = level;
         x->n = n;
         x->width = w;
         *out = x;
         return 0;
+}
+
+/* see log_int.h */
+void vt_log_xcache_put(struct vt_log *log, unsigned level, uint64_t n, unsigned w,
+                       const uint8_t *hashes)
+{
+        struct vt_log_xtile *x;
+        unsigned w0 = 0;
+
+        if (w == 0 || w > VT_MERKLE_TILE_WIDTH || level >= VT_LOG_LEVELS)
+                return;
+        pthread_mutex_lock(&log->rmu);
+        if (log->xcache == NULL &&
+            (log->xcache = calloc(VT_LOG_XSLOTS, sizeof(*log->xcache))) == NULL) {
+                pthread_mutex_unlock(&log->rmu); /* no cache: proofs read the store */
+                return;
+        }
+        x = &log->xcache[log_xslot(level, n)];
+        if (x->width > 0 && x->level == level && x->n == n) {
+                if (x->width >= w)
+                        goto out;
+                w0 = x->width; /* a prefix of the same tile: only the new part */
+        }
+        x->width = 0; /* invalid until complete */
+        memcpy(x->h[w0].b, hashes + (size_t)w0 * VT_MERKLE_HASH_LEN,
+               (size_t)(w - w0) * VT_MERKLE_HASH_LEN);
+        log_xexpand(x, w0, w);
+        x->level = level;
+        x->n = n;
+        x->width = w;
+out:
+        pthread_mutex_unlock(&log->rmu);
 }
 
 /* The vt_merkle_read_fn over the expanded tiles. */

@@ -1382,6 +1382,29 @@ static int root_commit(struct vt_policy_root *r, json_t *doc, struct vt_diag *d)
         return 0;
 }
 
+/*
+ * governance_put(doc, keys, nkeys, threshold, d): doc's governance becomes
+ * these keys and threshold, their entries added to doc's keys map. On
+ * failure doc may be half-changed: the caller drops it.
+ */
+static int governance_put(json_t *doc, const struct vt_crypto_key *const *keys, size_t nkeys,
+                          size_t threshold, struct vt_diag *d)
+{
+        json_t *keyids = NULL;
+        int err;
+
+        err = add_keys(json_object_get(doc, "keys"), keys, nkeys, threshold, "governance", &keyids,
+                       d);
+        if (err != 0)
+                return err;
+        /* json_pack steals keyids, even on failure. */
+        if (json_object_set_new(
+                doc, "governance",
+                json_pack("{s:o, s:I}", "keyids", keyids, "threshold", (json_int_t)threshold)) != 0)
+                return VT_ENOMEM;
+        return 0;
+}
+
 static int expires_check(int64_t expires, char text[21], struct vt_diag *d)
 {
         if (vt_policy_time_format(expires, text) != 0) {
@@ -1395,8 +1418,8 @@ static int expires_check(int64_t expires, char text[21], struct vt_diag *d)
 int vt_policy_root_new(const struct vt_crypto_key *const *gov, size_t ngov, size_t threshold,
                        int64_t expires, struct vt_policy_root **out, struct vt_diag *d)
 {
-        json_t *doc, *keyids = NULL;
         char text[21];
+        json_t *doc;
         int err;
 
         if ((err = expires_check(expires, text, d)) != 0)
@@ -1405,17 +1428,9 @@ int vt_policy_root_new(const struct vt_crypto_key *const *gov, size_t ngov, size
                         "version", (json_int_t)1, "expires", text, "keys", "roles");
         if (doc == NULL)
                 return VT_ENOMEM;
-        err =
-            add_keys(json_object_get(doc, "keys"), gov, ngov, threshold, "governance", &keyids, d);
-        if (err != 0) {
+        if ((err = governance_put(doc, gov, ngov, threshold, d)) != 0) {
                 json_decref(doc);
                 return err;
-        }
-        if (json_object_set_new(doc, "governance",
-                                json_pack("{s:o, s:I}", "keyids", keyids, "threshold",
-                                          (json_int_t)threshold)) != 0) {
-                json_decref(doc);
-                return VT_ENOMEM;
         }
         return root_from_doc(doc, out, d);
 }
@@ -1519,22 +1534,14 @@ int vt_policy_root_remove_role(struct vt_policy_root *r, const char *name, struc
 int vt_policy_root_set_governance(struct vt_policy_root *r, const struct vt_crypto_key *const *keys,
                                   size_t nkeys, size_t threshold, struct vt_diag *d)
 {
-        json_t *doc, *keyids = NULL;
+        json_t *doc;
         int err;
 
         if ((doc = json_deep_copy(r->doc)) == NULL)
                 return VT_ENOMEM;
-        err = add_keys(json_object_get(doc, "keys"), keys, nkeys, threshold, "governance", &keyids,
-                       d);
-        if (err != 0) {
+        if ((err = governance_put(doc, keys, nkeys, threshold, d)) != 0) {
                 json_decref(doc);
                 return err;
-        }
-        if (json_object_set_new(doc, "governance",
-                                json_pack("{s:o, s:I}", "keyids", keyids, "threshold",
-                                          (json_int_t)threshold)) != 0) {
-                json_decref(doc);
-                return VT_ENOMEM;
         }
         return root_commit(r, doc, d);
 }

@@ -172,15 +172,46 @@ static void h_bundle(struct vt_server_call *c, struct vt_server_reply *r)
 
 /* ---- writes ------------------------------------------------------------- */
 
-/* POST /v1/entries: one envelope; 201 with its bundle, 200 with it when logged before. */
-static void h_submit(struct vt_server_call *c, struct vt_server_reply *r)
+/* A started submission whose request ended before it was collected. */
+static void submit_work_free(struct vt_service *svc, void *work)
 {
         struct vt_service_result res;
         struct vt_buf b;
 
+        vt_buf_init(&b);
+        vt_service_submit_finish(svc, work, &b, &res);
+        vt_buf_release(&b);
+}
+
+/*
+ * POST /v1/entries: one envelope; 201 with its bundle, 200 with it when
+ * logged before. Two runs: the first starts the submission in the service
+ * and parks the request (the body stays until the second run); the second,
+ * once the service has woken it, collects the result and the bundle.
+ */
+static void h_submit(struct vt_server_call *c, struct vt_server_reply *r)
+{
+        struct vt_service_op *op = c->rq->work;
+        struct vt_service_result res;
+        struct vt_buf b;
+        int err;
+
+        if (op == NULL) {
+                err = vt_service_submit_start(c->svc, c->rq->body.p, c->rq->body.len,
+                                              vt_server_wake, c->rq, &op);
+                if (err != 0) {
+                        vt_server_reply_code(r, err, "out of memory for a submission");
+                        return;
+                }
+                c->rq->work = op;
+                c->rq->work_free = submit_work_free;
+                vt_server_park(c);
+                return;
+        }
+        c->rq->work = NULL;
         memset(&res, 0, sizeof(res));
         vt_buf_init(&b);
-        if (vt_service_submit(c->svc, c->rq->body.p, c->rq->body.len, &b, &res) != 0) {
+        if (vt_service_submit_finish(c->svc, op, &b, &res) != 0) {
                 vt_server_reply_code(r, res.err, res.diag.msg);
                 vt_buf_release(&b);
                 return;
@@ -261,20 +292,75 @@ fail:
         return -1;
 }
 
-/* POST /v1/entries:batch: up to VT_SERVICE_BATCH_MAX envelopes; 200 with one result each. */
+/* A batch request's submissions in the service, while the request is parked. */
+struct batch_work {
+        struct vt_server_request *rq;
+        struct vt_buf all; /* the envelopes, each serialised again */
+        size_t *offs, *lens, n;
+        struct vt_service_op **ops; /* NULL for one that could not start */
+        atomic_size_t left;         /* started and not yet done, plus one while starting */
+};
+
+static void batch_work_free(struct vt_service *svc, void *p)
+{
+        struct batch_work *w = p;
+        struct vt_service_result res;
+        struct vt_buf b;
+        size_t i;
+
+        vt_buf_init(&b);
+        for (i = 0; w->ops != NULL && i < w->n; i++) {
+                if (w->ops[i] != NULL)
+                        vt_service_submit_finish(svc, w->ops[i], &b, &res);
+                b.len = 0;
+        }
+        vt_buf_release(&b);
+        vt_buf_release(&w->all);
+        free(w->ops);
+        free(w->offs);
+        free(w->lens);
+        free(w);
+}
+
+/* The done function of each submission of a batch: the last one wakes the request. */
+static void batch_done(void *arg)
+{
+        struct batch_work *w = arg;
+
+        if (atomic_fetch_sub(&w->left, 1) == 1)
+                vt_server_wake(w->rq);
+}
+
+/*
+ * POST /v1/entries:batch: up to VT_SERVICE_BATCH_MAX envelopes; 200 with
+ * one result each. Like h_submit, in two runs: start every envelope (the
+ * service's workers check them on every core, its committer gathers them
+ * into as few group commits as it can) and park; then collect.
+ */
 static void h_batch(struct vt_server_call *c, struct vt_server_reply *r)
 {
+        struct batch_work *w = c->rq->work;
         struct vt_service_result *res = NULL;
-        const uint8_t **envs = NULL;
-        struct vt_buf *bundles = NULL, all, out;
-        size_t *offs = NULL, *lens = NULL, n = 0, i;
+        struct vt_buf *bundles = NULL, out;
+        size_t n = 0, i;
         unsigned wait;
         int err = 0;
 
-        vt_buf_init(&all);
         vt_buf_init(&out);
-        if (batch_split(c, &all, &offs, &lens, &n, r) != 0)
+        if (w != NULL) {
+                c->rq->work = NULL;
+                n = w->n;
+                goto collect;
+        }
+        if ((w = calloc(1, sizeof(*w))) == NULL) {
+                vt_server_reply_code(r, VT_ENOMEM, NULL);
+                return;
+        }
+        vt_buf_init(&w->all);
+        w->rq = c->rq;
+        if (batch_split(c, &w->all, &w->offs, &w->lens, &w->n, r) != 0)
                 goto done;
+        n = w->n;
         /* One token per envelope: a batch is charged for what it holds. */
         wait = vt_server_limiter_take(c->srv->limiter, c->rq->token, (double)n, vt_util_now_ns());
         if (wait != 0) {
@@ -286,18 +372,40 @@ static void h_batch(struct vt_server_call *c, struct vt_server_reply *r)
                 r->retry_after = wait;
                 goto done;
         }
-        envs = calloc(n, sizeof(*envs));
+        if ((w->ops = calloc(n, sizeof(*w->ops))) == NULL) {
+                vt_server_reply_code(r, VT_ENOMEM, NULL);
+                goto done;
+        }
+        atomic_init(&w->left, n + 1);
+        for (i = 0; i < n; i++)
+                if (vt_service_submit_start(c->svc, w->all.p + w->offs[i], w->lens[i], batch_done,
+                                            w, &w->ops[i]) != 0) {
+                        w->ops[i] = NULL;
+                        atomic_fetch_sub(&w->left, 1);
+                }
+        c->rq->work = w;
+        c->rq->work_free = batch_work_free;
+        vt_server_park(c);
+        batch_done(w); /* the one held while starting */
+        return;
+
+collect:
         bundles = calloc(n, sizeof(*bundles));
         res = calloc(n, sizeof(*res));
-        if (envs == NULL || bundles == NULL || res == NULL) {
+        if (bundles == NULL || res == NULL) {
                 vt_server_reply_code(r, VT_ENOMEM, NULL);
                 goto done;
         }
         for (i = 0; i < n; i++) {
-                envs[i] = all.p + offs[i];
                 vt_buf_init(&bundles[i]);
+                if (w->ops[i] == NULL) {
+                        res[i].err = VT_ENOMEM;
+                        vt_diag_set(&res[i].diag, "out of memory for a submission");
+                        continue;
+                }
+                vt_service_submit_finish(c->svc, w->ops[i], &bundles[i], &res[i]);
+                w->ops[i] = NULL;
         }
-        vt_service_submit_batch(c->svc, envs, lens, n, bundles, res);
 
         /* {"results":[{"status":201,"index":N,"bundle":{...}}, {"status":400,...}, ...]} */
         err |= vt_buf_puts(&out, "{\"results\":[");
@@ -334,10 +442,7 @@ done:
                         vt_buf_release(&bundles[i]);
         free(bundles);
         free(res);
-        free(envs);
-        free(offs);
-        free(lens);
-        vt_buf_release(&all);
+        batch_work_free(c->svc, w);
         vt_buf_release(&out);
 }
 

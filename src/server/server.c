@@ -13,14 +13,18 @@
  *   on_access #n  body bytes: appended while under the cap; past it the rest
  *                 is counted and dropped (413 at the end), and a client that
  *                 keeps sending more than twice the cap is disconnected
- *   on_access end the handler runs (it may block: a submission waits for its
- *                 group commit on this connection's own thread) and its reply
- *                 is queued
+ *   on_access end the handler runs and its reply is queued; or the handler
+ *                 parks (vt_server_park): a submission has started in the
+ *                 service and the connection is suspended until the service
+ *                 wakes it (vt_server_wake), then the handler runs again
+ *                 and replies
  *   on_completed  the answer was sent (or the connection died): access-log
  *                 line, metrics, free
  *
- * libmicrohttpd runs one thread per connection (see server.h for why), with
- * an idle timeout, a connection limit and a per-IP limit. We bind the socket
+ * libmicrohttpd runs a small pool of event-loop threads (epoll, one per
+ * core; see server.h for why), with an idle timeout, a connection limit
+ * and a per-IP limit. No thread ever waits for a group commit: a waiting
+ * submission is a suspended connection. We bind the socket
  * ourselves so that start-up errors say exactly what is wrong ("address
  * already in use") and port 0 works.
  */
@@ -40,7 +44,8 @@
 
 #include "server/server_int.h"
 
-#define THREAD_STACK (1024 * 1024) /* bytes; a handler runs the whole submission pipeline */
+#define THREAD_STACK (1024 * 1024) /* bytes; handlers build bundles and proofs on it */
+#define POOL_MAX     16          /* event-loop threads at most */
 
 /* see server.h */
 void vt_server_config_init(struct vt_server_config *c)
@@ -322,12 +327,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
         struct vt_server_request *rq = calloc(1, sizeof(*rq));
 
-        (void)cls;
-        (void)conn;
         if (rq == NULL)
                 return NULL;
         rq->start_ns = vt_util_now_ns();
         rq->route_index = (unsigned)vt_server_nroutes;
+        rq->srv = cls;
+        rq->conn = conn;
+        atomic_init(&rq->park, VT_SERVER_PARK_RUNNING);
         snprintf(rq->uri, sizeof(rq->uri), "%s", uri);
         vt_buf_init(&rq->body);
         vt_buf_init(&rq->early.body);
@@ -492,6 +498,18 @@ static enum MHD_Result finish(struct vt_server *s, struct MHD_Connection *conn, 
                                    "the server holds too many request bodies; retry shortly", &r,
                                    1);
         }
+        /*
+         * Once vt_server_stop() has begun, nothing new may park (a suspended
+         * connection must not outlive the daemon); a parked request's second
+         * run still completes.
+         */
+        atomic_fetch_add(&s->handling, 1);
+        if (atomic_load(&s->stopping) && rq->work == NULL &&
+            rq->route->auth != VT_SERVER_AUTH_NONE) {
+                atomic_fetch_sub(&s->handling, 1);
+                r.retry_after = 1;
+                return reply_early(s, conn, rq, 503, "busy", "the server is stopping", &r, 1);
+        }
         memset(&call, 0, sizeof(call));
         call.srv = s;
         call.svc = s->svc;
@@ -499,11 +517,49 @@ static enum MHD_Result finish(struct vt_server *s, struct MHD_Connection *conn, 
         call.tail = vt_server_route_tail(rq->route, url);
         call.rq = rq;
         call.conn = conn;
+        atomic_store(&rq->park, VT_SERVER_PARK_RUNNING);
         rq->route->fn(&call, &r);
+        if (rq->parking) {
+                /*
+                 * Parked: suspend, unless the wake came first, in which case
+                 * it left the resumption to us (see vt_server_wake).
+                 */
+                rq->parking = 0;
+                vt_buf_release(&r.body);
+                atomic_fetch_add(&s->parked, 1);
+                MHD_suspend_connection(conn);
+                if (atomic_exchange(&rq->park, VT_SERVER_PARK_SUSPENDED) ==
+                    VT_SERVER_PARK_DONE) {
+                        MHD_resume_connection(conn);
+                        atomic_fetch_sub(&s->parked, 1);
+                }
+                atomic_fetch_sub(&s->handling, 1);
+                return MHD_YES;
+        }
+        atomic_fetch_sub(&s->handling, 1);
         /* The body is no longer needed: give its memory and budget back before sending. */
         vt_buf_release(&rq->body);
         budget_release(s, rq);
         return queue_reply(s, conn, rq, &r);
+}
+
+/* see server_int.h */
+void vt_server_park(struct vt_server_call *c)
+{
+        c->rq->parking = 1;
+}
+
+/* see server_int.h */
+void vt_server_wake(void *arg)
+{
+        struct vt_server_request *rq = arg;
+        struct vt_server *s = rq->srv;
+
+        /* Only a suspended connection may be resumed; else finish() does it. */
+        if (atomic_exchange(&rq->park, VT_SERVER_PARK_DONE) == VT_SERVER_PARK_SUSPENDED) {
+                MHD_resume_connection(rq->conn);
+                atomic_fetch_sub(&s->parked, 1);
+        }
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -548,6 +604,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                   rq->status != 0 ? rq->bytes : 0);
         if (s->cfg.access_log_fd >= 0)
                 access_log(s, conn, rq, now);
+        if (rq->work != NULL && rq->work_free != NULL)
+                rq->work_free(s->svc, rq->work); /* parked work never collected */
         vt_buf_release(&rq->body);
         vt_buf_release(&rq->early.body); /* an early reply never sent */
         budget_release(s, rq);
@@ -596,8 +654,9 @@ int vt_server_start(struct vt_service *svc, const struct vt_server_config *c,
                     struct vt_server **out, struct vt_diag *d)
 {
         struct vt_server *s = calloc(1, sizeof(*s));
-        unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                         MHD_USE_POLL | MHD_USE_ITC;
+        unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned pool;
         int err;
 
         if (s == NULL)
@@ -617,6 +676,11 @@ int vt_server_start(struct vt_service *svc, const struct vt_server_config *c,
                 s->cfg.batch_body_max = VT_SERVER_BATCH_BODY_MAX;
         if (s->cfg.body_budget == 0)
                 s->cfg.body_budget = VT_SERVER_BODY_BUDGET_DEFAULT;
+        pool = s->cfg.threads != 0 ? s->cfg.threads : cores > 0 ? (unsigned)cores : 1;
+        if (pool > POOL_MAX)
+                pool = POOL_MAX;
+        if (pool > s->cfg.max_connections)
+                pool = s->cfg.max_connections; /* each thread gets a share of the limit */
         s->cfg.listen = NULL; /* not kept: the caller's string */
         if ((err = vt_server_limiter_new(c->rate, c->burst, &s->limiter)) != 0)
                 goto fail;
@@ -633,7 +697,8 @@ int vt_server_start(struct vt_service *svc, const struct vt_server_config *c,
             MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,       /* stalled clients */
             MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,   /* threads */
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_per_ip, /* one client */
-            MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,    /* per connection */
+            MHD_OPTION_THREAD_POOL_SIZE, pool,                     /* event loops */
+            MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,    /* each of them */
             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,                /* request start */
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,          /* request end */
             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,        /* gauges */
@@ -693,8 +758,18 @@ int vt_server_drain(struct vt_server *s, unsigned timeout_ms)
 /* see server.h */
 void vt_server_stop(struct vt_server *s)
 {
+        struct timespec tick = {0, 1000000};
+
         if (s == NULL)
                 return;
+        /*
+         * A suspended connection must not outlive the daemon: let every
+         * parked request be woken (the service answers each in bounded
+         * time: a commit succeeds or fails) before stopping it.
+         */
+        atomic_store(&s->stopping, 1);
+        while (atomic_load(&s->handling) > 0 || atomic_load(&s->parked) > 0)
+                nanosleep(&tick, NULL);
         MHD_stop_daemon(s->daemon);
         /* After a quiesce the socket is ours again; otherwise libmicrohttpd closed it. */
         if (s->quiesced)

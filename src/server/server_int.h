@@ -93,7 +93,24 @@ struct vt_server_request {
         int admin;
         unsigned status; /* answered status, 0 for none */
         size_t bytes;    /* answered body bytes */
+
+        /*
+         * A handler that waits for the service without holding its thread
+         * (vt_server_park): the connection is suspended until
+         * vt_server_wake(rq), then the handler runs again with its work.
+         */
+        struct vt_server *srv;
+        void *conn;     /* struct MHD_Connection */
+        atomic_int park; /* VT_SERVER_PARK_*: who resumes the connection */
+        int parking;    /* the handler called vt_server_park() */
+        void *work;     /* the handler's state while parked */
+        /* Frees work when the request ends without the handler's second run. */
+        void (*work_free)(struct vt_service *svc, void *work);
 };
+
+#define VT_SERVER_PARK_RUNNING   0 /* the handler is running */
+#define VT_SERVER_PARK_SUSPENDED 1 /* the connection is suspended: the wake resumes it */
+#define VT_SERVER_PARK_DONE      2 /* woken before the suspension: finish() resumes it */
 
 /* ---- routes ------------------------------------------------------------- */
 
@@ -124,6 +141,19 @@ struct vt_server_route {
         int batch;          /* charged per envelope after the body is read */
         vt_server_handler_fn fn;
 };
+
+/*
+ * vt_server_park(c): called by a handler that has started work which will
+ * call vt_server_wake(c->rq) exactly once (a vt_service_done_fn): no reply
+ * now; the connection is suspended, its thread serves other connections,
+ * and once woken the handler runs again with c->rq->work as it left it
+ * (it then replies). Set c->rq->work_free too, for a request that ends
+ * before that second run.
+ */
+void vt_server_park(struct vt_server_call *c);
+
+/* vt_server_wake(rq): the work of a parked request is over (any thread). */
+void vt_server_wake(void *rq);
 
 /* The table (routes.c) and its size; metrics slot vt_server_nroutes is "unmatched". */
 extern const struct vt_server_route vt_server_routes[];
@@ -207,6 +237,9 @@ struct vt_server {
         atomic_int draining;
         atomic_uint inflight;
         atomic_size_t body_held; /* bytes of bodies held, against cfg.body_budget */
+        atomic_int stopping;     /* vt_server_stop: no new parked work */
+        atomic_int handling;     /* handlers running now */
+        atomic_int parked;       /* parked requests whose wake has not resumed them yet */
         struct vt_server_limiter *limiter;
         struct vt_server_metrics metrics;
 };

@@ -11,54 +11,53 @@
  *      the envelope's identity;
  *   4. idempotency: an identical submission already in flight is waited
  *      for (coalesced), one already logged is found in the store; either
- *      way the answer is its index and a fresh bundle, existed = 1;
- *   5. the log's group commit (vt_log_submit_ex); the batch hook writes the
- *      envelope and the subject index rows in the SAME store transaction as
- *      the entry, its tiles and the checkpoint, so what is acknowledged is
- *      complete after any crash;
+ *      way the answer is its index and a fresh bundle, existed = 1. The
+ *      store is asked only when the idempotency filter (filter.c) cannot
+ *      prove that the entry was never logged, which for a new envelope is
+ *      about one time in a hundred;
+ *   5. the group commit: the committer thread appends every submission that
+ *      queued while the previous batch committed as ONE batch
+ *      (vt_log_append_ex); the batch hook writes the envelope and the
+ *      subject index rows in the SAME store transaction as the entries,
+ *      their tiles and the checkpoint, so what is acknowledged is complete
+ *      after any crash;
  *   6. the bundle: envelope, entry and a C2SP tlog-proof@v1 against the
  *      latest checkpoint (whose size includes the entry: a batch publishes
- *      its checkpoint before its submitters return).
+ *      its checkpoint before its submitters are told). The log hands the
+ *      committed right edge of the tree to its proof cache, so the proof of
+ *      a new entry reads no tile from the store.
+ *
+ * Threads (service_int.h): steps 1-4 run on the caller's thread for
+ * vt_service_submit(), on a worker (one per core) for
+ * vt_service_submit_start(); step 5 on the committer; step 6 on the thread
+ * that finishes the submission. Nothing waits in a thread per submission:
+ * a started submission is a struct vt_service_op that moves from queue to
+ * queue and calls its done function at the end.
  *
  * Invariants:
  *   S1  an entry index has an envelope row iff it was logged through the
  *       service (the hook runs inside the batch's transaction);
  *   S2  one envelope (one entry hash) is logged at most once by one
  *       process: submissions of the same entry hash are serialised through
- *       the in-flight table, and the store is consulted only after the
- *       submission is registered there (so a concurrent identical one either
- *       waits for it or sees its committed row);
+ *       the in-flight table, and the filter and the store are consulted
+ *       only after the submission is registered there (so a concurrent
+ *       identical one either waits for it or sees its committed row); the
+ *       committer adds a batch's leaf hashes to the filter before its
+ *       submissions leave the table;
  *   S3  the root in force is the stored one (meta VT_SERVICE_META_ROOT); a
  *       replacement is stored in the batch that logs the new root's
  *       envelope, and swapped in memory only after that batch commits.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "service/service_int.h"
 #include "veritrail/encoding.h"
-
-/* A submission being logged; other submitters of the same entry wait on it. */
-struct vt_service_inflight {
-        struct vt_hash hash;
-        pthread_cond_t cv;
-        int done, err;
-        uint64_t index;
-        unsigned refs; /* the owner and each waiter */
-        struct vt_service_inflight *next;
-};
-
-/* What the batch hook stores with one entry (the log's user pointer). */
-struct svc_job {
-        const uint8_t *env; /* canonical envelope JSON */
-        size_t env_len;
-        struct vt_hash payload_sha256, entry_hash;
-        const struct vt_encoding_subject *subjects;
-        size_t nsubjects;
-        const uint8_t *root; /* a new root to store as the one in force, or NULL */
-        size_t root_len;
-};
+#include "veritrail/merkle.h"
 
 static char *svc_strdup(const char *s)
 {
@@ -105,17 +104,48 @@ void vt_service_reader_put(struct vt_service *s, int slot)
         pthread_mutex_unlock(&s->rd[slot].mu);
 }
 
+/* ---- ops ------------------------------------------------------------------------ */
+
+static struct vt_service_op *svc_op_new(const uint8_t *env, size_t n, vt_service_done_fn fn,
+                                        void *arg)
+{
+        struct vt_service_op *op = calloc(1, sizeof(*op));
+
+        if (op == NULL)
+                return NULL;
+        op->env = env;
+        op->n = n;
+        op->fn = fn;
+        op->arg = arg;
+        vt_buf_init(&op->canon);
+        vt_buf_init(&op->entry);
+        op->subj = op->subj_inline;
+        return op;
+}
+
+static void svc_op_free(struct vt_service_op *op)
+{
+        if (op == NULL)
+                return;
+        vt_buf_release(&op->canon);
+        vt_buf_release(&op->entry);
+        if (op->subj != op->subj_inline)
+                free(op->subj);
+        free(op);
+}
+
 /* ---- the batch hook --------------------------------------------------------------- */
 
 /*
  * svc_hook: the log's batch hook (log.h vt_log_batch_fn). Inside the
- * batch's transaction: each job's envelope, its subjects, and a new root.
+ * batch's transaction: each op's envelope, its subjects, and a new root.
+ * The store keeps its prepared statements, so a row costs one step each.
  */
 static int svc_hook(void *ctx, struct vt_store *ws, uint64_t first, void *const *users, size_t n,
                     struct vt_diag *d)
 {
         struct vt_service *s = ctx;
-        const struct svc_job *j;
+        const struct vt_service_op *op;
         size_t i, k;
         int err;
 
@@ -124,20 +154,17 @@ static int svc_hook(void *ctx, struct vt_store *ws, uint64_t first, void *const 
         if (users == NULL)
                 return 0;
         for (i = 0; i < n; i++) {
-                if ((j = users[i]) == NULL)
+                if ((op = users[i]) == NULL)
                         continue;
-                if ((err = vt_store_envelope_put(ws, first + i, j->payload_sha256.b,
-                                                 j->entry_hash.b, j->env, j->env_len, d)) != 0)
+                if ((err = vt_store_envelope_put(ws, first + i, op->payload_sha256.b,
+                                                 op->entry_hash.b, op->canon.p, op->canon.len,
+                                                 d)) != 0)
                         return err;
-                for (k = 0; k < j->nsubjects; k++) {
-                        if (!j->subjects[k].has_sha256)
-                                continue;
-                        if ((err = vt_store_subject_put(ws, j->subjects[k].sha256.b, first + i,
-                                                        d)) != 0)
+                for (k = 0; k < op->nsubj; k++)
+                        if ((err = vt_store_subject_put(ws, op->subj[k].b, first + i, d)) != 0)
                                 return err;
-                }
-                if (j->root != NULL && (err = vt_store_meta_put(ws, VT_SERVICE_META_ROOT, j->root,
-                                                                j->root_len, d)) != 0)
+                if (op->root != NULL && (err = vt_store_meta_put(ws, VT_SERVICE_META_ROOT, op->root,
+                                                                 op->root_len, d)) != 0)
                         return err;
         }
         return 0;
@@ -209,130 +236,115 @@ out:
         return err;
 }
 
-/* ---- coalescing ------------------------------------------------------------------- */
+/* ---- completion and coalescing ----------------------------------------------------- */
 
 /*
- * svc_inflight_enter(s, hash, rec, mine): find the in-flight submission of
- * this entry hash and join it (*mine = 0), or register rec as it (*mine =
- * 1). Returns the record to wait on or to finish.
+ * svc_complete(s, op, err, index, existed, d): op is over: take it out of
+ * the in-flight table, give its result to it and to every identical
+ * submission that waited for it, and call their done functions. op (and
+ * each follower) may be freed by its owner as soon as its function runs.
  */
-static struct vt_service_inflight *svc_inflight_enter(struct vt_service *s,
-                                                      const struct vt_hash *hash,
-                                                      struct vt_service_inflight *rec, int *mine)
+static void svc_complete(struct vt_service *s, struct vt_service_op *op, int err, uint64_t index,
+                         int existed, const struct vt_diag *d)
 {
-        struct vt_service_inflight *f;
-        unsigned b = hash->b[0];
+        struct vt_service_op *f = NULL, **pp, *next;
 
-        pthread_mutex_lock(&s->imu);
-        for (f = s->inflight[b]; f != NULL; f = f->next)
-                if (memcmp(f->hash.b, hash->b, sizeof(hash->b)) == 0)
-                        break;
-        if (f != NULL) {
-                f->refs++;
-                *mine = 0;
-        } else {
-                f = rec;
-                f->hash = *hash;
-                f->done = 0;
-                f->refs = 1;
-                f->next = s->inflight[b];
-                s->inflight[b] = f;
-                *mine = 1;
+        if (op->registered) {
+                pthread_mutex_lock(&s->hmu);
+                for (pp = &s->inflight[op->entry_hash.b[0]]; *pp != NULL; pp = &(*pp)->hnext)
+                        if (*pp == op) {
+                                *pp = op->hnext;
+                                break;
+                        }
+                op->registered = 0;
+                f = op->followers;
+                op->followers = NULL;
+                pthread_mutex_unlock(&s->hmu);
         }
-        pthread_mutex_unlock(&s->imu);
-        return f;
-}
-
-/* Wait for the owner of f to finish; returns its result. f is released. */
-static int svc_inflight_wait(struct vt_service *s, struct vt_service_inflight *f, uint64_t *index)
-{
-        int err;
-
-        pthread_mutex_lock(&s->imu);
-        while (!f->done)
-                pthread_cond_wait(&f->cv, &s->imu);
-        err = f->err;
-        *index = f->index;
-        f->refs--;
-        if (f->refs == 0)
-                pthread_cond_signal(&f->cv); /* the owner waits for the last waiter */
-        pthread_mutex_unlock(&s->imu);
-        return err;
-}
-
-/*
- * The owner's end: publish the result, take f out of the table and wait
- * until every waiter has read it (f lives on the owner's stack).
- */
-static void svc_inflight_finish(struct vt_service *s, struct vt_service_inflight *f, int err,
-                                uint64_t index)
-{
-        struct vt_service_inflight **pp;
-
-        pthread_mutex_lock(&s->imu);
-        for (pp = &s->inflight[f->hash.b[0]]; *pp != NULL; pp = &(*pp)->next)
-                if (*pp == f) {
-                        *pp = f->next;
-                        break;
-                }
-        f->done = 1;
-        f->err = err;
-        f->index = index;
-        f->refs--;
-        pthread_cond_broadcast(&f->cv);
-        while (f->refs > 0)
-                pthread_cond_wait(&f->cv, &s->imu);
-        pthread_mutex_unlock(&s->imu);
-}
-
-/* ---- the pipeline ---------------------------------------------------------------- */
-
-/*
- * svc_log_envelope(s, job, entry, entry_len, index, existed, d): steps 4
- * and 5 for a prepared job: coalesce, look up, or log.
- */
-static int svc_log_envelope(struct vt_service *s, struct svc_job *job, const uint8_t *entry,
-                            size_t entry_len, uint64_t *index, int *existed, struct vt_diag *d)
-{
-        struct vt_service_inflight rec, *f;
-        struct vt_store *rs;
-        uint64_t idx = 0;
-        int mine, slot, err = 0;
-
-        memset(&rec, 0, sizeof(rec));
-        pthread_cond_init(&rec.cv, NULL);
-        f = svc_inflight_enter(s, &job->entry_hash, &rec, &mine);
-        if (!mine) {
-                err = svc_inflight_wait(s, f, &idx);
+        op->err = err;
+        op->index = index;
+        op->existed = existed;
+        if (err != 0 && d != NULL && d != &op->diag)
+                op->diag = *d;
+        for (next = f; next != NULL; next = next->next) {
+                next->err = err;
+                next->index = index;
+                next->existed = 1;
                 if (err != 0)
-                        vt_diag_set(d,
+                        vt_diag_set(&next->diag,
                                     "an identical envelope submitted at the same time failed: %s",
                                     vt_strerror(err));
-                *existed = 1;
-                goto out;
         }
-        /* Registered: now a committed copy would be visible to this read (S2). */
-        if ((slot = vt_service_reader_get(s, &rs, &err, d)) < 0)
-                goto finish;
-        err = vt_store_envelope_find(rs, job->entry_hash.b, &idx, d);
-        vt_service_reader_put(s, slot);
-        if (err == 0) {
-                *existed = 1;
-                goto finish;
+        op->fn(op->arg);
+        while (f != NULL) {
+                next = f->next;
+                f->fn(f->arg);
+                f = next;
         }
-        if (err != VT_ENOENT)
-                goto finish;
-        d->msg[0] = '\0';
-        *existed = 0;
-        err = vt_log_submit_ex(s->log, entry, entry_len, job, &idx, d);
-finish:
-        svc_inflight_finish(s, &rec, err, idx);
-out:
-        pthread_cond_destroy(&rec.cv);
-        if (err == 0)
-                *index = idx;
-        return err;
 }
+
+/*
+ * svc_register(s, op): join the in-flight submission of op's entry hash
+ * (returns 0: op completes with it) or become it (returns 1).
+ */
+static int svc_register(struct vt_service *s, struct vt_service_op *op)
+{
+        struct vt_service_op *o;
+        unsigned b = op->entry_hash.b[0];
+
+        pthread_mutex_lock(&s->hmu);
+        for (o = s->inflight[b]; o != NULL; o = o->hnext)
+                if (memcmp(o->entry_hash.b, op->entry_hash.b, sizeof(op->entry_hash.b)) == 0)
+                        break;
+        if (o != NULL) {
+                op->next = o->followers;
+                o->followers = op;
+        } else {
+                op->hnext = s->inflight[b];
+                s->inflight[b] = op;
+                op->registered = 1;
+        }
+        pthread_mutex_unlock(&s->hmu);
+        return o == NULL;
+}
+
+/* ---- the queues ---------------------------------------------------------------------- */
+
+/* Queue the ops first..last (linked by next) for the committer. */
+static void svc_commit_push(struct vt_service *s, struct vt_service_op *first,
+                            struct vt_service_op *last, size_t n)
+{
+        last->next = NULL;
+        pthread_mutex_lock(&s->cmu);
+        if (s->ctail != NULL)
+                s->ctail->next = first;
+        else
+                s->chead = first;
+        s->ctail = last;
+        s->ccount += n;
+        pthread_cond_signal(&s->ccv);
+        pthread_mutex_unlock(&s->cmu);
+}
+
+/* Queue the ops first..last for the workers. */
+static void svc_intake_push(struct vt_service *s, struct vt_service_op *first,
+                            struct vt_service_op *last, size_t n)
+{
+        last->next = NULL;
+        pthread_mutex_lock(&s->imu);
+        if (s->itail != NULL)
+                s->itail->next = first;
+        else
+                s->ihead = first;
+        s->itail = last;
+        if (n > 1)
+                pthread_cond_broadcast(&s->wcv);
+        else
+                pthread_cond_signal(&s->wcv);
+        pthread_mutex_unlock(&s->imu);
+}
+
+/* ---- steps 1 to 4 ----------------------------------------------------------------- */
 
 /* Count a failure in the stats by its kind. */
 static void svc_count_failure(struct vt_service *s, int err)
@@ -357,35 +369,30 @@ static void svc_count_failure(struct vt_service *s, int err)
         }
 }
 
-/* see service.h */
-int vt_service_submit(struct vt_service *s, const uint8_t *env, size_t n, struct vt_buf *bundle,
-                      struct vt_service_result *r)
+/*
+ * svc_parse(s, op): steps 1 to 3 for op->env: parse, authorize, and make
+ * the entry, the canonical envelope, their hashes and the subject digests.
+ * Sets op->role. 0 or the error (with op->diag).
+ */
+static int svc_parse(struct vt_service *s, struct vt_service_op *op)
 {
         struct vt_encoding_dsse e;
         struct vt_encoding_statement st;
-        struct vt_buf canon, entry;
-        struct vt_diag *d = &r->diag;
-        struct svc_job job;
+        struct vt_diag *d = &op->diag;
         const char *role = NULL;
-        uint64_t index = 0;
-        int err, existed = 0;
+        size_t i, k;
+        int err;
 
-        memset(r, 0, sizeof(*r));
         vt_encoding_dsse_init(&e);
         vt_encoding_statement_init(&st);
-        vt_buf_init(&canon);
-        vt_buf_init(&entry);
-        memset(&job, 0, sizeof(job));
-        atomic_fetch_add(&s->submitted, 1);
-
         /* 1. Bounded parse. */
-        if (n > VT_SERVICE_ENVELOPE_MAX) {
-                vt_diag_set(d, "envelope: %zu bytes, more than the service's limit of %d", n,
+        if (op->n > VT_SERVICE_ENVELOPE_MAX) {
+                vt_diag_set(d, "envelope: %zu bytes, more than the service's limit of %d", op->n,
                             VT_SERVICE_ENVELOPE_MAX);
                 err = VT_ETOOBIG;
                 goto out;
         }
-        if ((err = vt_encoding_dsse_parse(env, n, &e, d)) != 0 ||
+        if ((err = vt_encoding_dsse_parse(op->env, op->n, &e, d)) != 0 ||
             (err = vt_encoding_statement_from_envelope(&e, &st, d)) != 0) {
                 if (err == VT_ENONCANON)
                         err = VT_EMALFORMED;
@@ -395,122 +402,451 @@ int vt_service_submit(struct vt_service *s, const uint8_t *env, size_t n, struct
         pthread_rwlock_rdlock(&s->rootlock);
         err = vt_policy_root_authorize(s->root, &e, st.predicate_type, &role, d);
         if (err == 0)
-                snprintf(r->role, sizeof(r->role), "%s", role);
+                snprintf(op->role, sizeof(op->role), "%s", role);
         pthread_rwlock_unlock(&s->rootlock);
         if (err != 0)
                 goto out;
         /* 3. The entry, and what is stored with it. */
-        if ((err = vt_encoding_entry_encode(&e, &entry)) != 0) {
+        if ((err = vt_encoding_entry_encode(&e, &op->entry)) != 0) {
                 vt_diag_set(d,
                             "envelope: its entry would be larger than %d bytes (too many or too "
                             "large signatures)",
                             VT_ENCODING_ENTRY_MAX);
                 goto out;
         }
-        if ((err = vt_encoding_dsse_serialize(&e, &canon)) != 0)
+        if ((err = vt_encoding_dsse_serialize(&e, &op->canon)) != 0)
                 goto out;
-        job.env = canon.p;
-        job.env_len = canon.len;
-        vt_crypto_sha256(e.payload, e.payload_len, &job.payload_sha256);
-        vt_crypto_sha256(entry.p, entry.len, &job.entry_hash);
-        job.subjects = st.subjects;
-        job.nsubjects = st.nsubjects;
-        /* 4, 5. Idempotency and the group commit. */
-        if ((err = svc_log_envelope(s, &job, entry.p, entry.len, &index, &existed, d)) != 0)
+        vt_crypto_sha256(e.payload, e.payload_len, &op->payload_sha256);
+        vt_crypto_sha256(op->entry.p, op->entry.len, &op->entry_hash);
+        vt_merkle_leaf_hash(op->entry.p, op->entry.len, &op->leaf);
+        /* The subject digests, so the statement can go now. */
+        for (i = 0, k = 0; i < st.nsubjects; i++)
+                k += st.subjects[i].has_sha256 != 0;
+        if (k > VT_SERVICE_SUBJ_INLINE &&
+            (op->subj = vt_util_reallocarray(NULL, k, sizeof(*op->subj))) == NULL) {
+                op->subj = op->subj_inline;
+                err = VT_ENOMEM;
                 goto out;
-        r->index = index;
-        r->existed = existed;
-        /* 6. The bundle. */
-        err = svc_bundle_one(s, index, canon.p, canon.len, entry.p, entry.len, bundle, d);
-out:
-        r->err = err;
-        if (err == 0) {
-                r->diag.msg[0] = '\0';
-                atomic_fetch_add(existed ? &s->existed : &s->accepted, 1);
-        } else {
-                if (r->diag.msg[0] == '\0')
-                        vt_diag_set(d, "%s", vt_strerror(err));
-                svc_count_failure(s, err);
         }
+        for (i = 0, k = 0; i < st.nsubjects; i++)
+                if (st.subjects[i].has_sha256)
+                        op->subj[k++] = st.subjects[i].sha256;
+        op->nsubj = k;
+out:
         vt_encoding_statement_release(&st);
         vt_encoding_dsse_release(&e);
-        vt_buf_release(&canon);
-        vt_buf_release(&entry);
         return err;
 }
 
-/* The fan-out of vt_service_submit_batch(). */
-struct svc_batch {
-        struct vt_service *s;
-        const uint8_t *const *envs;
-        const size_t *lens;
-        size_t n;
-        struct vt_buf *bundles;
-        struct vt_service_result *results;
-        atomic_size_t next;
-        atomic_size_t failed;
-};
-
-static void *svc_batch_worker(void *arg)
+/*
+ * svc_route(s, op, rs): step 4 for a parsed op, then on to the committer:
+ * coalesce with an identical submission in flight, or find it logged
+ * before (asking the store through rs, or a reader slot when rs is NULL,
+ * only when the filter cannot rule it out), or queue it. Either op is
+ * queued or it is completed here.
+ */
+static void svc_route(struct vt_service *s, struct vt_service_op *op, struct vt_store *rs)
 {
-        struct svc_batch *b = arg;
-        size_t i;
+        struct vt_diag *d = &op->diag;
+        uint64_t idx = 0;
+        int slot = -1, err = 0;
 
-        while ((i = atomic_fetch_add(&b->next, 1)) < b->n)
-                if (vt_service_submit(b->s, b->envs[i], b->lens[i], &b->bundles[i],
-                                      &b->results[i]) != 0)
-                        atomic_fetch_add(&b->failed, 1);
+        if (!svc_register(s, op))
+                return; /* an identical one is in flight: op completes with it */
+        /* Registered: now a committed copy would be visible (S2). */
+        if (s->filter == NULL || vt_service_filter_maybe(s->filter, &op->leaf)) {
+                atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed);
+                if (rs == NULL && (slot = vt_service_reader_get(s, &rs, &err, d)) < 0) {
+                        svc_complete(s, op, err, 0, 0, NULL);
+                        return;
+                }
+                err = vt_store_envelope_find(rs, op->entry_hash.b, &idx, d);
+                if (slot >= 0)
+                        vt_service_reader_put(s, slot);
+                if (err == 0 || err != VT_ENOENT) {
+                        svc_complete(s, op, err, idx, err == 0, NULL);
+                        return;
+                }
+                d->msg[0] = '\0';
+        }
+        svc_commit_push(s, op, op, 1);
+}
+
+/* svc_prepare(s, op, rs): steps 1 to 4 (see svc_parse and svc_route). */
+static void svc_prepare(struct vt_service *s, struct vt_service_op *op, struct vt_store *rs)
+{
+        int err;
+
+        if ((err = svc_parse(s, op)) != 0)
+                svc_complete(s, op, err, 0, 0, NULL);
+        else
+                svc_route(s, op, rs);
+}
+
+/* ---- the threads ------------------------------------------------------------------- */
+
+/* A worker: prepare started submissions until the service closes and the queue is empty. */
+static void *svc_worker(void *arg)
+{
+        struct vt_service_worker *w = arg;
+        struct vt_service *s = w->s;
+        struct vt_service_op *op;
+        struct vt_diag d = {""};
+        int err;
+
+        for (;;) {
+                pthread_mutex_lock(&s->imu);
+                while (s->ihead == NULL && !s->istop)
+                        pthread_cond_wait(&s->wcv, &s->imu);
+                if ((op = s->ihead) == NULL) {
+                        pthread_mutex_unlock(&s->imu);
+                        break;
+                }
+                if ((s->ihead = op->next) == NULL)
+                        s->itail = NULL;
+                pthread_mutex_unlock(&s->imu);
+                /* Its own reader connection: no other thread waits for it. */
+                if (w->rs == NULL &&
+                    (err = vt_store_open(s->dir, VT_STORE_READONLY, &w->rs, &d)) != 0)
+                        w->rs = NULL; /* the shared readers then, which say why */
+                svc_prepare(s, op, w->rs);
+        }
+        vt_store_close(w->rs);
+        w->rs = NULL;
         return NULL;
 }
 
 /*
- * Threads of one batch request. Most of their time is spent waiting for the
- * group commit, so there are more of them than cores: the batches a commit
- * gathers grow with them (measured: 32 threads about 20 entries per commit,
- * 128 about 60), while signature checks stay bounded by the cores.
+ * svc_gather(s): the next batch, from the commit queue (cmu held): every op
+ * queued, up to max_entries and max_bytes, into s->gop. Returns how many
+ * (0 when the service closes and nothing is left).
  */
-#define SVC_BATCH_THREADS 64
+static size_t svc_gather(struct vt_service *s)
+{
+        struct vt_service_op *op;
+        struct timespec ts;
+        size_t m = 0, bytes = 0, cap;
+
+        while (s->chead == NULL && !s->cstop)
+                pthread_cond_wait(&s->ccv, &s->cmu);
+        if (s->chead == NULL)
+                return 0;
+        if (s->linger_us > 0 && s->ccount < s->max_entries && !s->cstop) {
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += (long)(s->linger_us % 1000000) * 1000;
+                ts.tv_sec += s->linger_us / 1000000 + ts.tv_nsec / 1000000000;
+                ts.tv_nsec %= 1000000000;
+                while (s->ccount < s->max_entries && !s->cstop &&
+                       pthread_cond_timedwait(&s->ccv, &s->cmu, &ts) == 0)
+                        ;
+        }
+        while ((op = s->chead) != NULL && m < s->max_entries) {
+                if (m > 0 && bytes + op->entry.len > s->max_bytes)
+                        break;
+                if (m == s->gcap) {
+                        cap = s->gcap ? 2 * s->gcap : 256;
+                        const uint8_t **gp = vt_util_reallocarray(s->gp, cap, sizeof(*gp));
+                        if (gp != NULL)
+                                s->gp = gp;
+                        size_t *gl = vt_util_reallocarray(s->gl, cap, sizeof(*gl));
+                        if (gl != NULL)
+                                s->gl = gl;
+                        void **gu = vt_util_reallocarray(s->gu, cap, sizeof(*gu));
+                        if (gu != NULL)
+                                s->gu = gu;
+                        struct vt_service_op **go = vt_util_reallocarray(s->gop, cap, sizeof(*go));
+                        if (go != NULL)
+                                s->gop = go;
+                        if (gp == NULL || gl == NULL || gu == NULL || go == NULL)
+                                break; /* a smaller batch, then */
+                        s->gcap = cap;
+                }
+                s->gop[m++] = op;
+                bytes += op->entry.len;
+                if ((s->chead = op->next) == NULL)
+                        s->ctail = NULL;
+        }
+        s->ccount -= m;
+        return m;
+}
+
+/* The committer: one batch after the other (step 5). */
+static void *svc_committer(void *arg)
+{
+        struct vt_service *s = arg;
+        struct vt_diag d;
+        struct vt_hash *leaves = NULL, *t;
+        size_t m, i, lcap = 0;
+        uint64_t first = 0;
+        int err;
+
+        pthread_mutex_lock(&s->cmu);
+        while ((m = svc_gather(s)) > 0) {
+                pthread_mutex_unlock(&s->cmu);
+                d.msg[0] = '\0';
+                err = 0;
+                if (lcap < m) {
+                        if ((t = vt_util_reallocarray(leaves, m, sizeof(*t))) == NULL) {
+                                vt_diag_set(&d, "out of memory for a batch of %zu entries", m);
+                                err = VT_ENOMEM;
+                        } else {
+                                leaves = t;
+                                lcap = m;
+                        }
+                }
+                for (i = 0; i < m && err == 0; i++) {
+                        s->gp[i] = s->gop[i]->entry.p;
+                        s->gl[i] = s->gop[i]->entry.len;
+                        s->gu[i] = s->gop[i];
+                        leaves[i] = s->gop[i]->leaf;
+                }
+                if (err == 0)
+                        err = vt_log_append_ex(s->log, s->gp, s->gl, (void *const *)s->gu, m,
+                                               &first, &d);
+                /* Into the filter before anyone leaves the in-flight table (S2). */
+                if (err == 0 && s->filter != NULL)
+                        vt_service_filter_add(s->filter, leaves, m);
+                for (i = 0; i < m; i++)
+                        svc_complete(s, s->gop[i], err, first + i, 0, &d);
+                pthread_mutex_lock(&s->cmu);
+        }
+        pthread_mutex_unlock(&s->cmu);
+        free(leaves);
+        return NULL;
+}
+
+/*
+ * Start a service thread with every signal blocked: signals belong to the
+ * program (the command waits for SIGTERM in its own thread).
+ */
+static int svc_thread(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+        sigset_t all, old;
+        int rc;
+
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        rc = pthread_create(th, NULL, fn, arg);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return rc;
+}
+
+/* Start the committer and one worker per core. */
+static int svc_threads_start(struct vt_service *s, struct vt_diag *d)
+{
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned want = cores < 1                    ? 1
+                        : cores > VT_SERVICE_WORKERS ? VT_SERVICE_WORKERS
+                                                     : (unsigned)cores;
+
+        if (svc_thread(&s->committer, svc_committer, s) != 0) {
+                vt_diag_set(d, "cannot start the service's commit thread");
+                return VT_EINTERNAL;
+        }
+        s->committer_started = 1;
+        for (s->nworkers = 0; s->nworkers < want; s->nworkers++) {
+                struct vt_service_worker *w = &s->workers[s->nworkers];
+
+                w->s = s;
+                if (svc_thread(&w->th, svc_worker, w) != 0)
+                        break;
+        }
+        if (s->nworkers == 0) {
+                vt_diag_set(d, "cannot start the service's worker threads");
+                return VT_EINTERNAL;
+        }
+        return 0;
+}
+
+/* Drain and stop: the workers first (they feed the committer), then the committer. */
+static void svc_threads_stop(struct vt_service *s)
+{
+        unsigned i;
+
+        pthread_mutex_lock(&s->imu);
+        s->istop = 1;
+        pthread_cond_broadcast(&s->wcv);
+        pthread_mutex_unlock(&s->imu);
+        for (i = 0; i < s->nworkers; i++)
+                pthread_join(s->workers[i].th, NULL);
+        s->nworkers = 0;
+        if (s->committer_started) {
+                pthread_mutex_lock(&s->cmu);
+                s->cstop = 1;
+                pthread_cond_signal(&s->ccv);
+                pthread_mutex_unlock(&s->cmu);
+                pthread_join(s->committer, NULL);
+                s->committer_started = 0;
+        }
+}
+
+/* ---- submissions --------------------------------------------------------------------- */
+
+/* A thread waiting for one or more ops (vt_service_submit, vt_service_submit_batch). */
+struct svc_wait {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        size_t left;
+};
+
+static void svc_wait_init(struct svc_wait *w, size_t n)
+{
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv, NULL);
+        w->left = n;
+}
+
+/* The done function of a waited-for op. */
+static void svc_wait_done(void *arg)
+{
+        struct svc_wait *w = arg;
+
+        pthread_mutex_lock(&w->mu);
+        if (--w->left == 0)
+                pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+}
+
+static void svc_wait_end(struct svc_wait *w)
+{
+        pthread_mutex_lock(&w->mu);
+        while (w->left > 0)
+                pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+}
+
+/* see service.h */
+int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
+                            vt_service_done_fn fn, void *arg, struct vt_service_op **op)
+{
+        struct vt_service_op *o = svc_op_new(env, n, fn, arg);
+
+        if (o == NULL)
+                return VT_ENOMEM;
+        atomic_fetch_add(&s->submitted, 1);
+        *op = o;
+        /* After this the op is the workers'; it may even be finished before we return. */
+        svc_intake_push(s, o, o, 1);
+        return 0;
+}
+
+/* see service.h */
+int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, struct vt_buf *bundle,
+                             struct vt_service_result *r)
+{
+        int err;
+
+        memset(r, 0, sizeof(*r));
+        err = op->err;
+        r->diag = op->diag;
+        if (err == 0) {
+                r->index = op->index;
+                r->existed = op->existed;
+                snprintf(r->role, sizeof(r->role), "%s", op->role);
+                /* 6. The bundle. */
+                r->diag.msg[0] = '\0';
+                err = svc_bundle_one(s, op->index, op->canon.p, op->canon.len, op->entry.p,
+                                     op->entry.len, bundle, &r->diag);
+        }
+        r->err = err;
+        if (err == 0) {
+                r->diag.msg[0] = '\0';
+                atomic_fetch_add(r->existed ? &s->existed : &s->accepted, 1);
+        } else {
+                if (r->diag.msg[0] == '\0')
+                        vt_diag_set(&r->diag, "%s", vt_strerror(err));
+                svc_count_failure(s, err);
+        }
+        svc_op_free(op);
+        return err;
+}
+
+/* see service.h */
+int vt_service_submit(struct vt_service *s, const uint8_t *env, size_t n, struct vt_buf *bundle,
+                      struct vt_service_result *r)
+{
+        struct vt_service_op *op;
+        struct svc_wait w;
+
+        if ((op = svc_op_new(env, n, svc_wait_done, &w)) == NULL) {
+                memset(r, 0, sizeof(*r));
+                r->err = VT_ENOMEM;
+                vt_diag_set(&r->diag, "out of memory for a submission");
+                svc_count_failure(s, VT_ENOMEM);
+                return VT_ENOMEM;
+        }
+        atomic_fetch_add(&s->submitted, 1);
+        svc_wait_init(&w, 1);
+        /* Steps 1-4 here, in the caller's thread; the commit on the committer. */
+        svc_prepare(s, op, NULL);
+        svc_wait_end(&w);
+        return vt_service_submit_finish(s, op, bundle, r);
+}
 
 /* see service.h */
 size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs, const size_t *lens,
                                size_t n, struct vt_buf *bundles, struct vt_service_result *results)
 {
-        pthread_t th[SVC_BATCH_THREADS];
-        struct svc_batch b;
-        size_t i, nth = 0, want;
+        struct vt_service_op **ops = NULL, *first = NULL, *last = NULL;
+        struct svc_wait w;
+        size_t i, failed = 0, queued = 0;
 
-        if (n > VT_SERVICE_BATCH_MAX) {
+        if (n > VT_SERVICE_BATCH_MAX || (n > 0 && (ops = calloc(n, sizeof(*ops))) == NULL)) {
                 for (i = 0; i < n; i++) {
                         memset(&results[i], 0, sizeof(results[i]));
-                        results[i].err = VT_ETOOBIG;
-                        vt_diag_set(&results[i].diag, "batch: %zu envelopes, more than %d", n,
-                                    VT_SERVICE_BATCH_MAX);
+                        results[i].err = n > VT_SERVICE_BATCH_MAX ? VT_ETOOBIG : VT_ENOMEM;
+                        if (n > VT_SERVICE_BATCH_MAX)
+                                vt_diag_set(&results[i].diag, "batch: %zu envelopes, more than %d",
+                                            n, VT_SERVICE_BATCH_MAX);
+                        else
+                                vt_diag_set(&results[i].diag, "out of memory for a batch");
                 }
                 return n;
         }
-        b.s = s;
-        b.envs = envs;
-        b.lens = lens;
-        b.n = n;
-        b.bundles = bundles;
-        b.results = results;
-        atomic_init(&b.next, 0);
-        atomic_init(&b.failed, 0);
-        /*
-         * Concurrent submitters are what group commit gathers into one batch:
-         * while one batch commits the next queues. The caller's thread works
-         * too; fewer threads (creation failed) only means smaller batches.
-         */
-        want = n < SVC_BATCH_THREADS ? n : SVC_BATCH_THREADS;
-        for (i = 1; i < want; i++) {
-                if (pthread_create(&th[nth], NULL, svc_batch_worker, &b) != 0)
-                        break; /* fewer threads, then */
-                nth++;
+        svc_wait_init(&w, 0);
+        for (i = 0; i < n; i++) {
+                if ((ops[i] = svc_op_new(envs[i], lens[i], svc_wait_done, &w)) == NULL)
+                        continue;
+                atomic_fetch_add(&s->submitted, 1);
+                if (last != NULL)
+                        last->next = ops[i];
+                else
+                        first = ops[i];
+                last = ops[i];
+                queued++;
         }
-        svc_batch_worker(&b);
-        for (i = 0; i < nth; i++)
-                pthread_join(th[i], NULL);
-        return atomic_load(&b.failed);
+        /*
+         * All at once to the workers, who check the signatures on every core;
+         * the committer gathers them into as few batches as it can.
+         */
+        w.left = queued;
+        if (queued > 0)
+                svc_intake_push(s, first, last, queued);
+        svc_wait_end(&w);
+        for (i = 0; i < n; i++) {
+                if (ops[i] == NULL) {
+                        memset(&results[i], 0, sizeof(results[i]));
+                        results[i].err = VT_ENOMEM;
+                        vt_diag_set(&results[i].diag, "out of memory for a submission");
+                        failed++;
+                        continue;
+                }
+                if (vt_service_submit_finish(s, ops[i], &bundles[i], &results[i]) != 0)
+                        failed++;
+        }
+        free(ops);
+        return failed;
+}
+
+/* see service.h */
+void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned linger_us)
+{
+        pthread_mutex_lock(&s->cmu);
+        s->max_entries = max_entries > 0 ? max_entries : 1;
+        s->linger_us = linger_us;
+        pthread_mutex_unlock(&s->cmu);
 }
 
 /* ---- opening ----------------------------------------------------------------------- */
@@ -623,6 +959,9 @@ static void svc_free(struct vt_service *s)
 
         if (s == NULL)
                 return;
+        svc_threads_stop(s);
+        vt_service_filter_free(s->filter);
+        vt_service_tokens_free(s->tokens);
         vt_log_close(s->log);
         for (i = 0; i < VT_SERVICE_READERS; i++) {
                 vt_store_close(s->rd[i].s);
@@ -630,9 +969,17 @@ static void svc_free(struct vt_service *s)
         }
         vt_policy_root_free(s->root);
         vt_buf_release(&s->root_bytes);
+        free(s->gp);
+        free(s->gl);
+        free(s->gu);
+        free(s->gop);
         pthread_rwlock_destroy(&s->rootlock);
         pthread_mutex_destroy(&s->rootmu);
+        pthread_mutex_destroy(&s->hmu);
         pthread_mutex_destroy(&s->imu);
+        pthread_mutex_destroy(&s->cmu);
+        pthread_cond_destroy(&s->wcv);
+        pthread_cond_destroy(&s->ccv);
         free(s->dir);
         free(s);
 }
@@ -648,19 +995,29 @@ int vt_service_open(const char *dir, const char *root_path, struct vt_service **
                 return VT_ENOMEM;
         pthread_rwlock_init(&s->rootlock, NULL);
         pthread_mutex_init(&s->rootmu, NULL);
+        pthread_mutex_init(&s->hmu, NULL);
         pthread_mutex_init(&s->imu, NULL);
+        pthread_mutex_init(&s->cmu, NULL);
+        pthread_cond_init(&s->wcv, NULL);
+        pthread_cond_init(&s->ccv, NULL);
         for (i = 0; i < VT_SERVICE_READERS; i++)
                 pthread_mutex_init(&s->rd[i].mu, NULL);
         vt_buf_init(&s->root_bytes);
+        s->max_entries = VT_SERVICE_BATCH_ENTRIES;
+        s->max_bytes = VT_SERVICE_BATCH_BYTES;
         if ((s->dir = svc_strdup(dir)) == NULL) {
                 err = VT_ENOMEM;
                 goto fail;
         }
         /* The log first: it proves dir is a data directory (and migrates its store). */
         if ((err = vt_log_open(dir, 0, &s->log, d)) != 0 ||
-            (err = svc_root_open(s, root_path, d)) != 0)
+            (err = svc_root_open(s, root_path, d)) != 0 ||
+            (err = vt_service_tokens_new(dir, &s->tokens, d)) != 0 ||
+            (err = vt_service_filter_new(s->log, VT_SERVICE_FILTER_SYNC, 0, &s->filter, d)) != 0)
                 goto fail;
         vt_log_set_batch_hook(s->log, svc_hook, s);
+        if ((err = svc_threads_start(s, d)) != 0)
+                goto fail;
         *out = s;
         return 0;
 fail:
@@ -671,7 +1028,7 @@ fail:
 /* see service.h */
 void vt_service_close(struct vt_service *s)
 {
-        /* Submissions are synchronous: once every caller has returned, nothing is in flight. */
+        /* svc_free() lets the threads finish what was queued, then stops them. */
         svc_free(s);
 }
 
@@ -700,18 +1057,14 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
                             struct vt_buf *bundle, struct vt_service_result *r)
 {
         struct vt_policy_root *nr = NULL, *old;
+        struct vt_service_op *op = NULL;
         struct vt_encoding_dsse e;
-        struct vt_buf canon, entry;
         struct vt_diag *d = &r->diag;
-        struct svc_job job;
-        uint64_t index = 0;
-        int err, existed = 0;
+        struct svc_wait w;
+        int err;
 
         memset(r, 0, sizeof(*r));
         vt_encoding_dsse_init(&e);
-        vt_buf_init(&canon);
-        vt_buf_init(&entry);
-        memset(&job, 0, sizeof(job));
         pthread_mutex_lock(&s->rootmu);
         if (n > VT_POLICY_ROOT_MAX) {
                 vt_diag_set(d, "root: %zu bytes, more than %d", n, VT_POLICY_ROOT_MAX);
@@ -726,23 +1079,32 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
                 goto out;
         }
         /* Log the root's envelope; the same batch stores it as the root in force. */
+        if ((op = svc_op_new(root, n, svc_wait_done, &w)) == NULL) {
+                err = VT_ENOMEM;
+                goto out;
+        }
         if ((err = vt_encoding_dsse_parse(root, n, &e, d)) != 0 ||
-            (err = vt_encoding_entry_encode(&e, &entry)) != 0 ||
-            (err = vt_encoding_dsse_serialize(&e, &canon)) != 0)
+            (err = vt_encoding_entry_encode(&e, &op->entry)) != 0 ||
+            (err = vt_encoding_dsse_serialize(&e, &op->canon)) != 0)
                 goto out;
-        job.env = canon.p;
-        job.env_len = canon.len;
-        vt_crypto_sha256(e.payload, e.payload_len, &job.payload_sha256);
-        vt_crypto_sha256(entry.p, entry.len, &job.entry_hash);
-        job.root = root;
-        job.root_len = n;
-        if ((err = svc_log_envelope(s, &job, entry.p, entry.len, &index, &existed, d)) != 0)
+        vt_crypto_sha256(e.payload, e.payload_len, &op->payload_sha256);
+        vt_crypto_sha256(op->entry.p, op->entry.len, &op->entry_hash);
+        vt_merkle_leaf_hash(op->entry.p, op->entry.len, &op->leaf);
+        op->root = root;
+        op->root_len = n;
+        snprintf(op->role, sizeof(op->role), "governance");
+        svc_wait_init(&w, 1);
+        svc_route(s, op, NULL);
+        svc_wait_end(&w);
+        if ((err = op->err) != 0) {
+                *d = op->diag;
                 goto out;
-        if (existed) {
+        }
+        if (op->existed) {
                 /* Logged before, yet a successor of the root in force: the log and the
                  * stored root disagree. Refuse rather than guess. */
                 vt_diag_set(d, "new root: its envelope is already entry %llu of the log",
-                            (unsigned long long)index);
+                            (unsigned long long)op->index);
                 err = VT_EEXIST;
                 goto out;
         }
@@ -753,19 +1115,19 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
         err = vt_buf_append(&s->root_bytes, root, n);
         pthread_rwlock_unlock(&s->rootlock);
         nr = old;
-        r->index = index;
+        r->index = op->index;
         snprintf(r->role, sizeof(r->role), "governance");
         if (err == 0)
-                err = svc_bundle_one(s, index, canon.p, canon.len, entry.p, entry.len, bundle, d);
+                err = svc_bundle_one(s, op->index, op->canon.p, op->canon.len, op->entry.p,
+                                     op->entry.len, bundle, d);
 out:
         pthread_mutex_unlock(&s->rootmu);
         r->err = err;
         if (err != 0 && r->diag.msg[0] == '\0')
                 vt_diag_set(d, "%s", vt_strerror(err));
+        svc_op_free(op);
         vt_policy_root_free(nr);
         vt_encoding_dsse_release(&e);
-        vt_buf_release(&canon);
-        vt_buf_release(&entry);
         return err;
 }
 
@@ -973,4 +1335,5 @@ void vt_service_stats(struct vt_service *s, struct vt_service_stats *out)
         out->rejected_store = atomic_load(&s->rejected_store);
         out->batches = atomic_load(&s->batches);
         out->batch_entries = atomic_load(&s->batch_entries);
+        out->lookups = atomic_load(&s->lookups);
 }

@@ -1,12 +1,28 @@
 /*
  * service_int.h: what the service module's files share (service.c owns the
- * struct; token.c uses its reader connections).
+ * struct and the pipeline; token.c the token cache; filter.c the
+ * idempotency filter).
+ *
+ * Threads of a struct vt_service (started by vt_service_open):
+ *   workers    VT_SERVICE_WORKERS at most (one per core): take submissions
+ *              started with vt_service_submit_start() from the intake queue
+ *              and prepare them (parse, registration check with its
+ *              signature verifications, entry, idempotency)
+ *   committer  one: takes every prepared submission queued while the last
+ *              batch committed (at most max_entries) and appends them as
+ *              ONE batch (vt_log_append_ex), then completes each
+ * vt_service_submit() prepares in its caller's thread and only queues for
+ * the committer; the bundle is built by whoever finishes the submission
+ * (vt_service_submit_finish), in its own thread.
  *
  * Locks (never more than one held at a time, except a reader slot inside
- * none of the others):
+ * none of the others, and tmu around a store read):
  *   rootlock  rwlock: the root in force (read by every submission)
  *   rootmu    serialises root replacements
- *   imu       the table of submissions in flight (coalescing)
+ *   hmu       the table of submissions in flight (coalescing)
+ *   imu       the intake queue (wcv: workers wait on it)
+ *   cmu       the commit queue (ccv: the committer waits on it)
+ *   tmu       the token cache (token.c)
  *   rd[i].mu  one read-only store connection each
  */
 #ifndef VT_SERVICE_INT_H
@@ -21,16 +37,73 @@
 #include "veritrail/service.h"
 #include "veritrail/store.h"
 
-#define VT_SERVICE_READERS   4   /* read-only store connections */
-#define VT_SERVICE_BUCKETS   256 /* in-flight table buckets (first byte of the entry hash) */
-#define VT_SERVICE_META_ROOT "service.root"
+#define VT_SERVICE_READERS     4   /* read-only store connections for reads and vt_service_submit */
+#define VT_SERVICE_WORKERS     8   /* at most this many prepare threads (one per core) */
+#define VT_SERVICE_BUCKETS     256 /* in-flight table buckets (first byte of the entry hash) */
+#define VT_SERVICE_META_ROOT   "service.root"
+#define VT_SERVICE_SUBJ_INLINE 4 /* subject digests kept inside an op; more are allocated */
+
+/* Group commit defaults (vt_service_set_batching). */
+#define VT_SERVICE_BATCH_ENTRIES 4096
+#define VT_SERVICE_BATCH_BYTES   (16u << 20)
 
 struct vt_service_reader {
         pthread_mutex_t mu;
         struct vt_store *s; /* opened at first use */
 };
 
-struct vt_service_inflight; /* a submission being logged (service.c) */
+/*
+ * One submission on its way through the pipeline (service.h calls it an
+ * op). Owned by whoever started it until vt_service_submit_finish().
+ */
+struct vt_service_op {
+        /* The request. */
+        const uint8_t *env; /* the caller's bytes, valid until fn is called */
+        size_t n;
+        vt_service_done_fn fn;
+        void *arg;
+
+        /* What preparing it made. */
+        struct vt_buf canon; /* the canonical envelope JSON (stored) */
+        struct vt_buf entry; /* the log entry */
+        struct vt_hash payload_sha256, entry_hash, leaf;
+        struct vt_hash *subj; /* sha256 subject digests (the subject index) */
+        size_t nsubj;
+        struct vt_hash subj_inline[VT_SERVICE_SUBJ_INLINE];
+        const uint8_t *root; /* a new root to store as the one in force, or NULL */
+        size_t root_len;
+
+        /* The result. */
+        int err;
+        uint64_t index;
+        int existed;
+        char role[65];
+        struct vt_diag diag;
+
+        /* Coalescing (hmu): identical submissions wait for the first one. */
+        int registered;                  /* in the in-flight table */
+        struct vt_service_op *hnext;     /* its bucket's chain */
+        struct vt_service_op *followers; /* identical submissions waiting for this one */
+
+        struct vt_service_op *next; /* queue, or follower, link */
+};
+
+/* A prepare thread and its own read-only store connection. */
+struct vt_service_worker {
+        struct vt_service *s;
+        pthread_t th;
+        struct vt_store *rs; /* opened at first use, by the worker itself */
+};
+
+/*
+ * The idempotency filter (filter.c): a Bloom filter over the leaf hashes of
+ * every entry of the log, so that a new envelope, whose entry is in no
+ * filter, needs no store lookup to prove it was not logged before.
+ */
+struct vt_service_filter;
+
+/* The token cache (token.c). */
+struct vt_service_tokens;
 
 struct vt_service {
         char *dir;
@@ -41,8 +114,36 @@ struct vt_service {
         struct vt_policy_root *root;
         struct vt_buf root_bytes; /* the root envelope as given (rootlock) */
 
+        pthread_mutex_t hmu;
+        struct vt_service_op *inflight[VT_SERVICE_BUCKETS];
+
+        /* The intake queue and its workers. */
         pthread_mutex_t imu;
-        struct vt_service_inflight *inflight[VT_SERVICE_BUCKETS];
+        pthread_cond_t wcv;
+        struct vt_service_op *ihead, *itail;
+        int istop;
+        struct vt_service_worker workers[VT_SERVICE_WORKERS];
+        unsigned nworkers;
+
+        /* The commit queue and its committer. */
+        pthread_mutex_t cmu;
+        pthread_cond_t ccv;
+        struct vt_service_op *chead, *ctail;
+        size_t ccount;
+        int cstop;
+        int committer_started;
+        pthread_t committer;
+        size_t max_entries, max_bytes;
+        unsigned linger_us;
+        /* The committer's gathered batch (the committer's own). */
+        const uint8_t **gp;
+        size_t *gl;
+        void **gu;
+        struct vt_service_op **gop;
+        size_t gcap;
+
+        struct vt_service_filter *filter;
+        struct vt_service_tokens *tokens;
 
         struct vt_service_reader rd[VT_SERVICE_READERS];
         atomic_uint rnext;
@@ -51,6 +152,7 @@ struct vt_service {
         atomic_uint_fast64_t rejected_malformed, rejected_signature, rejected_denied,
             rejected_store;
         atomic_uint_fast64_t batches, batch_entries;
+        atomic_uint_fast64_t lookups; /* idempotency lookups that reached the store */
 };
 
 /*
@@ -60,5 +162,56 @@ struct vt_service {
  */
 int vt_service_reader_get(struct vt_service *s, struct vt_store **out, int *err, struct vt_diag *d);
 void vt_service_reader_put(struct vt_service *s, int slot);
+
+/* ---- the idempotency filter (filter.c) ------------------------------------ */
+
+#define VT_SERVICE_FILTER_SYNC    (1u << 16) /* logs up to this size: filled at open */
+#define VT_SERVICE_FILTER_MIN_CAP (1u << 20) /* entries a filter is sized for at least */
+
+/*
+ * vt_service_filter_new(log, sync_max, min_cap, out, d): a filter for the
+ * entries of log, sized for twice its current size (at least min_cap
+ * entries; 0: VT_SERVICE_FILTER_MIN_CAP), filled from the log's level-0
+ * tiles (the leaf hashes): at once when the log holds at most sync_max
+ * entries, else by the filter's thread, and until that is done the filter
+ * answers "maybe" to everything. Entries logged later are added by
+ * vt_service_filter_add(); when they outgrow the table the thread builds
+ * one twice as large the same way. 0 or VT_ENOMEM.
+ */
+int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_cap,
+                          struct vt_service_filter **out, struct vt_diag *d);
+
+/*
+ * vt_service_filter_ready(f, cap): 1 when f is complete and no larger table
+ * is being built; *cap (may be NULL) receives the entries its table is
+ * sized for. For tests.
+ */
+int vt_service_filter_ready(struct vt_service_filter *f, uint64_t *cap);
+
+/* vt_service_filter_free(f): stop its thread and free it. NULL is a no-op. */
+void vt_service_filter_free(struct vt_service_filter *f);
+
+/*
+ * vt_service_filter_add(f, leaves, n): the leaf hashes of entries just
+ * committed. Call it before the submitters of those entries are answered
+ * (and before they leave the in-flight table), so that any later identical
+ * submission finds them. Thread-safe.
+ */
+void vt_service_filter_add(struct vt_service_filter *f, const struct vt_hash *leaves, size_t n);
+
+/*
+ * vt_service_filter_maybe(f, leaf): 0 when no entry with this leaf hash was
+ * ever logged (proved: the filter is complete and the hash is not in it),
+ * 1 when it may have been (the store must be asked). Lock-free.
+ */
+int vt_service_filter_maybe(struct vt_service_filter *f, const struct vt_hash *leaf);
+
+/* ---- the token cache (token.c) ----------------------------------------------- */
+
+/* vt_service_tokens_new(dir, out, d): the token cache of data directory dir. */
+int vt_service_tokens_new(const char *dir, struct vt_service_tokens **out, struct vt_diag *d);
+
+/* vt_service_tokens_free(t): NULL is a no-op. */
+void vt_service_tokens_free(struct vt_service_tokens *t);
 
 #endif

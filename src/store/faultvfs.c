@@ -19,6 +19,10 @@
  * version as the file it wraps, so SQLite never calls a method the
  * underlying file lacks.
  *
+ * The entry segment (segment.c) counts its writes, syncs and truncations
+ * against the same countdown through vt_store_fault_fire(), so one sweep
+ * covers every I/O call a transaction makes, in the order it makes them.
+ *
  * With injection off the cost is one relaxed atomic load per write or sync.
  */
 #include <pthread.h>
@@ -49,8 +53,8 @@ void vt_store_fault_countdown(long n)
         atomic_store(&fault_countdown, n < 0 ? -1 : n);
 }
 
-/* fault_fire(): count one write/sync/truncate; 1 if it must fail. */
-static int fault_fire(void)
+/* see store_impl.h */
+int vt_store_fault_fire(void)
 {
         long c = atomic_load_explicit(&fault_countdown, memory_order_relaxed);
 
@@ -88,7 +92,7 @@ static int ff_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
         sqlite3_file *r = real_of(f);
 
-        if (fault_fire())
+        if (vt_store_fault_fire())
                 return SQLITE_IOERR_WRITE;
         return r->pMethods->xWrite(r, p, n, off);
 }
@@ -97,7 +101,7 @@ static int ff_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
         sqlite3_file *r = real_of(f);
 
-        if (fault_fire())
+        if (vt_store_fault_fire())
                 return SQLITE_IOERR_TRUNCATE;
         return r->pMethods->xTruncate(r, size);
 }
@@ -106,7 +110,7 @@ static int ff_sync(sqlite3_file *f, int flags)
 {
         sqlite3_file *r = real_of(f);
 
-        if (fault_fire())
+        if (vt_store_fault_fire())
                 return SQLITE_IOERR_FSYNC;
         return r->pMethods->xSync(r, flags);
 }

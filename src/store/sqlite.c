@@ -1,23 +1,25 @@
 /*
  * sqlite.c: the SQLite back end of the store (store.h, store_impl.h).
  *
- * One database file, dir/veritrail.db, schema version 1 (docs/FORMATS.md,
- * "Store schema"):
+ * A data directory holds one database, dir/veritrail.db, and beside it the
+ * entry segment dir/entries.seg (segment.c). Schema version 3
+ * (docs/formats-store.md):
  *
  *   meta(key TEXT PRIMARY KEY, value BLOB)
- *   bundles(n INTEGER PRIMARY KEY, width INTEGER, data BLOB)
+ *   bundles(n INTEGER PRIMARY KEY, width INTEGER, off INTEGER, len INTEGER)
  *   tiles(level INTEGER, n INTEGER, width INTEGER, data BLOB,
  *         PRIMARY KEY(level, n)) WITHOUT ROWID
  *   checkpoints(size INTEGER PRIMARY KEY, note BLOB)
- *
- * Schema version 2 adds the service's tables (sq_schema_v2_sql); a version 1
- * database is migrated when it is first opened for writing (sq_migrate):
- *
+ *   segment(id INTEGER PRIMARY KEY CHECK (id = 0), committed INTEGER)
  *   envelopes(idx INTEGER PRIMARY KEY, payload_sha256 BLOB,
  *             entry_hash BLOB UNIQUE, envelope BLOB), index on payload_sha256
  *   subjects(digest BLOB, idx INTEGER, PRIMARY KEY(digest, idx)) WITHOUT ROWID
  *   tokens(name TEXT PRIMARY KEY, hash BLOB, admin INTEGER, revoked INTEGER,
  *          created INTEGER)
+ *
+ * Versions 1 (no service tables) and 2 (bundle bytes as blobs in bundles.data)
+ * are upgraded by the first writer that opens them, in one transaction
+ * (sq_migrate); a read-only connection reads them as they are.
  *
  * The file identifies itself: PRAGMA application_id is VT_SQLITE_APP_ID and
  * PRAGMA user_version the schema version, so a foreign SQLite file or a newer
@@ -25,24 +27,50 @@
  *
  * Durability: journal_mode=WAL with synchronous=FULL, so COMMIT returns only
  * after the write-ahead log (including the commit frame) is synced; a crash
- * or kill -9 at any point leaves the last committed transaction. Settings
- * chosen for throughput of large blobs (bench/bench_store.c measures them):
+ * or kill -9 at any point leaves the last committed transaction.
  *
- *   - page_size 64 KiB, set before the first table: a 256 KiB bundle is one
- *     leaf cell and four overflow pages, so a commit issues few large writes
- *     instead of dozens of 4 KiB ones (4 KiB pages: about half the rate);
- *   - secure_delete off (Debian builds SQLite with it on): a bundle rewritten
- *     each batch would otherwise also zero the pages it frees;
- *   - tiles WITHOUT ROWID: a full tile (8 KiB) fits in its leaf cell, one
- *     b-tree instead of a table plus its primary-key index (no difference
- *     measurable above this disk's noise, so chosen for the simpler layout);
- *   - wal_autocheckpoint and cache_size below. Checkpointing in a background
- *     thread was tried: no gain in throughput and a worse longest commit
- *     (its writes are flushed by the next commit's sync), so it was dropped.
+ * Entry bundles live in the segment, not in SQLite: they are most of the
+ * bytes, they only grow at the end of the log, and SQLite would write them
+ * twice (WAL, then database) and rewrite the partial bundle whole in every
+ * batch. The protocol (all under SQLite's write lock, BEGIN IMMEDIATE):
  *
- * Every store costs at most two writes of each byte (the WAL, then the
- * database at checkpoint), so its durable rate is near half the disk's
- * streaming write+fdatasync rate for the same bytes.
+ *   - put: bundle n is the last stored one growing, or the next one. Only
+ *     the bytes not yet in the segment are written, with pwrite, at the
+ *     write position P = max(committed end, file size); the row (n, width,
+ *     off, len) and the new committed end are updated in the transaction.
+ *     A growing bundle whose old bytes do not end at P (bytes someone else
+ *     left after them, see below) is written whole at P instead.
+ *   - commit: fdatasync the segment, THEN the SQLite COMMIT. A committed row
+ *     therefore always points at durable bytes, and the bytes of a committed
+ *     range never change afterwards: readers in any connection or process
+ *     just pread them, without locks.
+ *   - rollback, or a failed segment sync: cut the file back to where the
+ *     transaction began writing (we still hold the write lock, and no commit
+ *     record can name those bytes).
+ *   - a failed COMMIT after the segment sync leaves its bytes alone: SQLite
+ *     may have written the commit record to the WAL before its sync failed,
+ *     and that transaction reappears if the machine crashes before a later
+ *     commit overwrites it. This is why P is never below the file size: no
+ *     writer, in this process or another, writes over bytes such a commit
+ *     may name.
+ *   - open for writing: every connection holds a shared flock on the data
+ *     directory from before its database opens until after it closes. A
+ *     writer that gets it exclusively is the only connection anywhere, so
+ *     SQLite rebuilds the WAL index at its first read (a commit whose sync
+ *     failed comes back now or never), and it cuts the file to the committed
+ *     end (a crash between the segment sync and the COMMIT leaves bytes past
+ *     it). A file shorter than the committed end is VT_ECORRUPT.
+ *
+ * Settings, chosen by measurement (bench/bench_store.c; page size, WAL
+ * checkpoint and cache below):
+ *
+ *   - secure_delete off (Debian builds SQLite with it on): a partial tile
+ *     replaced each batch would otherwise also zero the pages it frees;
+ *   - tiles WITHOUT ROWID: one b-tree instead of a table plus its
+ *     primary-key index;
+ *   - checkpointing in a background thread was tried (with 64 KiB pages and
+ *     the bundles in SQLite): no gain in throughput and a worse longest
+ *     commit (its writes are flushed by the next commit's sync), so dropped.
  *
  * Every statement is prepared once per connection, on first use, and kept.
  * SQLite errors map to VT_E* codes (sq_code()) with a diagnostic that names
@@ -53,28 +81,48 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "store/store_impl.h"
 
 #define VT_SQLITE_APP_ID         0x56747231 /* "Vtr1" */
-#define VT_SQLITE_SCHEMA_VERSION 2
+#define VT_SQLITE_SCHEMA_VERSION 3
 #define VT_SQLITE_FILE           "veritrail.db"
 #define VT_SQLITE_BUSY_MS        5000
 
-#define VT_SQLITE_PAGE_SIZE 65536
 /*
- * Checkpoint when the WAL holds this many pages (16 MiB at 64 KiB pages). The
- * commit that crosses it copies the WAL into the database, so this bounds
- * the stall; 1024 pages gave the same throughput with twice the worst commit
- * time (bench/bench_store.c).
+ * Page size of a new database (an existing one keeps its own; a database
+ * upgraded from version 2 keeps 64 KiB). Overridable at build time to
+ * measure others (make CFLAGS=-DVT_SQLITE_PAGE_SIZE=16384).
  */
-#define VT_SQLITE_AUTOCHECKPOINT 256
+#ifndef VT_SQLITE_PAGE_SIZE
+#define VT_SQLITE_PAGE_SIZE 4096
+#endif
+/*
+ * Checkpoint when the WAL holds this many bytes (in pages of the file's own
+ * size). The commit that crosses it copies the WAL into the database, so
+ * this bounds the stall.
+ */
+#ifndef VT_SQLITE_CHECKPOINT_BYTES
+#define VT_SQLITE_CHECKPOINT_BYTES (16 << 20)
+#endif
 /* Page cache per connection in KiB: a large batch should not spill mid-transaction. */
 #define VT_SQLITE_CACHE_KIB 16384
 /* After a checkpoint, truncate a WAL that grew beyond this many bytes. */
 #define VT_SQLITE_WAL_LIMIT (64 << 20)
+/*
+ * How many of a growing bundle's stored bytes (its last ones) are compared
+ * with the new bytes before the rest is appended: all of them in builds
+ * without NDEBUG, a cheap tail otherwise. A mismatch is the caller breaking
+ * the contract (store.h), refused with VT_EINVAL.
+ */
+#ifdef NDEBUG
+#define VT_SQLITE_PREFIX_CHECK 64u
+#else
+#define VT_SQLITE_PREFIX_CHECK VT_STORE_BUNDLE_MAX
+#endif
 
 enum {
         ST_BEGIN,
@@ -84,6 +132,10 @@ enum {
         ST_META_GET,
         ST_BUNDLE_PUT,
         ST_BUNDLE_GET,
+        ST_BUNDLE_GET_V2,
+        ST_BUNDLE_LAST,
+        ST_SEG_GET,
+        ST_SEG_PUT,
         ST_TILE_PUT,
         ST_TILE_GET,
         ST_CP_PUT,
@@ -109,9 +161,14 @@ static const char *const sq_sql[ST_COUNT] = {
     [ST_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
                     " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [ST_BUNDLE_PUT] = "INSERT INTO bundles(n, width, data) VALUES(?1, ?2, ?3)"
-                      " ON CONFLICT(n) DO UPDATE SET width = excluded.width, data = excluded.data",
-    [ST_BUNDLE_GET] = "SELECT width, data FROM bundles WHERE n = ?1",
+    [ST_BUNDLE_PUT] = "INSERT INTO bundles(n, width, off, len) VALUES(?1, ?2, ?3, ?4)"
+                      " ON CONFLICT(n) DO UPDATE SET width = excluded.width, off = excluded.off,"
+                      " len = excluded.len",
+    [ST_BUNDLE_GET] = "SELECT width, off, len FROM bundles WHERE n = ?1",
+    [ST_BUNDLE_GET_V2] = "SELECT width, data FROM bundles WHERE n = ?1",
+    [ST_BUNDLE_LAST] = "SELECT n, width, off, len FROM bundles ORDER BY n DESC LIMIT 1",
+    [ST_SEG_GET] = "SELECT committed FROM segment WHERE id = 0",
+    [ST_SEG_PUT] = "UPDATE segment SET committed = ?1 WHERE id = 0",
     [ST_TILE_PUT] = "INSERT INTO tiles(level, n, width, data) VALUES(?1, ?2, ?3, ?4)"
                     " ON CONFLICT(level, n) DO UPDATE SET width = excluded.width,"
                     " data = excluded.data",
@@ -136,15 +193,16 @@ static const char *const sq_sql[ST_COUNT] = {
     [ST_TOKEN_LIST] = "SELECT name, hash, admin, revoked, created FROM tokens ORDER BY name",
 };
 
-/* Schema version 1; docs/FORMATS.md describes it. */
+/* Schema version 3 (a new database); docs/formats-store.md describes it. */
 static const char sq_schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
-    "CREATE TABLE bundles(n INTEGER PRIMARY KEY, width INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE TABLE bundles(n INTEGER PRIMARY KEY, width INTEGER NOT NULL, off INTEGER NOT NULL,"
+    " len INTEGER NOT NULL);"
     "CREATE TABLE tiles(level INTEGER NOT NULL, n INTEGER NOT NULL, width INTEGER NOT NULL,"
     " data BLOB NOT NULL, PRIMARY KEY(level, n)) WITHOUT ROWID;"
     "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note BLOB NOT NULL);";
 
-/* What schema version 2 adds to version 1: the service's tables. */
+/* The service's tables: what version 2 added to version 1. */
 static const char sq_schema_v2_sql[] =
     "CREATE TABLE envelopes(idx INTEGER PRIMARY KEY, payload_sha256 BLOB NOT NULL,"
     " entry_hash BLOB NOT NULL UNIQUE, envelope BLOB NOT NULL);"
@@ -154,10 +212,28 @@ static const char sq_schema_v2_sql[] =
     "CREATE TABLE tokens(name TEXT PRIMARY KEY NOT NULL, hash BLOB NOT NULL,"
     " admin INTEGER NOT NULL, revoked INTEGER NOT NULL, created INTEGER NOT NULL);";
 
+/* The segment's committed end: what version 3 added (with bundles(off, len) for their bytes). */
+static const char sq_schema_v3_sql[] =
+    "CREATE TABLE segment(id INTEGER PRIMARY KEY CHECK (id = 0), committed INTEGER NOT NULL);";
+
 struct sq {
         struct vt_store base; /* first: store.c sees only this */
         sqlite3 *db;
         sqlite3_stmt *st[ST_COUNT];
+        struct vt_store_segment seg;
+        int lockfd; /* the data directory, flocked (store_impl.h): -1 when not held */
+        int sole;   /* this writer held it exclusively at open */
+        int legacy; /* read-only on schema 1 or 2: bundle bytes are blobs in bundles.data */
+        /* The segment as the open transaction sees it; valid while seg_known. */
+        int seg_known;
+        int seg_dirty;      /* bytes written and not yet synced: cut them on rollback */
+        int has_last;       /* there is a stored bundle: */
+        uint64_t last_n;    /*   the last one, */
+        unsigned last_w;    /*   its width, */
+        uint64_t last_off;  /*   where its bytes are in the segment */
+        uint64_t last_len;  /*   and how many */
+        uint64_t seg_start; /* where this transaction began writing */
+        uint64_t seg_pos;   /* where its next bytes go: the end it will commit */
 };
 
 static const struct vt_store_ops sq_ops;
@@ -335,6 +411,7 @@ static int sq_configure(struct sq *q, const char *dir, int flags, struct vt_diag
         sqlite3_stmt *st = NULL;
         const char *mode;
         char sql[160];
+        int64_t page = 0;
         int rc, err = 0;
 
         if (!(flags & VT_STORE_READONLY)) {
@@ -360,18 +437,113 @@ static int sq_configure(struct sq *q, const char *dir, int flags, struct vt_diag
         sqlite3_finalize(st);
         if (err != 0)
                 return err;
+        /* The checkpoint threshold is in pages of the file's own size. */
+        if ((err = sq_pragma_int(q->db, dir, "PRAGMA page_size", &page, d)) != 0)
+                return err;
+        if (page < 512)
+                page = 512;
         snprintf(sql, sizeof(sql),
                  "PRAGMA synchronous=FULL; PRAGMA secure_delete=OFF; PRAGMA cache_size=-%d;"
                  " PRAGMA wal_autocheckpoint=%d; PRAGMA journal_size_limit=%d",
-                 VT_SQLITE_CACHE_KIB, VT_SQLITE_AUTOCHECKPOINT, VT_SQLITE_WAL_LIMIT);
+                 VT_SQLITE_CACHE_KIB, (int)(VT_SQLITE_CHECKPOINT_BYTES / page),
+                 VT_SQLITE_WAL_LIMIT);
         return sq_exec(q->db, dir, sql, "configuring the connection", d);
 }
 
+/* sq_int_ok(v, max): a stored integer within 0..max. */
+static int sq_int_ok(sqlite3_int64 v, uint64_t max)
+{
+        return v >= 0 && (uint64_t)v <= max;
+}
+
 /*
- * sq_migrate(q, dir, version, d): bring a schema version 1 database to
- * version 2 (add the service tables) in one transaction; *version becomes
- * the version found or made. Another process migrating at the same time
- * serialises on BEGIN IMMEDIATE; the second finds version 2.
+ * sq_migrate_bundles(q, dir, d): the version 2 to 3 step, inside the
+ * migration's transaction: copy every bundle blob, in order, to the segment
+ * (cut to empty first: nothing in it is committed yet, a previous attempt
+ * may have left bytes), record (n, width, off, len), drop the blobs, and
+ * sync the segment before the caller commits.
+ */
+static int sq_migrate_bundles(struct sq *q, const char *dir, struct vt_diag *d)
+{
+        sqlite3_stmt *sel = NULL, *ins = NULL;
+        const void *p;
+        uint64_t pos = 0;
+        sqlite3_int64 n, w;
+        char sql[sizeof(sq_schema_v3_sql) + 256];
+        int rc, len, err;
+
+        if ((err = vt_store_segment_truncate(&q->seg, 0, d)) != 0)
+                goto fail_seg;
+        if ((err = sq_exec(q->db, dir,
+                           "CREATE TABLE bundles_v3(n INTEGER PRIMARY KEY, width INTEGER NOT NULL,"
+                           " off INTEGER NOT NULL, len INTEGER NOT NULL)",
+                           "moving the entry bundles to the segment", d)) != 0)
+                return err;
+        if ((rc = sqlite3_prepare_v2(q->db, "SELECT n, width, data FROM bundles ORDER BY n", -1,
+                                     &sel, NULL)) != SQLITE_OK ||
+            (rc = sqlite3_prepare_v2(q->db,
+                                     "INSERT INTO bundles_v3(n, width, off, len)"
+                                     " VALUES(?1, ?2, ?3, ?4)",
+                                     -1, &ins, NULL)) != SQLITE_OK) {
+                err = sq_fail(dir, q->db, rc, "moving the entry bundles to the segment", d);
+                goto out;
+        }
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+                n = sqlite3_column_int64(sel, 0);
+                w = sqlite3_column_int64(sel, 1);
+                p = sqlite3_column_blob(sel, 2);
+                len = sqlite3_column_bytes(sel, 2);
+                if (n < 0 || w < 1 || w > VT_STORE_WIDTH || len < 1 ||
+                    (unsigned)len > VT_STORE_BUNDLE_MAX || p == NULL) {
+                        vt_diag_set(d,
+                                    "store '%s': entry bundle %lld is malformed (width %lld, %d "
+                                    "bytes)",
+                                    dir, (long long)n, (long long)w, len);
+                        err = p == NULL && len > 0 ? VT_ENOMEM : VT_ECORRUPT;
+                        goto out;
+                }
+                if ((err = vt_store_segment_write(&q->seg, p, (size_t)len, pos, d)) != 0)
+                        goto fail_seg;
+                sqlite3_bind_int64(ins, 1, n);
+                sqlite3_bind_int64(ins, 2, w);
+                sqlite3_bind_int64(ins, 3, (sqlite3_int64)pos);
+                sqlite3_bind_int64(ins, 4, len);
+                if ((rc = sqlite3_step(ins)) != SQLITE_DONE) {
+                        err = sq_fail(dir, q->db, rc, "moving the entry bundles to the segment", d);
+                        goto out;
+                }
+                sqlite3_reset(ins);
+                pos += (uint64_t)len;
+        }
+        if (rc != SQLITE_DONE) {
+                err = sq_fail(dir, q->db, rc, "reading the entry bundles", d);
+                goto out;
+        }
+        sqlite3_finalize(sel);
+        sel = NULL;
+        snprintf(sql, sizeof(sql),
+                 "DROP TABLE bundles; ALTER TABLE bundles_v3 RENAME TO bundles; %s"
+                 "INSERT INTO segment(id, committed) VALUES(0, %llu); PRAGMA user_version=3",
+                 sq_schema_v3_sql, (unsigned long long)pos);
+        if ((err = sq_exec(q->db, dir, sql, "migrating the schema to version 3", d)) != 0)
+                goto out;
+        if (pos > 0 && (err = vt_store_segment_sync(&q->seg, d)) != 0)
+                goto fail_seg;
+        goto out;
+fail_seg:
+        vt_diag_prefix(d, "store '%s'", dir);
+out:
+        sqlite3_finalize(sel);
+        sqlite3_finalize(ins);
+        return err;
+}
+
+/*
+ * sq_migrate(q, dir, version, d): bring a schema version 1 or 2 database to
+ * version 3 in one transaction (1 -> 2: add the service tables; 2 -> 3: move
+ * the bundle bytes to the segment, which must be open for writing);
+ * *version becomes the version found or made. Another process migrating at
+ * the same time serialises on BEGIN IMMEDIATE; the second finds version 3.
  */
 static int sq_migrate(struct sq *q, const char *dir, int64_t *version, struct vt_diag *d)
 {
@@ -389,6 +561,11 @@ static int sq_migrate(struct sq *q, const char *dir, int64_t *version, struct vt
                         goto fail;
                 v = 2;
         }
+        if (v == 2) {
+                if ((err = sq_migrate_bundles(q, dir, d)) != 0)
+                        goto fail;
+                v = 3;
+        }
         if ((err = sq_exec(q->db, dir, "COMMIT", "migrating the schema", d)) != 0)
                 goto fail;
         *version = v;
@@ -399,44 +576,48 @@ fail:
 }
 
 /*
- * sq_schema(q, dir, path, flags, d): check the database is ours and of a
- * schema version we know; with VT_STORE_CREATE, create the schema in an
- * empty database. Two processes creating at once serialise on BEGIN
- * IMMEDIATE and the second finds the schema in place.
+ * sq_schema(q, dir, path, flags, version, d): check the database is ours and
+ * of a schema version we know (1..3), setting *version; with
+ * VT_STORE_CREATE, create the version 3 schema in an empty database. Two
+ * processes creating at once serialise on BEGIN IMMEDIATE and the second
+ * finds the schema in place.
  */
-static int sq_schema(struct sq *q, const char *dir, const char *path, int flags, struct vt_diag *d)
+static int sq_schema(struct sq *q, const char *dir, const char *path, int flags, int64_t *version,
+                     struct vt_diag *d)
 {
-        int64_t app = 0, version = 0, tables = 0;
+        int64_t app = 0, v = 0, tables = 0;
         int err, in_tx = 0;
 
         if ((err = sq_pragma_int(q->db, dir, "PRAGMA application_id", &app, d)) != 0 ||
-            (err = sq_pragma_int(q->db, dir, "PRAGMA user_version", &version, d)) != 0)
+            (err = sq_pragma_int(q->db, dir, "PRAGMA user_version", &v, d)) != 0)
                 return err;
-        if (app == 0 && version == 0 && (flags & VT_STORE_CREATE)) {
+        if (app == 0 && v == 0 && (flags & VT_STORE_CREATE)) {
                 if ((err = sq_exec(q->db, dir, "BEGIN IMMEDIATE", "creating the schema", d)) != 0)
                         return err;
                 in_tx = 1;
                 if ((err = sq_pragma_int(q->db, dir, "PRAGMA application_id", &app, d)) != 0 ||
-                    (err = sq_pragma_int(q->db, dir, "PRAGMA user_version", &version, d)) != 0 ||
+                    (err = sq_pragma_int(q->db, dir, "PRAGMA user_version", &v, d)) != 0 ||
                     (err = sq_pragma_int(q->db, dir, "SELECT count(*) FROM sqlite_schema", &tables,
                                          d)) != 0)
                         goto done;
-                if (app == 0 && version == 0 && tables == 0) {
-                        char sql[sizeof(sq_schema_sql) + sizeof(sq_schema_v2_sql) + 96];
+                if (app == 0 && v == 0 && tables == 0) {
+                        char sql[sizeof(sq_schema_sql) + sizeof(sq_schema_v2_sql) +
+                                 sizeof(sq_schema_v3_sql) + 160];
                         snprintf(sql, sizeof(sql),
-                                 "%s%sPRAGMA application_id=%d; PRAGMA user_version=%d",
-                                 sq_schema_sql, sq_schema_v2_sql, VT_SQLITE_APP_ID,
-                                 VT_SQLITE_SCHEMA_VERSION);
+                                 "%s%s%sINSERT INTO segment(id, committed) VALUES(0, 0);"
+                                 " PRAGMA application_id=%d; PRAGMA user_version=%d",
+                                 sq_schema_sql, sq_schema_v2_sql, sq_schema_v3_sql,
+                                 VT_SQLITE_APP_ID, VT_SQLITE_SCHEMA_VERSION);
                         if ((err = sq_exec(q->db, dir, sql, "creating the schema", d)) != 0)
                                 goto done;
                         app = VT_SQLITE_APP_ID;
-                        version = VT_SQLITE_SCHEMA_VERSION;
+                        v = VT_SQLITE_SCHEMA_VERSION;
                 }
                 if ((err = sq_exec(q->db, dir, "COMMIT", "creating the schema", d)) != 0)
                         goto done;
                 in_tx = 0;
         }
-        if (app == 0 && version == 0) {
+        if (app == 0 && v == 0) {
                 if ((err = sq_pragma_int(q->db, dir, "SELECT count(*) FROM sqlite_schema", &tables,
                                          d)) != 0)
                         goto done;
@@ -450,25 +631,95 @@ static int sq_schema(struct sq *q, const char *dir, const char *path, int flags,
                         goto done;
                 }
         }
-        /* Schema version 1 (no service tables): migrate when writable (sq_migrate). */
-        if (app == VT_SQLITE_APP_ID && version == 1 && !(flags & VT_STORE_READONLY) &&
-            (err = sq_migrate(q, dir, &version, d)) != 0)
-                goto done;
         if (app != VT_SQLITE_APP_ID) {
                 vt_diag_set(d, "store '%s': '%s' is not a veritrail database", dir, path);
                 err = VT_ESTORE;
-        } else if (version == 1 && (flags & VT_STORE_READONLY)) {
-                /* Readable as it is; the service tables appear with the first writer. */
-        } else if (version != VT_SQLITE_SCHEMA_VERSION) {
+        } else if (v < 1 || v > VT_SQLITE_SCHEMA_VERSION) {
                 vt_diag_set(d,
                             "store '%s': schema version %lld is not the version %d this program "
                             "knows",
-                            dir, (long long)version, VT_SQLITE_SCHEMA_VERSION);
+                            dir, (long long)v, VT_SQLITE_SCHEMA_VERSION);
                 err = VT_ESTORE;
+        } else {
+                *version = v;
         }
 done:
         if (in_tx)
                 sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return err;
+}
+
+/*
+ * sq_committed_end(q, out, d): the segment's committed end as this
+ * connection sees it (its snapshot, or its own transaction).
+ */
+static int sq_committed_end(struct sq *q, uint64_t *out, struct vt_diag *d)
+{
+        sqlite3_stmt *st = NULL;
+        sqlite3_int64 v;
+        int rc, err;
+
+        if ((err = sq_stmt(q, ST_SEG_GET, &st, d)) != 0)
+                return err;
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = sqlite3_column_int64(st, 0);
+                if (!sq_int_ok(v, INT64_MAX)) {
+                        vt_diag_set(d, "store '%s': the segment's committed end is %lld",
+                                    q->base.dir, (long long)v);
+                        err = VT_ECORRUPT;
+                } else {
+                        *out = (uint64_t)v;
+                }
+        } else if (rc == SQLITE_DONE) {
+                vt_diag_set(d, "store '%s': the segment's committed end is missing", q->base.dir);
+                err = VT_ECORRUPT;
+        } else {
+                err = sq_fail(q->base.dir, q->db, rc, "reading the segment's end", d);
+        }
+        sq_done(st);
+        return err;
+}
+
+/* sq_short_segment(q, size, end, d): the segment lost committed bytes. */
+static int sq_short_segment(struct sq *q, uint64_t size, uint64_t end, struct vt_diag *d)
+{
+        vt_diag_set(d, "store '%s': '%s' holds %llu bytes, but %llu are committed", q->base.dir,
+                    q->seg.path, (unsigned long long)size, (unsigned long long)end);
+        return VT_ECORRUPT;
+}
+
+/*
+ * sq_segment_recover(q, d): a writer's open, after the database's. The only
+ * connection (q->sole: nobody else can be writing, and SQLite has recovered
+ * from the WAL anything a failed or interrupted commit left there) cuts what
+ * lies past the committed end (a crash between the segment sync and the
+ * COMMIT), under SQLite's write lock. A writer that is not alone leaves
+ * those bytes (they may be another connection's, in flight or named by a
+ * commit whose sync failed); its writes go after them. Any writer refuses a
+ * segment shorter than the committed end.
+ */
+static int sq_segment_recover(struct sq *q, struct vt_diag *d)
+{
+        uint64_t end = 0, size = 0;
+        int err;
+
+        if (!q->sole) {
+                if ((err = sq_committed_end(q, &end, d)) != 0 ||
+                    (err = vt_store_segment_size(&q->seg, &size, d)) != 0)
+                        return err;
+                return size < end ? sq_short_segment(q, size, end, d) : 0;
+        }
+        if ((err = sq_exec(q->db, q->base.dir, "BEGIN IMMEDIATE", "opening the entry segment",
+                           d)) != 0)
+                return err;
+        if ((err = sq_committed_end(q, &end, d)) == 0 &&
+            (err = vt_store_segment_size(&q->seg, &size, d)) == 0) {
+                if (size < end)
+                        err = sq_short_segment(q, size, end, d);
+                else if (size > end && (err = vt_store_segment_truncate(&q->seg, end, d)) != 0)
+                        vt_diag_prefix(d, "store '%s'", q->base.dir);
+        }
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
         return err;
 }
 
@@ -480,6 +731,7 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
         const char *vfs;
         char *path = NULL;
         size_t plen;
+        int64_t version = 0;
         int rc, oflags, err = 0;
 
         if ((flags & VT_STORE_CREATE) && (err = sq_mkdirs(dir, d)) != 0)
@@ -490,6 +742,8 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
                 err = VT_ENOMEM;
                 goto fail;
         }
+        q->seg.fd = -1;
+        q->lockfd = -1;
         snprintf(path, plen, "%s/%s", dir, VT_SQLITE_FILE);
         if (!(flags & VT_STORE_CREATE) && stat(path, &sb) != 0) {
                 if (errno == ENOENT || errno == ENOTDIR) {
@@ -504,6 +758,10 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
                 }
                 goto fail;
         }
+        /* The directory lock comes first: whether we are alone decides what SQLite recovers. */
+        if ((err = vt_store_lock_open(dir, !(flags & VT_STORE_READONLY), &q->lockfd, &q->sole,
+                                      d)) != 0)
+                goto fail;
         if ((vfs = vt_store_faultvfs_name()) == NULL) {
                 vt_diag_set(d, "store '%s': cannot register the SQLite file layer", dir);
                 err = VT_EINTERNAL;
@@ -525,15 +783,35 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
         q->base.ops = &sq_ops;
         q->base.dir = (char *)dir; /* for diagnostics until store.c sets its own copy */
         if ((err = sq_configure(q, dir, flags, d)) != 0 ||
-            (err = sq_schema(q, dir, path, flags, d)) != 0)
+            (err = sq_schema(q, dir, path, flags, &version, d)) != 0)
                 goto fail;
+        if (flags & VT_STORE_READONLY) {
+                /* Versions 1 and 2 are read as they are; the first writer upgrades them. */
+                q->legacy = version < 3;
+                if (!q->legacy && (err = vt_store_segment_open(&q->seg, dir, 0, d)) != 0)
+                        goto fail;
+        } else if ((err = vt_store_segment_open(&q->seg, dir, 1, d)) != 0 ||
+                   (version < 3 && (err = sq_migrate(q, dir, &version, d)) != 0) ||
+                   (err = sq_segment_recover(q, d)) != 0) {
+                goto fail;
+        }
+        if (q->sole && vt_store_lock_share(q->lockfd) != 0) {
+                vt_diag_set(d, "store '%s': cannot lock the directory: %s", dir, strerror(errno));
+                err = VT_EIO;
+                goto fail;
+        }
+        q->sole = 0;
         q->base.dir = NULL;
         free(path);
         *out = &q->base;
         return 0;
 fail:
-        if (q != NULL)
+        if (q != NULL) {
                 sqlite3_close_v2(q->db);
+                vt_store_segment_close(&q->seg);
+                if (q->lockfd >= 0)
+                        close(q->lockfd); /* after the database: see store_impl.h */
+        }
         free(q);
         free(path);
         return err;
@@ -548,6 +826,8 @@ static void sq_close(struct vt_store *s)
                 sqlite3_finalize(q->st[i]);
         /* The last connection to close checkpoints the WAL into the database. */
         sqlite3_close_v2(q->db);
+        vt_store_segment_close(&q->seg);
+        close(q->lockfd); /* after the database: see store_impl.h */
         free(q);
 }
 
@@ -581,6 +861,8 @@ static int sq_begin(struct vt_store *s, struct vt_diag *d)
         sqlite3_stmt *st = NULL;
         int err;
 
+        q->seg_known = 0;
+        q->seg_dirty = 0;
         if ((err = sq_stmt(q, ST_BEGIN, &st, d)) != 0)
                 return err;
         if ((err = sq_run(q, ST_BEGIN, "starting a transaction", d)) == VT_EBUSY)
@@ -593,6 +875,16 @@ static void sq_rollback(struct vt_store *s)
         struct sq *q = (struct sq *)s;
         sqlite3_stmt *st = NULL;
 
+        /*
+         * Cut the bytes this transaction wrote, while we still hold the write
+         * lock (nobody else can have written after them, and no commit record
+         * names them). If SQLite already let go of the lock (it rolls back by
+         * itself after some errors), leave them: later writers skip them.
+         */
+        if (q->seg_dirty && !sqlite3_get_autocommit(q->db))
+                (void)vt_store_segment_truncate(&q->seg, q->seg_start, NULL);
+        q->seg_known = 0;
+        q->seg_dirty = 0;
         /* SQLite may have rolled back already (after an I/O error, for one). */
         if (sqlite3_get_autocommit(q->db))
                 return;
@@ -610,10 +902,21 @@ static int sq_commit(struct vt_store *s, struct vt_diag *d)
         sqlite3_stmt *st = NULL;
         int err;
 
+        /* The segment's bytes are durable before any commit record can name them. */
+        if (q->seg_dirty) {
+                if ((err = vt_store_segment_sync(&q->seg, d)) != 0) {
+                        vt_diag_prefix(d, "store '%s'", s->dir);
+                        sq_rollback(s);
+                        return err;
+                }
+                /* From here on the bytes may be named by a commit: never cut them. */
+                q->seg_dirty = 0;
+        }
         if ((err = sq_stmt(q, ST_COMMIT, &st, d)) == 0)
                 err = sq_run(q, ST_COMMIT, "committing", d);
         if (err != 0)
                 sq_rollback(s);
+        q->seg_known = 0;
         return err;
 }
 
@@ -652,21 +955,6 @@ static int sq_meta_get(struct vt_store *s, const char *key, struct vt_buf *out, 
         return err;
 }
 
-static int sq_bundle_put(struct vt_store *s, uint64_t n, unsigned width, const uint8_t *p,
-                         size_t len, struct vt_diag *d)
-{
-        struct sq *q = (struct sq *)s;
-        sqlite3_stmt *st = NULL;
-        int err;
-
-        if ((err = sq_stmt(q, ST_BUNDLE_PUT, &st, d)) != 0)
-                return err;
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
-        sqlite3_bind_int(st, 2, (int)width);
-        sqlite3_bind_blob64(st, 3, p, len, SQLITE_STATIC);
-        return sq_run(q, ST_BUNDLE_PUT, "storing an entry bundle", d);
-}
-
 /* sq_width(q, st, col, what, w, d): a stored width, checked against corruption. */
 static int sq_width(struct sq *q, sqlite3_stmt *st, int col, const char *what, unsigned *w,
                     struct vt_diag *d)
@@ -681,15 +969,212 @@ static int sq_width(struct sq *q, sqlite3_stmt *st, int col, const char *what, u
         return 0;
 }
 
-static int sq_bundle_get(struct vt_store *s, uint64_t n, unsigned *width, struct vt_buf *out,
-                         struct vt_diag *d)
+/*
+ * sq_extent(q, st, col, n, off, len, d): a bundle's (off, len) from columns
+ * col and col + 1, checked against corruption.
+ */
+static int sq_extent(struct sq *q, sqlite3_stmt *st, int col, uint64_t n, uint64_t *off,
+                     uint64_t *len, struct vt_diag *d)
+{
+        sqlite3_int64 o = sqlite3_column_int64(st, col), l = sqlite3_column_int64(st, col + 1);
+
+        if (!sq_int_ok(o, INT64_MAX) || !sq_int_ok(l, VT_STORE_BUNDLE_MAX) || l == 0 ||
+            o > INT64_MAX - l) {
+                vt_diag_set(d, "store '%s': entry bundle %llu has offset %lld and length %lld",
+                            q->base.dir, (unsigned long long)n, (long long)o, (long long)l);
+                return VT_ECORRUPT;
+        }
+        *off = (uint64_t)o;
+        *len = (uint64_t)l;
+        return 0;
+}
+
+/*
+ * sq_segment_load(q, d): the open transaction's first look at the segment:
+ * the committed end, the last stored bundle, the file's size, and so where
+ * its bytes go (never below the file's size: see the top of this file).
+ */
+static int sq_segment_load(struct sq *q, struct vt_diag *d)
+{
+        sqlite3_stmt *st = NULL;
+        uint64_t end = 0, size = 0;
+        int rc, err;
+
+        if ((err = sq_committed_end(q, &end, d)) != 0 || (err = sq_stmt(q, ST_BUNDLE_LAST, &st, d)))
+                return err;
+        q->has_last = 0;
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                q->last_n = (uint64_t)sqlite3_column_int64(st, 0);
+                if ((err = sq_width(q, st, 1, "an entry bundle", &q->last_w, d)) == 0 &&
+                    (err = sq_extent(q, st, 2, q->last_n, &q->last_off, &q->last_len, d)) == 0 &&
+                    q->last_off + q->last_len > end) {
+                        vt_diag_set(d,
+                                    "store '%s': entry bundle %llu ends at byte %llu, past the "
+                                    "segment's committed end %llu",
+                                    q->base.dir, (unsigned long long)q->last_n,
+                                    (unsigned long long)(q->last_off + q->last_len),
+                                    (unsigned long long)end);
+                        err = VT_ECORRUPT;
+                }
+                q->has_last = err == 0;
+        } else if (rc != SQLITE_DONE) {
+                err = sq_fail(q->base.dir, q->db, rc, "reading the last entry bundle", d);
+        }
+        sq_done(st);
+        if (err != 0)
+                return err;
+        if ((err = vt_store_segment_size(&q->seg, &size, d)) != 0) {
+                vt_diag_prefix(d, "store '%s'", q->base.dir);
+                return err;
+        }
+        if (size < end)
+                return sq_short_segment(q, size, end, d);
+        q->seg_start = q->seg_pos = size;
+        q->seg_known = 1;
+        return 0;
+}
+
+/*
+ * sq_prefix_check(q, p, len, d): do the stored bytes of the last bundle
+ * (their last VT_SQLITE_PREFIX_CHECK) equal the first bytes of p?
+ */
+static int sq_prefix_check(struct sq *q, const uint8_t *p, struct vt_diag *d)
+{
+        uint8_t chunk[16384];
+        uint64_t from =
+            q->last_len > VT_SQLITE_PREFIX_CHECK ? q->last_len - VT_SQLITE_PREFIX_CHECK : 0;
+        size_t k;
+        int err;
+
+        while (from < q->last_len) {
+                k = q->last_len - from < sizeof(chunk) ? (size_t)(q->last_len - from)
+                                                       : sizeof(chunk);
+                if ((err = vt_store_segment_read(&q->seg, q->last_off + from, k, chunk, d)) != 0) {
+                        vt_diag_prefix(d, "store '%s'", q->base.dir);
+                        return err;
+                }
+                if (memcmp(chunk, p + from, k) != 0) {
+                        vt_diag_set(d,
+                                    "store '%s': bundle %llu: the new bytes do not begin with "
+                                    "the stored ones (bundles only grow at the end of the log)",
+                                    q->base.dir, (unsigned long long)q->last_n);
+                        return VT_EINVAL;
+                }
+                from += k;
+        }
+        return 0;
+}
+
+/*
+ * sq_bundle_write(q, n, width, p, len, d): the put inside a transaction.
+ * The contract (store.h): n is the last stored bundle, growing (len and
+ * width not smaller; its stored bytes are a prefix of p), or the next one
+ * (0 in an empty store). Only the bytes not yet in the segment are written.
+ */
+static int sq_bundle_write(struct sq *q, uint64_t n, unsigned width, const uint8_t *p, size_t len,
+                           struct vt_diag *d)
+{
+        sqlite3_stmt *st = NULL;
+        uint64_t off, from, end;
+        int err;
+
+        if (!q->seg_known && (err = sq_segment_load(q, d)) != 0)
+                return err;
+        if (q->has_last && n == q->last_n) {
+                if (len < q->last_len || width < q->last_w) {
+                        vt_diag_set(d,
+                                    "store '%s': bundle %llu: bundles only grow at the end of "
+                                    "the log (%zu bytes of width %u would replace %llu of "
+                                    "width %u)",
+                                    q->base.dir, (unsigned long long)n, len, width,
+                                    (unsigned long long)q->last_len, q->last_w);
+                        return VT_EINVAL;
+                }
+                if (len == q->last_len && width == q->last_w)
+                        return 0; /* nothing new */
+                if ((err = sq_prefix_check(q, p, d)) != 0)
+                        return err;
+                if (q->last_off + q->last_len == q->seg_pos) {
+                        off = q->last_off; /* grows in place */
+                        from = q->last_len;
+                } else {
+                        off = q->seg_pos; /* bytes lie after it: written whole at the end */
+                        from = 0;
+                }
+        } else if (q->has_last ? n == q->last_n + 1 : n == 0) {
+                off = q->seg_pos;
+                from = 0;
+        } else {
+                if (q->has_last)
+                        vt_diag_set(d,
+                                    "store '%s': bundle %llu: bundles only grow at the end of "
+                                    "the log (the last stored bundle is %llu)",
+                                    q->base.dir, (unsigned long long)n,
+                                    (unsigned long long)q->last_n);
+                else
+                        vt_diag_set(d,
+                                    "store '%s': bundle %llu: bundles only grow at the end of "
+                                    "the log (the store has none, the first is bundle 0)",
+                                    q->base.dir, (unsigned long long)n);
+                return VT_EINVAL;
+        }
+        if (from < len) {
+                q->seg_dirty = 1;
+                if ((err = vt_store_segment_write(&q->seg, p + from, len - from, off + from, d)) !=
+                    0) {
+                        vt_diag_prefix(d, "store '%s'", q->base.dir);
+                        return err;
+                }
+        }
+        end = off + len;
+        if ((err = sq_stmt(q, ST_BUNDLE_PUT, &st, d)) != 0)
+                return err;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+        sqlite3_bind_int(st, 2, (int)width);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)off);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)len);
+        if ((err = sq_run(q, ST_BUNDLE_PUT, "storing an entry bundle", d)) != 0 ||
+            (err = sq_stmt(q, ST_SEG_PUT, &st, d)) != 0)
+                return err;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)end);
+        if ((err = sq_run(q, ST_SEG_PUT, "storing the segment's end", d)) != 0)
+                return err;
+        q->has_last = 1;
+        q->last_n = n;
+        q->last_w = width;
+        q->last_off = off;
+        q->last_len = len;
+        q->seg_pos = end;
+        return 0;
+}
+
+static int sq_bundle_put(struct vt_store *s, uint64_t n, unsigned width, const uint8_t *p,
+                         size_t len, struct vt_diag *d)
 {
         struct sq *q = (struct sq *)s;
+        int err;
+
+        if (!sqlite3_get_autocommit(q->db))
+                return sq_bundle_write(q, n, width, p, len, d);
+        /* Outside a transaction: one of its own, with the segment's commit protocol. */
+        if ((err = sq_begin(s, d)) != 0)
+                return err;
+        if ((err = sq_bundle_write(q, n, width, p, len, d)) != 0) {
+                sq_rollback(s);
+                return err;
+        }
+        return sq_commit(s, d);
+}
+
+/* sq_bundle_get_v2(q, n, width, out, d): a version 1 or 2 database's bundle (read-only). */
+static int sq_bundle_get_v2(struct sq *q, uint64_t n, unsigned *width, struct vt_buf *out,
+                            struct vt_diag *d)
+{
         sqlite3_stmt *st = NULL;
         unsigned w;
         int rc, err;
 
-        if ((err = sq_stmt(q, ST_BUNDLE_GET, &st, d)) != 0)
+        if ((err = sq_stmt(q, ST_BUNDLE_GET_V2, &st, d)) != 0)
                 return err;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
         if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -697,13 +1182,61 @@ static int sq_bundle_get(struct vt_store *s, uint64_t n, unsigned *width, struct
                     (err = sq_append(q, st, 1, out, "an entry bundle", d)) == 0)
                         *width = w;
         } else if (rc == SQLITE_DONE) {
+                vt_diag_set(d, "store '%s': no entry bundle %llu", q->base.dir,
+                            (unsigned long long)n);
+                err = VT_ENOENT;
+        } else {
+                err = sq_fail(q->base.dir, q->db, rc, "reading an entry bundle", d);
+        }
+        sq_done(st);
+        return err;
+}
+
+static int sq_bundle_get(struct vt_store *s, uint64_t n, unsigned *width, struct vt_buf *out,
+                         struct vt_diag *d)
+{
+        struct sq *q = (struct sq *)s;
+        sqlite3_stmt *st = NULL;
+        uint64_t off = 0, len = 0;
+        unsigned w = 0;
+        int rc, err;
+
+        if (q->legacy)
+                return sq_bundle_get_v2(q, n, width, out, d);
+        if ((err = sq_stmt(q, ST_BUNDLE_GET, &st, d)) != 0)
+                return err;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if ((err = sq_width(q, st, 0, "an entry bundle", &w, d)) == 0)
+                        err = sq_extent(q, st, 1, n, &off, &len, d);
+        } else if (rc == SQLITE_DONE) {
                 vt_diag_set(d, "store '%s': no entry bundle %llu", s->dir, (unsigned long long)n);
                 err = VT_ENOENT;
         } else {
                 err = sq_fail(s->dir, q->db, rc, "reading an entry bundle", d);
         }
+        /* Done with the row: the bytes of a committed range never change, so no snapshot is
+         * needed to read them. */
         sq_done(st);
-        return err;
+        if (err != 0)
+                return err;
+        if ((err = vt_store_segment_reopen(&q->seg, d)) != 0) {
+                vt_diag_prefix(d, "store '%s': entry bundle %llu", s->dir, (unsigned long long)n);
+                return err;
+        }
+        if (vt_buf_reserve(out, (size_t)len) != 0) {
+                vt_diag_set(d, "store '%s': out of memory while reading an entry bundle", s->dir);
+                return VT_ENOMEM;
+        }
+        if ((err = vt_store_segment_read(&q->seg, off, (size_t)len, out->p + out->len, d)) != 0) {
+                out->p[out->len] = '\0';
+                vt_diag_prefix(d, "store '%s': entry bundle %llu", s->dir, (unsigned long long)n);
+                return err;
+        }
+        out->len += (size_t)len;
+        out->p[out->len] = '\0';
+        *width = w;
+        return 0;
 }
 
 static int sq_tile_put(struct vt_store *s, unsigned level, uint64_t n, unsigned width,

@@ -11,7 +11,9 @@
  *     their limits, integers fit a signed 64-bit column;
  *   - a store opened VT_STORE_READONLY refuses begin and every put;
  *   - transactions: NONE --begin--> OPEN --commit/rollback--> NONE. A put that
- *     fails inside OPEN rolls the transaction back and moves to FAILED, where
+ *     fails inside OPEN (other than a refusal of its arguments, VT_EINVAL,
+ *     before anything was written) rolls the transaction back and moves to
+ *     FAILED, where
  *     puts and commit fail (so no later put can slip out in autocommit mode
  *     and land without its siblings) until rollback or a new begin.
  *     Outside a transaction each put is its own durable transaction.
@@ -49,10 +51,14 @@ static int put_prologue(struct vt_store *s, struct vt_diag *d)
         return 0;
 }
 
-/* put_epilogue(s, err): a failed put inside a transaction abandons it. */
+/*
+ * put_epilogue(s, err): a failed put inside a transaction abandons it, except
+ * a put the back end refused for its arguments (VT_EINVAL: a bundle that does
+ * not grow at the end of the log), which wrote nothing.
+ */
 static int put_epilogue(struct vt_store *s, int err)
 {
-        if (err != 0 && s->tx == VT_STORE_TX_OPEN) {
+        if (err != 0 && err != VT_EINVAL && s->tx == VT_STORE_TX_OPEN) {
                 s->ops->rollback(s);
                 s->tx = VT_STORE_TX_FAILED;
         }

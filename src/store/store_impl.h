@@ -95,6 +95,65 @@ struct vt_store {
 int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, struct vt_diag *d);
 
 /*
+ * The entry segment (segment.c): the bundle bytes of a SQLite store, appended
+ * to dir/VT_STORE_SEGMENT_FILE; the database records where each bundle is.
+ * These are file operations only; sqlite.c owns the commit protocol. Every
+ * function returns 0 or a VT_E* code with one sentence in d naming the file.
+ * Writes, syncs and truncations count against the fault-injection countdown.
+ */
+#define VT_STORE_SEGMENT_FILE "entries.seg"
+
+struct vt_store_segment {
+        int fd;     /* -1 when not open (a reader before the file exists) */
+        char *path; /* dir/entries.seg, owned */
+};
+
+/*
+ * vt_store_segment_open(g, dir, writable, d): open dir's segment; writable
+ * creates it (mode 0600) and, while it is empty, syncs the directory so its
+ * name is durable. A reader finding no file gets g->fd == -1 and success.
+ */
+int vt_store_segment_open(struct vt_store_segment *g, const char *dir, int writable,
+                          struct vt_diag *d);
+/* vt_store_segment_close(g): close; a closed g is a no-op. */
+void vt_store_segment_close(struct vt_store_segment *g);
+/* vt_store_segment_reopen(g, d): a reader's retry when the file did not exist at open. */
+int vt_store_segment_reopen(struct vt_store_segment *g, struct vt_diag *d);
+/*
+ * vt_store_lock_open(dir, writer, fd, sole, d): every connection of a
+ * SQLite store holds a shared flock on its data directory (a descriptor of
+ * its own, *fd, closed with the store) from before its database is opened
+ * until after it is closed. A writer first tries for it exclusively: *sole
+ * = 1 when it got it, i.e. no other store connection of any kind is open in
+ * any process, so SQLite rebuilds the WAL index (and so recovers any commit
+ * whose sync failed) at this connection's first read; the caller then calls
+ * vt_store_lock_share(). Otherwise it waits for the shared lock.
+ */
+int vt_store_lock_open(const char *dir, int writer, int *fd, int *sole, struct vt_diag *d);
+/* vt_store_lock_share(fd): turn the exclusive lock into the shared one. */
+int vt_store_lock_share(int fd);
+/* vt_store_segment_size(g, size, d): the file's size (0 when there is no file). */
+int vt_store_segment_size(struct vt_store_segment *g, uint64_t *size, struct vt_diag *d);
+/* vt_store_segment_write(g, p, len, off, d): pwrite all of p at off. */
+int vt_store_segment_write(struct vt_store_segment *g, const uint8_t *p, size_t len, uint64_t off,
+                           struct vt_diag *d);
+/* vt_store_segment_sync(g, d): fdatasync. */
+int vt_store_segment_sync(struct vt_store_segment *g, struct vt_diag *d);
+/* vt_store_segment_truncate(g, size, d): ftruncate to size bytes. */
+int vt_store_segment_truncate(struct vt_store_segment *g, uint64_t size, struct vt_diag *d);
+/* vt_store_segment_read(g, off, len, p, d): pread len bytes at off; VT_ECORRUPT if the file ends.
+ */
+int vt_store_segment_read(struct vt_store_segment *g, uint64_t off, size_t len, uint8_t *p,
+                          struct vt_diag *d);
+
+/*
+ * vt_store_fault_fire() (faultvfs.c): count one write, sync or truncate
+ * against the fault-injection countdown (vt_store_fault_countdown()); 1 when
+ * it must fail, 0 when it may proceed (always 0 with injection off).
+ */
+int vt_store_fault_fire(void);
+
+/*
  * vt_store_faultvfs_name(): register the fault-injecting SQLite VFS
  * (faultvfs.c) once per process and return its name for sqlite3_open_v2(),
  * or NULL when registration failed. The first call also reads VT_FAULT_IO.

@@ -17,9 +17,12 @@
  */
 #include "vt_test.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "veritrail/crypto.h"
 #include "veritrail/encoding.h"
@@ -717,6 +720,35 @@ static void audit_tampered_tile(void **state)
         tmpdir_free(dir);
 }
 
+/*
+ * tamper_bundle(dir, n, p, len): replace entry bundle n behind the store's
+ * back, as someone with write access to the data directory could: the new
+ * bytes appended to the entry segment and the bundle's row pointed at them
+ * (the store's API only lets bundles grow at the end of the log).
+ */
+static void tamper_bundle(const char *dir, uint64_t n, const uint8_t *p, size_t len)
+{
+        char path[4200], sql[256];
+        struct stat sb;
+        sqlite3 *db = NULL;
+        int fd;
+
+        fd = open(sub(path, sizeof(path), dir, "entries.seg"), O_WRONLY | O_APPEND);
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &sb), 0);
+        assert_int_equal(write(fd, p, len), (ssize_t)len);
+        close(fd);
+        snprintf(sql, sizeof(sql),
+                 "UPDATE bundles SET off = %lld, len = %zu WHERE n = %llu;"
+                 " UPDATE segment SET committed = %lld",
+                 (long long)sb.st_size, len, (unsigned long long)n,
+                 (long long)sb.st_size + (long long)len);
+        assert_int_equal(sqlite3_open(sub(path, sizeof(path), dir, "veritrail.db"), &db),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+}
+
 static void audit_tampered_bundle(void **state)
 {
         char *dir = tmpdir_new();
@@ -733,22 +765,18 @@ static void audit_tampered_bundle(void **state)
         assert_int_equal(vt_store_bundle_get(s, 0, &w, &b, NULL), 0);
         assert_int_equal(w, 256);
         b.p[3] ^= 1; /* a byte of entry 0 */
-        assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len, NULL), 0);
         vt_store_close(s);
+        tamper_bundle(dir, 0, b.p, b.len);
         assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
         assert_string_equal(d.msg, "tile 0/000: hash 0 differs");
         /* A bundle with its last entry cut off. */
         b.p[3] ^= 1;
-        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-        assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len - 1, NULL), 0);
-        vt_store_close(s);
+        tamper_bundle(dir, 0, b.p, b.len - 1);
         assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
         assert_non_null(strstr(d.msg, "entries/000: entry 255 is cut off"));
         /* Trailing bytes after the entries. */
         assert_int_equal(vt_buf_append(&b, "\0\1x", 3), 0);
-        assert_int_equal(vt_store_open(dir, 0, &s, NULL), 0);
-        assert_int_equal(vt_store_bundle_put(s, 0, 256, b.p, b.len, NULL), 0);
-        vt_store_close(s);
+        tamper_bundle(dir, 0, b.p, b.len);
         assert_int_equal(audit_dir(dir, &d), VT_EAUDIT);
         assert_non_null(strstr(d.msg, "bytes after its 256 entries"));
         vt_buf_release(&b);

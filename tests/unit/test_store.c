@@ -1,14 +1,18 @@
 /*
  * test_store.c: the store module (store.h) on its SQLite back end.
  *
- * Round trips and refusals for every kind of row; transaction atomicity
- * (rollback, close without commit, a failed put poisoning its transaction);
- * read-only and busy connections; foreign and newer databases; and the
- * crash tests: I/O errors injected at every write/sync of a transaction
- * (faultvfs.c), and child processes killed with SIGKILL in the middle of a
- * transaction and between commits. After each, the reopened store must hold
- * exactly the old committed state or exactly the new one and pass SQLite's
- * integrity check.
+ * Round trips and refusals for every kind of row; the entry bundles'
+ * contract (they only grow at the end of the log) and their segment file;
+ * transaction atomicity (rollback, close without commit, a failed put
+ * poisoning its transaction); read-only and busy connections; foreign and
+ * newer databases; the upgrade of schema versions 1 and 2; and the crash
+ * tests: I/O errors injected at every write/sync/truncate of a transaction,
+ * in SQLite's files (faultvfs.c) and in the segment alike, and child
+ * processes killed with SIGKILL in the middle of a transaction, between
+ * commits, and after a commit whose sync failed. After each, the reopened
+ * store must hold exactly the old committed state or exactly the new one,
+ * with every bundle equal to what was committed, nothing past the segment's
+ * committed end, and pass SQLite's integrity check.
  *
  * Every test works in its own directory under /tmp (mkdtemp), removed at the
  * end. The environment variable VT_TEST_STORE_CHILD is internal: it makes
@@ -29,6 +33,11 @@
 #include "veritrail/store.h"
 
 extern char **environ;
+
+/* The page size of a new database (sqlite.c; a build may override it with CFLAGS). */
+#ifndef VT_SQLITE_PAGE_SIZE
+#define VT_SQLITE_PAGE_SIZE 4096
+#endif
 
 /* A scratch directory; data is the data directory inside it (not created). */
 struct scratch {
@@ -112,6 +121,47 @@ static void assert_integrity(const char *dir)
         assert_string_equal(res, "ok");
 }
 
+static off_t file_size(const char *dir, const char *name)
+{
+        char path[256];
+        struct stat sb;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* committed_end(dir): the segment's committed end, as the database says. */
+static off_t committed_end(const char *dir)
+{
+        char res[64];
+
+        sql_text(dir, "SELECT committed FROM segment", res, sizeof(res));
+        return (off_t)strtoll(res, NULL, 10);
+}
+
+/* assert_segment_exact(dir): nothing lies past the committed end (after a writer's open). */
+static void assert_segment_exact(const char *dir)
+{
+        off_t size = file_size(dir, "entries.seg"), end = committed_end(dir);
+
+        if (size != end)
+                print_error("'%s': segment of %lld bytes, committed end %lld\n", dir,
+                            (long long)size, (long long)end);
+        assert_int_equal(size, end);
+}
+
+/* append_file(dir, name, p, n): add bytes to the end of a file behind the store's back. */
+static void append_file(const char *dir, const char *name, const void *p, size_t n)
+{
+        char path[256];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        assert_non_null(f = fopen(path, "ab"));
+        assert_int_equal(fwrite(p, 1, n, f), n);
+        assert_int_equal(fclose(f), 0);
+}
+
 /* ---- opening ---- */
 
 static void open_missing_is_enoent(void **state)
@@ -167,21 +217,35 @@ static void create_makes_dir_and_schema(void **state)
         sql_text(nested, "PRAGMA journal_mode", res, sizeof(res));
         assert_string_equal(res, "wal");
         sql_text(nested, "PRAGMA page_size", res, sizeof(res));
-        assert_string_equal(res, "65536");
-        /* Schema version 2: version 1 plus the service tables. */
+        assert_int_equal(atoi(res), VT_SQLITE_PAGE_SIZE);
+        /* Schema version 3: the log's tables, the service's, and the segment's end. */
         sql_text(nested, "PRAGMA user_version", res, sizeof(res));
-        assert_string_equal(res, "2");
+        assert_string_equal(res, "3");
         sql_text(nested, "PRAGMA application_id", res, sizeof(res));
         assert_string_equal(res, "1450471985"); /* 0x56747231, "Vtr1" */
         sql_text(nested,
                  "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema"
-                 " WHERE type = 'table' AND name IN ('meta', 'bundles', 'tiles',"
-                 " 'checkpoints') ORDER BY name)",
+                 " WHERE type = 'table' ORDER BY name)",
                  res, sizeof(res));
-        assert_string_equal(res, "bundles,checkpoints,meta,tiles");
+        assert_string_equal(res,
+                            "bundles,checkpoints,envelopes,meta,segment,subjects,tiles,tokens");
         /* Tiles are one b-tree (WITHOUT ROWID); bundles and checkpoints are keyed by rowid. */
         sql_text(nested, "SELECT sql FROM sqlite_schema WHERE name = 'tiles'", res, sizeof(res));
         assert_non_null(strstr(res, "WITHOUT ROWID"));
+        /* Bundles are (width, offset, length) in the segment, which is empty and private. */
+        sql_text(nested, "SELECT group_concat(name) FROM pragma_table_info('bundles')", res,
+                 sizeof(res));
+        assert_string_equal(res, "n,width,off,len");
+        sql_text(nested, "SELECT committed FROM segment", res, sizeof(res));
+        assert_string_equal(res, "0");
+        {
+                char seg[200];
+                snprintf(seg, sizeof(seg), "%s/entries.seg", nested);
+                assert_int_equal(stat(seg, &sb), 0);
+                assert_true(S_ISREG(sb.st_mode));
+                assert_int_equal(sb.st_mode & 0777, 0600);
+                assert_int_equal(sb.st_size, 0);
+        }
 
         /* Reopening, with or without CREATE, finds the same store. */
         s = open_ok(nested, 0);
@@ -347,7 +411,7 @@ static void bundle_round_trip(void **state)
 {
         static uint8_t big[VT_STORE_BUNDLE_MAX], want[VT_STORE_BUNDLE_MAX];
         struct scratch t;
-        struct vt_store *s;
+        struct vt_store *s, *r;
         struct vt_buf b;
         struct vt_diag d = {{0}};
         unsigned w = 999;
@@ -356,26 +420,46 @@ static void bundle_round_trip(void **state)
         scratch_make(&t);
         s = open_ok(t.data, VT_STORE_CREATE);
         vt_buf_init(&b);
+        fill(big, sizeof(big), 2);
         fill(want, sizeof(want), 1);
-        /* A partial bundle, then the full one replacing it. */
-        assert_int_equal(vt_store_bundle_put(s, 7, 3, want, 3000, &d), 0);
-        assert_int_equal(vt_store_bundle_get(s, 7, &w, &b, &d), 0);
+        /* Bundle 0, partial, grows (only its new bytes are written) until it is full. */
+        assert_int_equal(vt_store_bundle_put(s, 0, 3, big, 3000, &d), 0);
+        assert_int_equal(vt_store_bundle_get(s, 0, &w, &b, &d), 0);
         assert_int_equal(w, 3);
         assert_int_equal(b.len, 3000);
-        assert_memory_equal(b.p, want, 3000);
-        fill(big, sizeof(big), 2);
-        assert_int_equal(vt_store_bundle_put(s, 7, 256, big, sizeof(big), &d), 0);
+        assert_memory_equal(b.p, big, 3000);
+        assert_int_equal(file_size(t.data, "entries.seg"), 3000);
+        assert_int_equal(vt_store_bundle_put(s, 0, 3, big, 3000, &d), 0); /* again: no-op */
+        assert_int_equal(vt_store_bundle_put(s, 0, 200, big, 100000, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 0, 256, big, sizeof(big), &d), 0);
+        assert_int_equal(file_size(t.data, "entries.seg"), sizeof(big));
         b.len = 0;
-        assert_int_equal(vt_store_bundle_get(s, 7, &w, &b, &d), 0);
+        assert_int_equal(vt_store_bundle_get(s, 0, &w, &b, &d), 0);
         assert_int_equal(w, 256);
         assert_int_equal(b.len, sizeof(big));
         assert_memory_equal(b.p, big, sizeof(big));
-        /* Large indexes, up to INT64_MAX. */
-        assert_int_equal(vt_store_bundle_put(s, (uint64_t)INT64_MAX, 1, want, 1, &d), 0);
+        /* The next bundle follows it; inside a transaction too. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 1, 1, want, 1, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 1, 9, want, 5000, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 2, 256, want, 7000, &d), 0);
         b.len = 0;
-        assert_int_equal(vt_store_bundle_get(s, (uint64_t)INT64_MAX, &w, &b, &d), 0);
-        assert_int_equal(w, 1);
-        assert_int_equal(b.len, 1);
+        assert_int_equal(vt_store_bundle_get(s, 1, &w, &b, &d), 0);
+        assert_int_equal(w, 9);
+        assert_int_equal(b.len, 5000);
+        assert_memory_equal(b.p, want, 5000);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        assert_int_equal(file_size(t.data, "entries.seg"), sizeof(big) + 12000);
+        assert_int_equal(committed_end(t.data), sizeof(big) + 12000);
+        /* get appends; a reader in another connection sees the same bytes. */
+        r = open_ok(t.data, VT_STORE_READONLY);
+        b.len = 0;
+        assert_int_equal(vt_buf_puts(&b, ">"), 0);
+        assert_int_equal(vt_store_bundle_get(r, 2, &w, &b, &d), 0);
+        assert_int_equal(w, 256);
+        assert_int_equal(b.len, 7001);
+        assert_memory_equal(b.p + 1, want, 7000);
+        vt_store_close(r);
         /* Missing: VT_ENOENT, outputs untouched. */
         w = 999;
         b.len = 0;
@@ -383,7 +467,7 @@ static void bundle_round_trip(void **state)
         assert_int_equal(w, 999);
         assert_int_equal(b.len, 0);
         assert_non_null(strstr(d.msg, "no entry bundle 8"));
-        /* Refusals. */
+        /* Refusals of the arguments. */
         assert_int_equal(vt_store_bundle_put(s, 1, 0, want, 10, &d), VT_EINVAL);
         assert_int_equal(vt_store_bundle_put(s, 1, 257, want, 10, &d), VT_EINVAL);
         assert_int_equal(vt_store_bundle_put(s, 1, 1, want, 0, &d), VT_EINVAL);
@@ -393,9 +477,75 @@ static void bundle_round_trip(void **state)
         assert_int_equal(vt_store_bundle_put(s, (uint64_t)INT64_MAX + 1, 1, want, 1, &d),
                          VT_EINVAL);
         assert_int_equal(vt_store_bundle_get(s, (uint64_t)INT64_MAX + 1, &w, &b, &d), VT_EINVAL);
-        assert_int_equal(vt_store_bundle_get(s, 7, NULL, &b, &d), VT_EINVAL);
-        assert_int_equal(vt_store_bundle_get(s, 7, &w, NULL, &d), VT_EINVAL);
-        assert_int_equal(vt_store_bundle_get(s, 1, &w, &b, &d), VT_ENOENT);
+        assert_int_equal(vt_store_bundle_get(s, 0, NULL, &b, &d), VT_EINVAL);
+        assert_int_equal(vt_store_bundle_get(s, 0, &w, NULL, &d), VT_EINVAL);
+        assert_int_equal(vt_store_bundle_get(s, 3, &w, &b, &d), VT_ENOENT);
+        vt_store_close(s);
+        vt_buf_release(&b);
+        scratch_free(&t);
+}
+
+/* Bundles only grow at the end of the log; anything else is refused and writes nothing. */
+static void bundle_contract(void **state)
+{
+        static uint8_t big[VT_STORE_BUNDLE_MAX], other[VT_STORE_BUNDLE_MAX];
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_buf b;
+        struct vt_diag d = {{0}};
+        char want[200];
+        unsigned w = 0;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        vt_buf_init(&b);
+        fill(big, sizeof(big), 4);
+        memcpy(other, big, sizeof(other));
+        other[4000] ^= 1;
+        /* An empty store starts at bundle 0. */
+        assert_int_equal(vt_store_bundle_put(s, 1, 1, big, 10, &d), VT_EINVAL);
+        snprintf(want, sizeof(want),
+                 "store '%s': bundle 1: bundles only grow at the end of the log (the store has "
+                 "none, the first is bundle 0)",
+                 t.data);
+        assert_string_equal(d.msg, want);
+        assert_int_equal(vt_store_bundle_put(s, 0, 256, big, 65536, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 1, 10, big, 5000, &d), 0);
+        /* Not the last one, and not the next: a gap, or an old bundle. */
+        assert_int_equal(vt_store_bundle_put(s, 3, 1, big, 10, &d), VT_EINVAL);
+        snprintf(want, sizeof(want),
+                 "store '%s': bundle 3: bundles only grow at the end of the log (the last stored "
+                 "bundle is 1)",
+                 t.data);
+        assert_string_equal(d.msg, want);
+        assert_int_equal(vt_store_bundle_put(s, 0, 256, big, 65536, &d), VT_EINVAL);
+        assert_non_null(strstr(d.msg, "bundle 0: bundles only grow at the end of the log"));
+        /* The last one may not shrink, in bytes or in width. */
+        assert_int_equal(vt_store_bundle_put(s, 1, 10, big, 4999, &d), VT_EINVAL);
+        assert_non_null(strstr(d.msg, "bundle 1: bundles only grow at the end of the log (4999 "
+                                      "bytes of width 10 would replace 5000 of width 10)"));
+        assert_int_equal(vt_store_bundle_put(s, 1, 9, big, 6000, &d), VT_EINVAL);
+        /* Its stored bytes must begin the new ones (checked in full without NDEBUG). */
+#ifndef NDEBUG
+        assert_int_equal(vt_store_bundle_put(s, 1, 12, other, 6000, &d), VT_EINVAL);
+        assert_non_null(strstr(d.msg, "bundle 1: the new bytes do not begin with the stored ones"));
+#endif
+        other[4000] ^= 1;
+        other[4999] ^= 1; /* the last stored byte is always checked */
+        assert_int_equal(vt_store_bundle_put(s, 1, 12, other, 6000, &d), VT_EINVAL);
+        /* Refusals inside a transaction write nothing and do not end it. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 5, 1, big, 10, &d), VT_EINVAL);
+        assert_int_equal(vt_store_bundle_put(s, 1, 12, big, 6000, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 1, 11, big, 6000, &d), VT_EINVAL);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        b.len = 0;
+        assert_int_equal(vt_store_bundle_get(s, 1, &w, &b, &d), 0);
+        assert_int_equal(w, 12);
+        assert_int_equal(b.len, 6000);
+        assert_memory_equal(b.p, big, 6000);
+        assert_int_equal(file_size(t.data, "entries.seg"), 65536 + 6000);
         vt_store_close(s);
         vt_buf_release(&b);
         scratch_free(&t);
@@ -489,6 +639,74 @@ static void tile_corruption_detected(void **state)
         scratch_free(&t);
 }
 
+/* A bundle's (offset, length) and the segment are checked against each other. */
+static void bundle_corruption_detected(void **state)
+{
+        uint8_t h[6000];
+        struct scratch t;
+        struct vt_store *s = NULL, *r;
+        struct vt_buf b;
+        struct vt_diag d = {{0}};
+        char res[16], path[200];
+        unsigned w = 77;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        vt_buf_init(&b);
+        fill(h, sizeof(h), 6);
+        assert_int_equal(vt_store_bundle_put(s, 0, 256, h, 4000, &d), 0);
+        assert_int_equal(vt_store_bundle_put(s, 1, 3, h, 2000, &d), 0);
+        vt_store_close(s);
+        /* Offsets and lengths out of range. */
+        sql_text(t.data, "UPDATE bundles SET len = 0 WHERE n = 0", res, sizeof(res));
+        sql_text(t.data, "UPDATE bundles SET off = -1 WHERE n = 1", res, sizeof(res));
+        r = open_ok(t.data, VT_STORE_READONLY);
+        assert_int_equal(vt_store_bundle_get(r, 0, &w, &b, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "entry bundle 0 has offset 0 and length 0"));
+        assert_int_equal(vt_store_bundle_get(r, 1, &w, &b, &d), VT_ECORRUPT);
+        /* Past the end of the file. */
+        sql_text(t.data, "UPDATE bundles SET len = 4000 WHERE n = 0", res, sizeof(res));
+        sql_text(t.data, "UPDATE bundles SET off = 5000 WHERE n = 1", res, sizeof(res));
+        assert_int_equal(vt_store_bundle_get(r, 1, &w, &b, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "entry bundle 1: '"));
+        assert_non_null(strstr(d.msg, "entries.seg' ends at byte 6000"));
+        assert_int_equal(w, 77);
+        assert_int_equal(b.len, 0);
+        assert_int_equal(b.p == NULL || b.p[0] == '\0', 1);
+        /* The last bundle reaching past the committed end: a writer refuses to append. */
+        s = open_ok(t.data, 0);
+        assert_int_equal(vt_store_bundle_put(s, 2, 1, h, 10, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "past the segment's committed end 6000"));
+        vt_store_close(s);
+        sql_text(t.data, "UPDATE bundles SET off = 4000 WHERE n = 1", res, sizeof(res));
+        assert_int_equal(vt_store_bundle_get(r, 1, &w, &b, &d), 0);
+        assert_memory_equal(b.p, h, 2000);
+        vt_store_close(r);
+        /* A segment that lost committed bytes: writers refuse to open, readers see it per bundle.
+         */
+        snprintf(path, sizeof(path), "%s/entries.seg", t.data);
+        assert_int_equal(truncate(path, 5000), 0);
+        s = NULL;
+        assert_int_equal(vt_store_open(t.data, 0, &s, &d), VT_ECORRUPT);
+        assert_null(s);
+        assert_non_null(strstr(d.msg, "entries.seg' holds 5000 bytes, but 6000 are committed"));
+        r = open_ok(t.data, VT_STORE_READONLY);
+        b.len = 0;
+        assert_int_equal(vt_store_bundle_get(r, 0, &w, &b, &d), 0);
+        assert_int_equal(vt_store_bundle_get(r, 1, &w, &b, &d), VT_ECORRUPT);
+        vt_store_close(r);
+        /* A missing segment: the same. */
+        assert_int_equal(unlink(path), 0);
+        r = open_ok(t.data, VT_STORE_READONLY);
+        assert_int_equal(vt_store_bundle_get(r, 0, &w, &b, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "No such file"));
+        vt_store_close(r);
+        assert_int_equal(vt_store_open(t.data, 0, &s, &d), VT_ECORRUPT);
+        vt_buf_release(&b);
+        scratch_free(&t);
+}
+
 static void checkpoint_round_trip(void **state)
 {
         struct scratch t;
@@ -557,51 +775,103 @@ static void checkpoint_round_trip(void **state)
 /* ---- transactions ---- */
 
 /*
- * A "generation" g of a small log state, written in one transaction: meta
- * gen, bundle 0 (width g, 256 KiB of bytes derived from g), tile 0/0 (width
- * g), checkpoint g. state_of() says which generation a store holds, or -1
- * if its rows disagree (a partial transaction).
+ * A "generation" g (1..256) of a small log state, written in one
+ * transaction: meta gen, the entry bundles of a stream of g * GEN_STEP bytes
+ * cut into bundles of GEN_CAP bytes (full ones of width 256, the last one
+ * partial with a width that grows with it), tile 0/0 (width g) and
+ * checkpoint g. Going from generation p to g grows p's last bundle and adds
+ * the next ones, as the log does. state_of() says which generation a store
+ * holds, or -1 if its rows disagree (a partial transaction) or a bundle's
+ * bytes are not the stream's.
  */
-#define GEN_BUNDLE (256 * 1024)
+#define GEN_STEP   5000
+#define GEN_CAP    8192
+#define GEN_STREAM (256 * GEN_STEP)
 
-static int put_gen(struct vt_store *s, unsigned g, struct vt_diag *d)
+static const uint8_t *gen_stream(void)
 {
-        static uint8_t bundle[GEN_BUNDLE], tile[256 * 32];
+        static uint8_t stream[GEN_STREAM];
+        static int ready;
+
+        if (!ready) {
+                fill(stream, sizeof(stream), 11);
+                ready = 1;
+        }
+        return stream;
+}
+
+/* gen_bundle(g, i, len): bundle i of generation g: its width, and its length in *len. */
+static unsigned gen_bundle(unsigned g, uint64_t i, size_t *len)
+{
+        uint64_t total = (uint64_t)g * GEN_STEP, from = i * GEN_CAP;
+
+        *len = total - from < GEN_CAP ? (size_t)(total - from) : GEN_CAP;
+        return *len == GEN_CAP ? 256 : 1 + (unsigned)((*len - 1) * 255 / GEN_CAP);
+}
+
+/* gen_count(g): how many bundles generation g has. */
+static uint64_t gen_count(unsigned g)
+{
+        return ((uint64_t)g * GEN_STEP + GEN_CAP - 1) / GEN_CAP;
+}
+
+/* put_gen_from(s, p, g, d): the puts that take a store at generation p (0: empty) to g > p. */
+static int put_gen_from(struct vt_store *s, unsigned p, unsigned g, struct vt_diag *d)
+{
+        static uint8_t tile[256 * 32];
         char v[16];
+        size_t len;
+        uint64_t i;
+        unsigned w;
         int err;
 
         snprintf(v, sizeof(v), "%u", g);
-        fill(bundle, sizeof(bundle), g);
         fill(tile, sizeof(tile), g + 1000);
-        if ((err = vt_store_meta_put(s, "gen", v, strlen(v), d)) != 0 ||
-            (err = vt_store_bundle_put(s, 0, g, bundle, sizeof(bundle), d)) != 0 ||
-            (err = vt_store_tile_put(s, 0, 0, g, tile, (size_t)g * 32, d)) != 0 ||
+        if ((err = vt_store_meta_put(s, "gen", v, strlen(v), d)) != 0)
+                return err;
+        for (i = p == 0 ? 0 : gen_count(p) - 1; i < gen_count(g); i++) {
+                w = gen_bundle(g, i, &len);
+                if ((err = vt_store_bundle_put(s, i, w, gen_stream() + i * GEN_CAP, len, d)) != 0)
+                        return err;
+        }
+        if ((err = vt_store_tile_put(s, 0, 0, g, tile, (size_t)g * 32, d)) != 0 ||
             (err = vt_store_checkpoint_put(s, g, (const uint8_t *)v, strlen(v), d)) != 0)
                 return err;
         return 0;
 }
 
-static int commit_gen(struct vt_store *s, unsigned g, struct vt_diag *d)
+static int put_gen(struct vt_store *s, unsigned g, struct vt_diag *d)
+{
+        return put_gen_from(s, g - 1, g, d);
+}
+
+static int commit_gen_from(struct vt_store *s, unsigned p, unsigned g, struct vt_diag *d)
 {
         int err;
 
         if ((err = vt_store_begin(s, d)) != 0)
                 return err;
-        if ((err = put_gen(s, g, d)) != 0) {
+        if ((err = put_gen_from(s, p, g, d)) != 0) {
                 vt_store_rollback(s);
                 return err;
         }
         return vt_store_commit(s, d);
 }
 
+static int commit_gen(struct vt_store *s, unsigned g, struct vt_diag *d)
+{
+        return commit_gen_from(s, g - 1, g, d);
+}
+
 /* state_of(s): the generation s holds, 0 for none at all, -1 for a mix. */
 static int state_of(struct vt_store *s)
 {
-        static uint8_t want[GEN_BUNDLE], tile[256 * 32];
+        static uint8_t tile[256 * 32];
         struct vt_buf b;
         struct vt_diag d = {{0}};
         unsigned w = 0;
-        uint64_t size = 0, g;
+        uint64_t size = 0, g, i;
+        size_t len;
         int err, r = -1;
 
         vt_buf_init(&b);
@@ -617,13 +887,21 @@ static int state_of(struct vt_store *s)
         }
         if (err != 0 || vt_util_parse_u64((const char *)b.p, b.len, &g) != 0 || g == 0 || g > 256)
                 goto done;
-        b.len = 0;
-        fill(want, sizeof(want), (unsigned)g);
-        fill(tile, sizeof(tile), (unsigned)g + 1000);
-        if (vt_store_bundle_get(s, 0, &w, &b, &d) != 0 || w != g || b.len != GEN_BUNDLE ||
-            memcmp(b.p, want, GEN_BUNDLE) != 0)
+        /* Every bundle, byte for byte, and nothing after the last. */
+        for (i = 0; i < gen_count((unsigned)g); i++) {
+                unsigned want = gen_bundle((unsigned)g, i, &len);
+                b.len = 0;
+                if (vt_store_bundle_get(s, i, &w, &b, &d) != 0 || w != want || b.len != len ||
+                    memcmp(b.p, gen_stream() + i * GEN_CAP, len) != 0) {
+                        print_error("generation %llu: bundle %llu differs (%s)\n",
+                                    (unsigned long long)g, (unsigned long long)i, d.msg);
+                        goto done;
+                }
+        }
+        if (vt_store_bundle_get(s, i, &w, &b, &d) != VT_ENOENT)
                 goto done;
         b.len = 0;
+        fill(tile, sizeof(tile), (unsigned)g + 1000);
         if (vt_store_tile_get(s, 0, 0, &w, &b, &d) != 0 || w != g || b.len != g * 32 ||
             memcmp(b.p, tile, b.len) != 0)
                 goto done;
@@ -655,7 +933,7 @@ static void rollback_discards(void **state)
         assert_int_equal(state_of(s), 1);
         vt_store_rollback(s); /* no-op */
         /* Commit makes them stick. */
-        assert_int_equal(commit_gen(s, 3, &d), 0);
+        assert_int_equal(commit_gen_from(s, 1, 3, &d), 0);
         assert_int_equal(state_of(s), 3);
         vt_store_close(s);
         s = open_ok(t.data, 0);
@@ -679,7 +957,7 @@ static void close_without_commit_discards(void **state)
         vt_store_close(s);
         s = open_ok(t.data, 0);
         assert_int_equal(state_of(s), 0);
-        assert_int_equal(commit_gen(s, 2, &d), 0);
+        assert_int_equal(commit_gen_from(s, 0, 2, &d), 0);
         assert_int_equal(vt_store_begin(s, &d), 0);
         assert_int_equal(put_gen(s, 3, &d), 0);
         vt_store_close(s);
@@ -789,37 +1067,47 @@ static void second_writer_is_busy(void **state)
         scratch_free(&t);
 }
 
-static off_t file_size(const char *dir, const char *name)
+/* big_envelopes(s, first, n, size, d): n envelopes of size bytes (1..1 MiB), indexes first... */
+static int big_envelopes(struct vt_store *s, uint64_t first, unsigned n, size_t size,
+                         struct vt_diag *d)
 {
-        char path[256];
-        struct stat sb;
+        static uint8_t env[1 << 20];
+        uint8_t h1[32], h2[32];
+        unsigned i;
+        int err = 0;
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        return stat(path, &sb) == 0 ? sb.st_size : -1;
+        fill(env, size, (unsigned)first);
+        for (i = 0; i < n && err == 0; i++) {
+                memset(h1, 0, sizeof(h1));
+                memset(h2, 1, sizeof(h2));
+                memcpy(h1, &(uint64_t){first + i}, 8);
+                memcpy(h2, &(uint64_t){first + i}, 8);
+                err = vt_store_envelope_put(s, first + i, h1, h2, env, size, d);
+        }
+        return err;
 }
 
 static void wal_flush_and_bound(void **state)
 {
-        static uint8_t bundle[GEN_BUNDLE];
         struct scratch t;
         struct vt_store *s, *r;
         struct vt_diag d = {{0}};
-        char copy[160], from[256], to[256], cmd[600];
+        char copy[160], cmd[600];
         uint64_t n;
 
         (void)state;
         scratch_make(&t);
         s = open_ok(t.data, VT_STORE_CREATE);
         assert_int_equal(commit_gen(s, 1, &d), 0);
-        /* Committed data lives in the WAL until a checkpoint. */
-        assert_true(file_size(t.data, "veritrail.db-wal") > GEN_BUNDLE);
+        /* Committed rows live in the WAL until a checkpoint; bundle bytes in the segment. */
+        assert_true(file_size(t.data, "veritrail.db-wal") > 0);
+        assert_int_equal(file_size(t.data, "entries.seg"), GEN_STEP);
         assert_int_equal(vt_store_wal_flush(s, &d), 0);
-        /* Now the database file alone holds it: a copy without the WAL reads generation 1. */
+        /* Now the database file and the segment hold it: a copy without the WAL reads it. */
         snprintf(copy, sizeof(copy), "%s/copy", t.root);
         assert_int_equal(mkdir(copy, 0700), 0);
-        db_path(t.data, from, sizeof(from));
-        db_path(copy, to, sizeof(to));
-        snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+        snprintf(cmd, sizeof(cmd), "cp '%s/veritrail.db' '%s/entries.seg' '%s/'", t.data, t.data,
+                 copy);
         assert_int_equal(system(cmd), 0);
         r = open_ok(copy, 0);
         assert_int_equal(state_of(r), 1);
@@ -832,13 +1120,9 @@ static void wal_flush_and_bound(void **state)
         assert_int_equal(vt_store_wal_flush(r, &d), VT_EINVAL);
         vt_store_close(r);
         /* Automatic checkpoints keep the WAL bounded: 40 MiB committed, the WAL stays small. */
-        fill(bundle, sizeof(bundle), 3);
         for (n = 1; n <= 160; n += 8) {
-                uint64_t i;
                 assert_int_equal(vt_store_begin(s, &d), 0);
-                for (i = n; i < n + 8; i++)
-                        assert_int_equal(vt_store_bundle_put(s, i, 256, bundle, sizeof(bundle), &d),
-                                         0);
+                assert_int_equal(big_envelopes(s, n, 8, 256 * 1024, &d), 0);
                 assert_int_equal(vt_store_commit(s, &d), 0);
         }
         assert_true(file_size(t.data, "veritrail.db-wal") < (off_t)24 << 20);
@@ -853,31 +1137,37 @@ static void wal_flush_and_bound(void **state)
 
 static void failed_put_poisons_transaction(void **state)
 {
-        static uint8_t bundle[GEN_BUNDLE];
         struct scratch t;
         struct vt_store *s;
         struct vt_diag d = {{0}};
-        uint64_t n;
-        int err = 0;
+        int round, err;
 
         (void)state;
         scratch_make(&t);
         s = open_ok(t.data, VT_STORE_CREATE);
         assert_int_equal(commit_gen(s, 1, &d), 0);
-        fill(bundle, sizeof(bundle), 9);
-        assert_int_equal(vt_store_begin(s, &d), 0);
-        vt_store_fault_countdown(0);
-        /* Enough data to overflow the page cache, so a put itself must write. */
-        for (n = 1; n < 400 && err == 0; n++)
-                err = vt_store_bundle_put(s, n, 256, bundle, sizeof(bundle), &d);
-        assert_int_equal(err, VT_EIO);
-        assert_non_null(strstr(d.msg, "disk I/O error"));
-        vt_store_fault_countdown(-1);
-        /* The transaction is gone: nothing more may land, in it or alone. */
-        assert_int_equal(vt_store_meta_put(s, "late", "x", 1, &d), VT_ESTORE);
-        assert_non_null(strstr(d.msg, "rolled back after an earlier error"));
-        assert_int_equal(vt_store_commit(s, &d), VT_ESTORE);
-        assert_int_equal(state_of(s), 1);
+        /* Round 0: a bundle put fails in the segment; round 1: puts overflow SQLite's cache. */
+        for (round = 0; round < 2; round++) {
+                assert_int_equal(vt_store_begin(s, &d), 0);
+                vt_store_fault_countdown(0);
+                if (round == 0) {
+                        err = put_gen_from(s, 1, 2, &d);
+                        assert_int_equal(err, VT_EIO);
+                        assert_non_null(strstr(d.msg, "entries.seg': Input/output error"));
+                } else {
+                        err = big_envelopes(s, 1, 400, 256 * 1024, &d);
+                        assert_int_equal(err, VT_EIO);
+                        assert_non_null(strstr(d.msg, "disk I/O error"));
+                }
+                vt_store_fault_countdown(-1);
+                /* The transaction is gone: nothing more may land, in it or alone. */
+                assert_int_equal(vt_store_meta_put(s, "late", "x", 1, &d), VT_ESTORE);
+                assert_non_null(strstr(d.msg, "rolled back after an earlier error"));
+                assert_int_equal(vt_store_bundle_put(s, 1, 1, (const uint8_t *)"x", 1, &d),
+                                 VT_ESTORE);
+                assert_int_equal(vt_store_commit(s, &d), VT_ESTORE);
+                assert_int_equal(state_of(s), 1);
+        }
         /* The connection is usable again afterwards. */
         assert_int_equal(commit_gen(s, 2, &d), 0);
         vt_store_close(s);
@@ -885,82 +1175,199 @@ static void failed_put_poisons_transaction(void **state)
         assert_int_equal(state_of(s), 2);
         {
                 struct vt_buf b;
-                unsigned w;
                 vt_buf_init(&b);
                 assert_int_equal(vt_store_meta_get(s, "late", &b, &d), VT_ENOENT);
-                assert_int_equal(vt_store_bundle_get(s, 1, &w, &b, &d), VT_ENOENT);
+                assert_int_equal(vt_store_envelope_get(s, 1, &b, &d), VT_ENOENT);
                 vt_buf_release(&b);
         }
         vt_store_close(s);
+        assert_segment_exact(t.data);
         assert_integrity(t.data);
         scratch_free(&t);
 }
 
 /*
- * fault_sweep(close_while_failing): for k = 0, 1, 2, ...: commit generation 1,
- * then fail the k-th write/sync of the transaction that writes generation 2
- * (and every one after it). Then reopen: the store holds 1 or 2, never a mix;
- * 2 whenever commit said so; the file passes the integrity check. Stops at
- * the first k where the commit succeeds. With close_while_failing the store
- * is closed before injection stops, so the closing checkpoint fails too and
- * the next open must recover from the WAL, as after a crash.
+ * How a fault sweep goes on after the failing transaction (see fault_sweep):
+ *   SWEEP_REOPEN    stop injecting, close, reopen;
+ *   SWEEP_CRASH     close while still failing (the closing checkpoint fails
+ *                   too), so the next open recovers from the WAL as after a
+ *                   crash;
+ *   SWEEP_CONTINUE  stop injecting and commit generation 3 on the same
+ *                   connection, as the log does after a failed batch;
+ *   SWEEP_SCRIBBLE  in a child process: stop injecting, start a transaction
+ *                   that grows the bundles with other bytes than generation
+ *                   2's, and die without committing. If generation 2's
+ *                   COMMIT wrote its commit record before its sync failed,
+ *                   that record comes back at the next open, so its bundle
+ *                   bytes must not have been overwritten;
+ *   SWEEP_SECOND    the same, through a second writer opened after the
+ *                   failure (its open must not cut those bytes either);
+ *   SWEEP_READER    the same, but a reader is opened and the failing writer
+ *                   closed before the second writer opens: the reader keeps
+ *                   SQLite's WAL index, so the failed commit is neither
+ *                   recovered nor dropped yet, and the second writer must
+ *                   not cut its bytes.
  */
-static void fault_sweep(int close_while_failing)
+enum { SWEEP_REOPEN, SWEEP_CRASH, SWEEP_CONTINUE, SWEEP_SCRIBBLE, SWEEP_SECOND, SWEEP_READER };
+
+/* scribble(s, p, d): grow generation p's bundles with bytes no generation has. */
+static int scribble(struct vt_store *s, unsigned p, struct vt_diag *d)
+{
+        static uint8_t other[GEN_CAP];
+        uint64_t last = gen_count(p) - 1;
+        size_t len;
+
+        (void)gen_bundle(p, last, &len);
+        memcpy(other, gen_stream() + last * GEN_CAP, len);
+        memset(other + len, 0xee, sizeof(other) - len);
+        return vt_store_bundle_put(s, last, 256, other, sizeof(other), d) ||
+               vt_store_bundle_put(s, last + 1, 7, other, 3000, d);
+}
+
+/*
+ * sweep_step(dir, k, mode, d): commit generation 1, then fail the k-th I/O
+ * call (write, sync or truncate of the database, its WAL or the segment) of
+ * the transaction that writes generation 2, and every one after it; go on
+ * as mode says. Returns 1 if generation 2's commit succeeded, 0 if not.
+ */
+static int sweep_step(const char *dir, int k, int mode, struct vt_diag *d)
+{
+        struct vt_store *s;
+        int err, p;
+
+        vt_store_fault_countdown(-1);
+        s = open_ok(dir, VT_STORE_CREATE);
+        assert_int_equal(commit_gen(s, 1, d), 0);
+        vt_store_fault_countdown(k);
+        err = commit_gen(s, 2, d);
+        if (err != 0) {
+                if (err != VT_EIO && err != VT_ESTORE)
+                        print_error("k=%d: %s: %s\n", k, vt_strerror(err), d->msg);
+                assert_true(err == VT_EIO || err == VT_ESTORE);
+                assert_non_null(strstr(d->msg, dir));
+        }
+        if (mode != SWEEP_CRASH)
+                vt_store_fault_countdown(-1);
+        if (mode == SWEEP_CONTINUE) {
+                /* This connection sees 1 or 2 (never a mix), and goes on from there. */
+                p = state_of(s);
+                assert_true(p == (err == 0 ? 2 : 1));
+                assert_int_equal(commit_gen_from(s, (unsigned)p, 3, d), 0);
+                assert_int_equal(state_of(s), 3);
+        } else if (mode >= SWEEP_SCRIBBLE) {
+                if (mode == SWEEP_READER) {
+                        (void)open_ok(dir, VT_STORE_READONLY); /* kept open until the child dies */
+                        vt_store_close(s);
+                }
+                if (mode != SWEEP_SCRIBBLE)
+                        s = open_ok(dir, 0);
+                p = state_of(s);
+                assert_true(p == (err == 0 ? 2 : 1));
+                assert_int_equal(vt_store_begin(s, d), 0);
+                assert_int_equal(scribble(s, (unsigned)p, d), 0);
+                return err == 0; /* the caller, a child, dies here */
+        }
+        vt_store_close(s);
+        vt_store_fault_countdown(-1);
+        return err == 0;
+}
+
+/*
+ * fault_sweep(mode): sweep_step for k = 0, 1, 2, ... until the commit of
+ * generation 2 succeeds. After each, reopen: the store holds 1 or 2 (3 with
+ * SWEEP_CONTINUE), never a mix, every bundle equal to the committed one;
+ * 2 whenever commit said so; nothing past the segment's committed end once a
+ * writer opened it; and the file passes the integrity check.
+ */
+static void fault_sweep(int mode)
 {
         struct scratch t;
         struct vt_store *s;
         struct vt_diag d = {{0}};
-        int k, err, got, committed = 0, saw_new_after_error = 0;
+        int k, got, committed = 0, saw_new_after_error = 0;
 
         for (k = 0; !committed; k++) {
                 assert_true(k < 2000);
                 scratch_make(&t);
-                vt_store_fault_countdown(-1);
-                s = open_ok(t.data, VT_STORE_CREATE);
-                assert_int_equal(commit_gen(s, 1, &d), 0);
-
-                vt_store_fault_countdown(k);
-                err = commit_gen(s, 2, &d);
-                committed = err == 0;
-                if (err != 0) {
-                        assert_true(err == VT_EIO || err == VT_ESTORE);
-                        assert_non_null(strstr(d.msg, t.data));
+                if (mode >= SWEEP_SCRIBBLE) {
+                        pid_t pid;
+                        int status;
+                        if ((pid = fork()) == 0) {
+                                /* _exit: no close, no checkpoint, as if killed. */
+                                _exit(sweep_step(t.data, k, mode, &d) ? 10 : 11);
+                        }
+                        assert_true(pid > 0);
+                        assert_int_equal(waitpid(pid, &status, 0), pid);
+                        assert_true(WIFEXITED(status));
+                        if (WEXITSTATUS(status) != 10 && WEXITSTATUS(status) != 11)
+                                fail_msg("k=%d: the child failed (exit %d)", k,
+                                         WEXITSTATUS(status));
+                        committed = WEXITSTATUS(status) == 10;
+                } else {
+                        committed = sweep_step(t.data, k, mode, &d);
                 }
-                if (!close_while_failing)
-                        vt_store_fault_countdown(-1);
-                vt_store_close(s);
-                vt_store_fault_countdown(-1);
 
                 s = open_ok(t.data, 0);
                 got = state_of(s);
                 vt_store_close(s);
-                if (got != 1 && got != 2)
-                        print_error("k=%d: state %d after %s\n", k, got, d.msg);
-                assert_true(got == 1 || got == 2);
-                if (committed)
-                        assert_int_equal(got, 2);
-                else if (got == 2)
-                        saw_new_after_error++;
+                if (mode == SWEEP_CONTINUE) {
+                        if (got != 3)
+                                print_error("k=%d: state %d after %s\n", k, got, d.msg);
+                        assert_int_equal(got, 3);
+                } else {
+                        if (got != 1 && got != 2)
+                                print_error("k=%d: state %d after %s\n", k, got, d.msg);
+                        assert_true(got == 1 || got == 2);
+                        if (committed)
+                                assert_int_equal(got, 2);
+                        else if (got == 2)
+                                saw_new_after_error++;
+                }
+                assert_segment_exact(t.data);
                 assert_integrity(t.data);
                 scratch_free(&t);
         }
         print_message("fault sweep: %d injection points, %d failed commits later found "
-                      "committed (sync failed after the commit frame was written)\n",
+                      "committed (sync failed after the commit record was written)\n",
                       k - 1, saw_new_after_error);
-        /* A transaction of several pages takes several writes and a sync. */
-        assert_true(k > 3);
+        /* A transaction writes the segment twice, syncs it, then writes and syncs the WAL. */
+        assert_true(k > 5);
 }
 
 static void fault_sweep_then_reopen(void **state)
 {
         (void)state;
-        fault_sweep(0);
+        fault_sweep(SWEEP_REOPEN);
 }
 
 static void fault_sweep_crash_recovery(void **state)
 {
         (void)state;
-        fault_sweep(1);
+        fault_sweep(SWEEP_CRASH);
+}
+
+static void fault_sweep_then_continue(void **state)
+{
+        (void)state;
+        fault_sweep(SWEEP_CONTINUE);
+}
+
+static void fault_sweep_then_scribble_and_crash(void **state)
+{
+        (void)state;
+        fault_sweep(SWEEP_SCRIBBLE);
+}
+
+static void fault_sweep_then_second_writer_and_crash(void **state)
+{
+        (void)state;
+        fault_sweep(SWEEP_SECOND);
+}
+
+static void fault_sweep_then_reader_second_writer_and_crash(void **state)
+{
+        (void)state;
+        fault_sweep(SWEEP_READER);
 }
 
 static void fault_during_create(void **state)
@@ -1032,7 +1439,6 @@ static void env_countdown_at_first_open(void **state)
 
 static void kill_mid_transaction(void **state)
 {
-        static uint8_t bundle[GEN_BUNDLE];
         struct scratch t;
         struct vt_store *s;
         struct vt_diag d = {{0}};
@@ -1047,14 +1453,18 @@ static void kill_mid_transaction(void **state)
         vt_store_close(s);
         assert_int_equal(pipe(fds), 0);
         if ((pid = fork()) == 0) {
+                static uint8_t bundle[GEN_CAP];
                 uint64_t n;
                 close(fds[0]);
                 if (vt_store_open(t.data, 0, &s, &d) != 0 || vt_store_begin(s, &d) != 0 ||
                     put_gen(s, 2, &d) != 0)
                         _exit(1);
-                /* More than the page cache holds: uncommitted pages reach the WAL. */
+                /* More than the page cache holds: uncommitted pages reach the WAL ... */
+                if (big_envelopes(s, 1, 100, 256 * 1024, &d) != 0)
+                        _exit(1);
+                /* ... and bundles the segment. */
                 fill(bundle, sizeof(bundle), 7);
-                for (n = 1; n < 120; n++)
+                for (n = gen_count(2); n < gen_count(2) + 100; n++)
                         if (vt_store_bundle_put(s, n, 256, bundle, sizeof(bundle), &d) != 0)
                                 _exit(1);
                 if (write(fds[1], "x", 1) != 1)
@@ -1069,9 +1479,16 @@ static void kill_mid_transaction(void **state)
         assert_int_equal(kill(pid, SIGKILL), 0);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFSIGNALED(status));
+        /* The dead transaction's bytes lie past the committed end until a writer opens. */
+        assert_true(file_size(t.data, "entries.seg") > committed_end(t.data));
         s = open_ok(t.data, 0);
         assert_int_equal(state_of(s), 1);
+        assert_segment_exact(t.data);
+        /* And the log goes on from there. */
+        assert_int_equal(commit_gen(s, 2, &d), 0);
+        assert_int_equal(state_of(s), 2);
         vt_store_close(s);
+        assert_segment_exact(t.data);
         assert_integrity(t.data);
         scratch_free(&t);
 }
@@ -1132,6 +1549,271 @@ static void kill_between_commits(void **state)
         }
 }
 
+/* ---- the entry segment ---- */
+
+/*
+ * A crash between the segment's sync and the COMMIT leaves bytes past the
+ * committed end: the next writer to open cuts them, when it is the only
+ * writer. Readers never do, and a writer that is not alone leaves them to
+ * the owner (they could belong to a commit in flight) and writes after them.
+ */
+static void garbage_past_end_cut_on_open(void **state)
+{
+        static uint8_t junk[70000];
+        struct scratch t;
+        struct vt_store *s, *a, *r;
+        struct vt_diag d = {{0}};
+
+        (void)state;
+        scratch_make(&t);
+        memset(junk, 0xa5, sizeof(junk));
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(commit_gen(s, 1, &d), 0);
+        vt_store_close(s);
+        append_file(t.data, "entries.seg", junk, sizeof(junk));
+        assert_int_equal(file_size(t.data, "entries.seg"), GEN_STEP + sizeof(junk));
+        /* A reader leaves them, and while one is open, so does a writer. */
+        r = open_ok(t.data, VT_STORE_READONLY);
+        assert_int_equal(state_of(r), 1);
+        s = open_ok(t.data, 0);
+        vt_store_close(s);
+        vt_store_close(r);
+        assert_int_equal(file_size(t.data, "entries.seg"), GEN_STEP + sizeof(junk));
+        /* The only writer cuts them. */
+        s = open_ok(t.data, 0);
+        assert_int_equal(file_size(t.data, "entries.seg"), GEN_STEP);
+        assert_int_equal(state_of(s), 1);
+        /* With a writer open, a second writer leaves new junk alone... */
+        append_file(t.data, "entries.seg", junk, sizeof(junk));
+        a = open_ok(t.data, 0);
+        assert_int_equal(file_size(t.data, "entries.seg"), GEN_STEP + sizeof(junk));
+        /* ... and either writer puts its bytes after it: bundle 0 moves there whole. */
+        assert_int_equal(commit_gen(a, 2, &d), 0);
+        assert_int_equal(state_of(s), 2);
+        assert_int_equal(committed_end(t.data), GEN_STEP + sizeof(junk) + 2 * GEN_STEP);
+        assert_segment_exact(t.data);
+        assert_int_equal(commit_gen(s, 3, &d), 0);
+        assert_int_equal(state_of(a), 3);
+        vt_store_close(a);
+        vt_store_close(s);
+        s = open_ok(t.data, 0);
+        assert_int_equal(state_of(s), 3);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * A rollback cuts the bytes its transaction wrote. Bytes that could not be
+ * cut are skipped: the next transaction writes after them. Bytes synced for
+ * a COMMIT that then failed are never cut by their writer.
+ */
+static void rollback_cuts_segment(void **state)
+{
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+        int got;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(commit_gen(s, 1, &d), 0);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_gen(s, 2, &d), 0);
+        assert_int_equal(file_size(t.data, "entries.seg"), 2 * GEN_STEP);
+        vt_store_rollback(s);
+        assert_int_equal(file_size(t.data, "entries.seg"), GEN_STEP);
+        /* The segment's sync is the first I/O call of a commit; the cut fails too here. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_gen(s, 2, &d), 0);
+        vt_store_fault_countdown(0);
+        assert_int_equal(vt_store_commit(s, &d), VT_EIO);
+        vt_store_fault_countdown(-1);
+        assert_non_null(strstr(d.msg, "entries.seg': Input/output error"));
+        assert_non_null(strstr(d.msg, "cannot sync '"));
+        assert_int_equal(state_of(s), 1);
+        assert_int_equal(file_size(t.data, "entries.seg"), 2 * GEN_STEP);
+        /* So generation 2 goes after those bytes, bundle 0 whole. */
+        assert_int_equal(commit_gen(s, 2, &d), 0);
+        assert_int_equal(state_of(s), 2);
+        assert_int_equal(committed_end(t.data), 4 * GEN_STEP);
+        assert_segment_exact(t.data);
+        /* The segment synced, SQLite's commit failed: its bytes stay. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_gen(s, 3, &d), 0);
+        vt_store_fault_countdown(1);
+        assert_int_equal(vt_store_commit(s, &d), VT_EIO);
+        vt_store_fault_countdown(-1);
+        assert_int_equal(state_of(s), 2);
+        assert_int_equal(file_size(t.data, "entries.seg"), 5 * GEN_STEP);
+        vt_store_close(s);
+        s = open_ok(t.data, 0);
+        got = state_of(s);
+        assert_true(got == 2 || got == 3);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/* make_old(dir, version, bundles, lens, n): a schema version 1 or 2 database with n bundles. */
+static void make_old(const char *dir, int version, const uint8_t *const *bundles,
+                     const size_t *lens, unsigned n)
+{
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        char path[256];
+        unsigned i;
+
+        assert_int_equal(mkdir(dir, 0700), 0);
+        db_path(dir, path, sizeof(path));
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_exec(db,
+                         "PRAGMA page_size=65536; PRAGMA journal_mode=WAL;"
+                         "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+                         "CREATE TABLE bundles(n INTEGER PRIMARY KEY, width INTEGER NOT NULL,"
+                         " data BLOB NOT NULL);"
+                         "CREATE TABLE tiles(level INTEGER NOT NULL, n INTEGER NOT NULL,"
+                         " width INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(level, n))"
+                         " WITHOUT ROWID;"
+                         "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note BLOB NOT NULL);"
+                         "PRAGMA application_id=1450471985; PRAGMA user_version=1;",
+                         NULL, NULL, NULL),
+            SQLITE_OK);
+        if (version == 2)
+                assert_int_equal(
+                    sqlite3_exec(db,
+                                 "CREATE TABLE envelopes(idx INTEGER PRIMARY KEY,"
+                                 " payload_sha256 BLOB NOT NULL, entry_hash BLOB NOT NULL UNIQUE,"
+                                 " envelope BLOB NOT NULL);"
+                                 "CREATE INDEX envelopes_payload ON envelopes(payload_sha256, idx);"
+                                 "CREATE TABLE subjects(digest BLOB NOT NULL, idx INTEGER NOT NULL,"
+                                 " PRIMARY KEY(digest, idx)) WITHOUT ROWID;"
+                                 "CREATE TABLE tokens(name TEXT PRIMARY KEY NOT NULL,"
+                                 " hash BLOB NOT NULL, admin INTEGER NOT NULL,"
+                                 " revoked INTEGER NOT NULL, created INTEGER NOT NULL);"
+                                 "PRAGMA user_version=2;",
+                                 NULL, NULL, NULL),
+                    SQLITE_OK);
+        assert_int_equal(
+            sqlite3_exec(db, "INSERT INTO meta VALUES('gen', 'old')", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "INSERT INTO bundles VALUES(?1, ?2, ?3)", -1, &st, NULL),
+            SQLITE_OK);
+        for (i = 0; i < n; i++) {
+                sqlite3_bind_int64(st, 1, i);
+                sqlite3_bind_int(st, 2, lens[i] > 5000 ? 256 : 3);
+                sqlite3_bind_blob(st, 3, bundles[i], (int)lens[i], SQLITE_STATIC);
+                assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+                sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
+/* assert_old_bundles(s, bundles, lens, n): the store holds exactly these bundles. */
+static void assert_old_bundles(struct vt_store *s, const uint8_t *const *bundles,
+                               const size_t *lens, unsigned n)
+{
+        struct vt_buf b;
+        struct vt_diag d = {{0}};
+        unsigned i, w;
+
+        vt_buf_init(&b);
+        for (i = 0; i < n; i++) {
+                b.len = 0;
+                assert_int_equal(vt_store_bundle_get(s, i, &w, &b, &d), 0);
+                assert_int_equal(w, lens[i] > 5000 ? 256 : 3);
+                assert_int_equal(b.len, lens[i]);
+                assert_memory_equal(b.p, bundles[i], lens[i]);
+        }
+        assert_int_equal(vt_store_bundle_get(s, n, &w, &b, &d), VT_ENOENT);
+        b.len = 0;
+        assert_int_equal(vt_store_meta_get(s, "gen", &b, &d), 0);
+        assert_int_equal(b.len, 3);
+        vt_buf_release(&b);
+}
+
+/*
+ * Versions 1 and 2 kept bundle bytes in the database: a reader reads them
+ * there; the first writer moves them to the segment in one transaction
+ * (also under failing I/O: then the next open finds version 2 intact and
+ * migrates again).
+ */
+static void upgrade_old_schemas(void **state)
+{
+        static uint8_t b0[VT_STORE_BUNDLE_MAX], b1[VT_STORE_BUNDLE_MAX], b2[3000];
+        const uint8_t *bundles[3] = {b0, b1, b2};
+        const size_t lens[3] = {sizeof(b0), 100000, sizeof(b2)};
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+        char res[64];
+        int version, k, err, done;
+
+        (void)state;
+        fill(b0, sizeof(b0), 21);
+        fill(b1, sizeof(b1), 22);
+        fill(b2, sizeof(b2), 23);
+        for (version = 1; version <= 2; version++) {
+                scratch_make(&t);
+                make_old(t.data, version, bundles, lens, 3);
+                s = open_ok(t.data, VT_STORE_READONLY);
+                assert_old_bundles(s, bundles, lens, 3);
+                vt_store_close(s);
+                sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
+                assert_int_equal(atoi(res), version);
+                s = open_ok(t.data, 0);
+                assert_old_bundles(s, bundles, lens, 3);
+                sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
+                assert_string_equal(res, "3");
+                sql_text(t.data, "SELECT group_concat(name) FROM pragma_table_info('bundles')", res,
+                         sizeof(res));
+                assert_string_equal(res, "n,width,off,len");
+                assert_int_equal(committed_end(t.data), lens[0] + lens[1] + lens[2]);
+                assert_segment_exact(t.data);
+                /* The page size stays what it was; the log goes on. */
+                sql_text(t.data, "PRAGMA page_size", res, sizeof(res));
+                assert_string_equal(res, "65536");
+                assert_int_equal(vt_store_bundle_put(s, 2, 3, b2, 3000, &d), 0);
+                assert_int_equal(vt_store_bundle_put(s, 3, 1, b2, 10, &d), 0);
+                assert_int_equal(vt_store_bundle_put(s, 1, 256, b1, 100000, &d), VT_EINVAL);
+                vt_store_close(s);
+                s = open_ok(t.data, VT_STORE_READONLY);
+                assert_int_equal(vt_store_envelope_get(s, 1, &(struct vt_buf){0}, &d), VT_ENOENT);
+                vt_store_close(s);
+                assert_integrity(t.data);
+                scratch_free(&t);
+        }
+        /* Under failing I/O: all or nothing. */
+        for (k = 0, done = 0; !done; k++) {
+                assert_true(k < 500);
+                scratch_make(&t);
+                make_old(t.data, 2, bundles, lens, 3);
+                s = NULL;
+                vt_store_fault_countdown(k);
+                err = vt_store_open(t.data, 0, &s, &d);
+                vt_store_fault_countdown(-1);
+                done = err == 0;
+                if (err == 0)
+                        vt_store_close(s);
+                else
+                        assert_true(err == VT_EIO || err == VT_ESTORE);
+                sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
+                assert_true(strcmp(res, "2") == 0 || strcmp(res, "3") == 0);
+                s = open_ok(t.data, 0);
+                assert_old_bundles(s, bundles, lens, 3);
+                vt_store_close(s);
+                assert_segment_exact(t.data);
+                assert_integrity(t.data);
+                scratch_free(&t);
+        }
+        assert_true(k > 5);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -1141,8 +1823,10 @@ int main(int argc, char **argv)
             cmocka_unit_test(foreign_databases_refused),
             cmocka_unit_test(meta_round_trip),
             cmocka_unit_test(bundle_round_trip),
+            cmocka_unit_test(bundle_contract),
             cmocka_unit_test(tile_round_trip),
             cmocka_unit_test(tile_corruption_detected),
+            cmocka_unit_test(bundle_corruption_detected),
             cmocka_unit_test(checkpoint_round_trip),
             cmocka_unit_test(rollback_discards),
             cmocka_unit_test(close_without_commit_discards),
@@ -1153,10 +1837,17 @@ int main(int argc, char **argv)
             cmocka_unit_test(failed_put_poisons_transaction),
             cmocka_unit_test(fault_sweep_then_reopen),
             cmocka_unit_test(fault_sweep_crash_recovery),
+            cmocka_unit_test(fault_sweep_then_continue),
+            cmocka_unit_test(fault_sweep_then_scribble_and_crash),
+            cmocka_unit_test(fault_sweep_then_second_writer_and_crash),
+            cmocka_unit_test(fault_sweep_then_reader_second_writer_and_crash),
             cmocka_unit_test(fault_during_create),
             cmocka_unit_test(env_countdown_at_first_open),
             cmocka_unit_test(kill_mid_transaction),
             cmocka_unit_test(kill_between_commits),
+            cmocka_unit_test(garbage_past_end_cut_on_open),
+            cmocka_unit_test(rollback_cuts_segment),
+            cmocka_unit_test(upgrade_old_schemas),
         };
         const char *child = getenv("VT_TEST_STORE_CHILD");
 
