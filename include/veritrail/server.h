@@ -29,11 +29,11 @@
  * wait at once at the cost of a suspended connection each, with a few
  * context switches per batch rather than per request; a slow or stalled
  * client holds no thread at all, and is closed after the idle timeout.
- * Reads and root replacement run on the event-loop thread (they are short). Bounds: a total connection limit, a per-IP connection limit, an
- * idle timeout, a body cap per route enforced while the body arrives (a
- * Content-Length past the cap is refused before any byte of the body is
- * read), and a budget of body bytes buffered at once over all connections.
- * Writers are rate limited per token (token bucket, one token per envelope).
+ * Reads and root replacement run on the event-loop thread (they are short). Bounds: a total
+ * connection limit, a per-IP connection limit, an idle timeout, a body cap per route enforced while
+ * the body arrives (a Content-Length past the cap is refused before any byte of the body is read),
+ * and a budget of body bytes buffered at once over all connections. Writers are rate limited per
+ * token (token bucket, one token per envelope).
  *
  * Signals are the caller's: vt_server_start() starts threads that inherit
  * the caller's signal mask, so a caller that waits for SIGTERM blocks it

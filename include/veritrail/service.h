@@ -43,18 +43,18 @@ struct vt_service;
  * invalid root.
  */
 int vt_service_open(const char *dir, const char *root_path, struct vt_service **out,
-		    struct vt_diag *d);
+                    struct vt_diag *d);
 
 /* vt_service_close(s): wait for in-flight batches to commit, then free s. NULL is a no-op. */
 void vt_service_close(struct vt_service *s);
 
 /* What happened to one submission. */
 struct vt_service_result {
-	int err;             /* 0, or the VT_E* code of the failure */
-	uint64_t index;      /* entry index (err == 0) */
-	int existed;         /* 1 when the envelope was already in the log */
-	char role[65];       /* the role that authorised it */
-	struct vt_diag diag; /* why it failed */
+        int err;             /* 0, or the VT_E* code of the failure */
+        uint64_t index;      /* entry index (err == 0) */
+        int existed;         /* 1 when the envelope was already in the log */
+        char role[65];       /* the role that authorised it */
+        struct vt_diag diag; /* why it failed */
 };
 
 /*
@@ -68,7 +68,7 @@ struct vt_service_result {
  * VT_ESTORE, VT_EBUSY). Returns r->err.
  */
 int vt_service_submit(struct vt_service *s, const uint8_t *env, size_t n, struct vt_buf *bundle,
-		      struct vt_service_result *r);
+                      struct vt_service_result *r);
 
 /*
  * Asynchronous submissions, for a server that must not hold a thread per
@@ -91,7 +91,7 @@ typedef void (*vt_service_done_fn)(void *arg);
  * *op is untouched).
  */
 int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
-			    vt_service_done_fn fn, void *arg, struct vt_service_op **op);
+                            vt_service_done_fn fn, void *arg, struct vt_service_op **op);
 
 /*
  * vt_service_submit_finish(s, op, bundle, r): the end of a started
@@ -100,8 +100,8 @@ int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
  * caller's thread: one inclusion proof from cached tiles), then frees op.
  * Returns r->err.
  */
-int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op,
-			     struct vt_buf *bundle, struct vt_service_result *r);
+int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, struct vt_buf *bundle,
+                             struct vt_service_result *r);
 
 /*
  * vt_service_set_batching(s, max_entries, linger_us): group commit. The
@@ -119,29 +119,27 @@ void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned 
  * share group commits; bundles[i] and results[i] as for one.
  * Returns the number that failed.
  */
-size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs,
-			       const size_t *lens, size_t n, struct vt_buf *bundles,
-			       struct vt_service_result *results);
+size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs, const size_t *lens,
+                               size_t n, struct vt_buf *bundles, struct vt_service_result *results);
 
 /* Reads. Each appends to out; VT_ENOENT when there is nothing. */
-int vt_service_entry(struct vt_service *s, uint64_t index, struct vt_buf *out,
-		     struct vt_diag *d);
+int vt_service_entry(struct vt_service *s, uint64_t index, struct vt_buf *out, struct vt_diag *d);
 int vt_service_envelope(struct vt_service *s, const struct vt_hash *payload_sha256,
-			struct vt_buf *out, struct vt_diag *d);
+                        struct vt_buf *out, struct vt_diag *d);
 /* vt_service_subject(s, digest, out, d): JSON {"subject":..., "entries":[index, ...]}. */
 int vt_service_subject(struct vt_service *s, const struct vt_hash *digest, struct vt_buf *out,
-		       struct vt_diag *d);
+                       struct vt_diag *d);
 /* vt_service_bundle_subject(s, digest, out, d): the offline bundle of every entry about digest. */
 int vt_service_bundle_subject(struct vt_service *s, const struct vt_hash *digest,
-			      struct vt_buf *out, struct vt_diag *d);
+                              struct vt_buf *out, struct vt_diag *d);
 /* vt_service_checkpoint(s, out, d): the latest signed checkpoint. */
 int vt_service_checkpoint(struct vt_service *s, struct vt_buf *out, struct vt_diag *d);
 /*
  * vt_service_tile(s, level, n, width, out, d): C2SP tile bytes; level -1 is
  * the entry bundle. width 256 for a full tile.
  */
-int vt_service_tile(struct vt_service *s, int level, uint64_t n, unsigned width,
-		    struct vt_buf *out, struct vt_diag *d);
+int vt_service_tile(struct vt_service *s, int level, uint64_t n, unsigned width, struct vt_buf *out,
+                    struct vt_diag *d);
 /* vt_service_size(s): the tree size of the latest checkpoint. */
 uint64_t vt_service_size(struct vt_service *s);
 
@@ -151,7 +149,7 @@ uint64_t vt_service_size(struct vt_service *s);
  * envelope in the log; bundle as for a submission.
  */
 int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
-			    struct vt_buf *bundle, struct vt_service_result *r);
+                            struct vt_buf *bundle, struct vt_service_result *r);
 
 /*
  * Tokens: bearer tokens for writers, stored hashed (SHA-256) in the data
@@ -160,7 +158,7 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
  * bytes) into token; it is never stored in clear. VT_EEXIST for a name in use.
  */
 int vt_service_token_create(const char *dir, const char *name, int admin,
-			    char token[VT_SERVICE_TOKEN_LEN + 1], struct vt_diag *d);
+                            char token[VT_SERVICE_TOKEN_LEN + 1], struct vt_diag *d);
 int vt_service_token_revoke(const char *dir, const char *name, struct vt_diag *d);
 
 /*
@@ -173,7 +171,7 @@ int vt_service_token_revoke(const char *dir, const char *name, struct vt_diag *d
  * check then costs no store read.
  */
 int vt_service_token_check(struct vt_service *s, const char *token, char name[65], int *admin,
-			   struct vt_diag *d);
+                           struct vt_diag *d);
 
 /*
  * Token names are 1..64 characters of [A-Za-z0-9._@-]. What
@@ -204,11 +202,11 @@ int vt_service_root(struct vt_service *s, struct vt_buf *out, struct vt_diag *d)
 
 /* Counters for /metrics. */
 struct vt_service_stats {
-	uint64_t submitted, accepted, existed;
-	uint64_t rejected_malformed, rejected_signature, rejected_denied, rejected_store;
-	uint64_t batches, batch_entries; /* group commits and the entries they held */
-	/* (batches counts the group commits that reached the store's transaction) */
-	uint64_t lookups; /* idempotency lookups that had to ask the store */
+        uint64_t submitted, accepted, existed;
+        uint64_t rejected_malformed, rejected_signature, rejected_denied, rejected_store;
+        uint64_t batches, batch_entries; /* group commits and the entries they held */
+        /* (batches counts the group commits that reached the store's transaction) */
+        uint64_t lookups; /* idempotency lookups that had to ask the store */
 };
 void vt_service_stats(struct vt_service *s, struct vt_service_stats *out);
 

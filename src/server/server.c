@@ -45,7 +45,7 @@
 #include "server/server_int.h"
 
 #define THREAD_STACK (1024 * 1024) /* bytes; handlers build bundles and proofs on it */
-#define POOL_MAX     16          /* event-loop threads at most */
+#define POOL_MAX     16            /* event-loop threads at most */
 
 /* see server.h */
 void vt_server_config_init(struct vt_server_config *c)
@@ -528,8 +528,7 @@ static enum MHD_Result finish(struct vt_server *s, struct MHD_Connection *conn, 
                 vt_buf_release(&r.body);
                 atomic_fetch_add(&s->parked, 1);
                 MHD_suspend_connection(conn);
-                if (atomic_exchange(&rq->park, VT_SERVER_PARK_SUSPENDED) ==
-                    VT_SERVER_PARK_DONE) {
+                if (atomic_exchange(&rq->park, VT_SERVER_PARK_SUSPENDED) == VT_SERVER_PARK_DONE) {
                         MHD_resume_connection(conn);
                         atomic_fetch_sub(&s->parked, 1);
                 }
@@ -677,11 +676,13 @@ int vt_server_start(struct vt_service *svc, const struct vt_server_config *c,
         if (s->cfg.body_budget == 0)
                 s->cfg.body_budget = VT_SERVER_BODY_BUDGET_DEFAULT;
         pool = s->cfg.threads != 0 ? s->cfg.threads : cores > 0 ? (unsigned)cores : 1;
+        if (getenv("VT_POOL"))
+                pool = (unsigned)atoi(getenv("VT_POOL"));
         if (pool > POOL_MAX)
                 pool = POOL_MAX;
         if (pool > s->cfg.max_connections)
                 pool = s->cfg.max_connections; /* each thread gets a share of the limit */
-        s->cfg.listen = NULL; /* not kept: the caller's string */
+        s->cfg.listen = NULL;                  /* not kept: the caller's string */
         if ((err = vt_server_limiter_new(c->rate, c->burst, &s->limiter)) != 0)
                 goto fail;
         if ((err = open_socket(s, c->listen != NULL ? c->listen : VT_SERVER_LISTEN_DEFAULT, d)) !=
@@ -690,19 +691,19 @@ int vt_server_start(struct vt_service *svc, const struct vt_server_config *c,
         if (s->cfg.error_log_fd >= 0)
                 flags |= MHD_USE_ERROR_LOG;
         /* The logger must be the first option, or libmicrohttpd logs the earlier ones itself. */
-        s->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, on_access, s,                    /* the handler */
-            MHD_OPTION_EXTERNAL_LOGGER, on_log, s,                 /* its complaints */
-            MHD_OPTION_LISTEN_SOCKET, s->fd,                       /* bound above */
-            MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,       /* stalled clients */
-            MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,   /* threads */
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_per_ip, /* one client */
-            MHD_OPTION_THREAD_POOL_SIZE, pool,                     /* event loops */
-            MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,    /* each of them */
-            MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,                /* request start */
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,          /* request end */
-            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,        /* gauges */
-            MHD_OPTION_END);
+        s->daemon =
+            MHD_start_daemon(flags, 0, NULL, NULL, on_access, s,              /* the handler */
+                             MHD_OPTION_EXTERNAL_LOGGER, on_log, s,           /* its complaints */
+                             MHD_OPTION_LISTEN_SOCKET, s->fd,                 /* bound above */
+                             MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s, /* stalled clients */
+                             MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,   /* threads */
+                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_per_ip, /* one client */
+                             MHD_OPTION_THREAD_POOL_SIZE, pool,                  /* event loops */
+                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, /* each of them */
+                             MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,             /* request start */
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,       /* request end */
+                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,     /* gauges */
+                             MHD_OPTION_END);
         if (s->daemon == NULL) {
                 vt_diag_set(d, "cannot start the HTTP server on '%s'", s->url);
                 err = VT_EINTERNAL;

@@ -100,10 +100,10 @@ struct vt_server_request {
          * vt_server_wake(rq), then the handler runs again with its work.
          */
         struct vt_server *srv;
-        void *conn;     /* struct MHD_Connection */
+        void *conn;      /* struct MHD_Connection */
         atomic_int park; /* VT_SERVER_PARK_*: who resumes the connection */
-        int parking;    /* the handler called vt_server_park() */
-        void *work;     /* the handler's state while parked */
+        int parking;     /* the handler called vt_server_park() */
+        void *work;      /* the handler's state while parked */
         /* Frees work when the request ends without the handler's second run. */
         void (*work_free)(struct vt_service *svc, void *work);
 };

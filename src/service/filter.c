@@ -58,6 +58,7 @@ struct vt_service_filter {
         int ready;              /* cur holds every entry of the log */
         uint64_t count;         /* entries in cur */
         int want;               /* the builder should build (a first or a larger table) */
+        int hold, held;         /* tests: the builder waits after reading the size */
         int stop;
         int started;
         pthread_t th;
@@ -116,6 +117,15 @@ static int filter_fill(struct vt_service_filter *f, struct filter_tab *t)
         unsigned w, i;
         int err = 0, stop;
 
+        /* (Tests hold the builder here, to commit entries past size meanwhile.) */
+        pthread_mutex_lock(&f->mu);
+        while (f->hold && !f->stop) {
+                f->held = 1;
+                pthread_cond_broadcast(&f->cv);
+                pthread_cond_wait(&f->cv, &f->mu);
+        }
+        f->held = 0;
+        pthread_mutex_unlock(&f->mu);
         vt_buf_init(&b);
         for (n = 0; n < ntiles && err == 0; n++) {
                 w = n + 1 < ntiles || size % 256 == 0 ? 256 : (unsigned)(size % 256);
@@ -192,7 +202,7 @@ static void *filter_thread(void *arg)
 }
 
 /* see service_int.h */
-int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_cap,
+int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_cap, int hold,
                           struct vt_service_filter **out, struct vt_diag *d)
 {
         struct vt_service_filter *f = calloc(1, sizeof(*f));
@@ -204,6 +214,7 @@ int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_ca
         }
         f->log = log;
         f->min_cap = min_cap != 0 ? min_cap : VT_SERVICE_FILTER_MIN_CAP;
+        f->hold = hold;
         pthread_mutex_init(&f->mu, NULL);
         pthread_cond_init(&f->cv, NULL);
         if (vt_log_size(log) <= sync_max) {
@@ -228,7 +239,7 @@ void vt_service_filter_free(struct vt_service_filter *f)
                 return;
         pthread_mutex_lock(&f->mu);
         f->stop = 1;
-        pthread_cond_signal(&f->cv);
+        pthread_cond_broadcast(&f->cv);
         pthread_mutex_unlock(&f->mu);
         if (f->started)
                 pthread_join(f->th, NULL);
@@ -254,7 +265,7 @@ void vt_service_filter_add(struct vt_service_filter *f, const struct vt_hash *le
         f->count += n;
         if (f->ready && f->count > f->cur.cap && !f->want) {
                 f->want = 1; /* outgrown: a larger table, in the background */
-                pthread_cond_signal(&f->cv);
+                pthread_cond_broadcast(&f->cv);
         }
         pthread_mutex_unlock(&f->mu);
 }
@@ -281,4 +292,17 @@ int vt_service_filter_ready(struct vt_service_filter *f, uint64_t *cap)
                 *cap = f->cur.cap;
         pthread_mutex_unlock(&f->mu);
         return ready;
+}
+
+/* see service_int.h */
+int vt_service_filter_hold(struct vt_service_filter *f, int hold)
+{
+        int held;
+
+        pthread_mutex_lock(&f->mu);
+        f->hold = hold;
+        held = f->held;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+        return held;
 }

@@ -1013,7 +1013,7 @@ int vt_service_open(const char *dir, const char *root_path, struct vt_service **
         if ((err = vt_log_open(dir, 0, &s->log, d)) != 0 ||
             (err = svc_root_open(s, root_path, d)) != 0 ||
             (err = vt_service_tokens_new(dir, &s->tokens, d)) != 0 ||
-            (err = vt_service_filter_new(s->log, VT_SERVICE_FILTER_SYNC, 0, &s->filter, d)) != 0)
+            (err = vt_service_filter_new(s->log, VT_SERVICE_FILTER_SYNC, 0, 0, &s->filter, d)) != 0)
                 goto fail;
         vt_log_set_batch_hook(s->log, svc_hook, s);
         if ((err = svc_threads_start(s, d)) != 0)

@@ -169,17 +169,26 @@ void vt_service_reader_put(struct vt_service *s, int slot);
 #define VT_SERVICE_FILTER_MIN_CAP (1u << 20) /* entries a filter is sized for at least */
 
 /*
- * vt_service_filter_new(log, sync_max, min_cap, out, d): a filter for the
+ * vt_service_filter_new(log, sync_max, min_cap, hold, out, d): a filter for the
  * entries of log, sized for twice its current size (at least min_cap
  * entries; 0: VT_SERVICE_FILTER_MIN_CAP), filled from the log's level-0
  * tiles (the leaf hashes): at once when the log holds at most sync_max
  * entries, else by the filter's thread, and until that is done the filter
  * answers "maybe" to everything. Entries logged later are added by
  * vt_service_filter_add(); when they outgrow the table the thread builds
- * one twice as large the same way. 0 or VT_ENOMEM.
+ * one twice as large the same way. hold: see vt_service_filter_hold() (0
+ * outside tests). 0 or VT_ENOMEM.
  */
-int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_cap,
+int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_cap, int hold,
                           struct vt_service_filter **out, struct vt_diag *d);
+
+/*
+ * vt_service_filter_hold(f, hold): for tests: with hold set (also by
+ * vt_service_filter_new), a build stops right after it has read the log's
+ * size, until hold is cleared, so a test can commit entries past that size
+ * during the build. Returns 1 when a build is stopped there now.
+ */
+int vt_service_filter_hold(struct vt_service_filter *f, int hold);
 
 /*
  * vt_service_filter_ready(f, cap): 1 when f is complete and no larger table

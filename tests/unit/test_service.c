@@ -17,14 +17,30 @@
  *   - concurrency: many threads submitting distinct and identical
  *     envelopes (indexes distinct and dense, duplicates coalesced, every
  *     bundle verifies), and vt_service_submit_batch;
+ *   - asynchronous submissions (vt_service_submit_start / _finish), and
+ *     bundles across tile boundaries;
+ *   - the token cache: a token created or revoked in the store counts at
+ *     once, also while a change is under way or after one died half-way,
+ *     and the counter file's loss costs at most the cache's lifetime;
+ *   - the idempotency filter: no store lookup for new envelopes, no missed
+ *     duplicate after a restart (the filter is rebuilt from the tiles),
+ *     built in the background for a large log, entries committed during
+ *     the build included, grown when outgrown;
  *   - stats.
  *
  * Run one test: test_service <name pattern>.
  */
 #include "vt_test.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "service/service_int.h"
+#include "veritrail/merkle.h"
+#include "veritrail/store.h"
 
 #include "veritrail/crypto.h"
 #include "veritrail/encoding.h"
@@ -696,6 +712,353 @@ static void submit_batch(void **state)
         }
 }
 
+/* ---- the token cache ----------------------------------------------------------------- */
+
+/* The mapped change counter of dir's token cache (tokens.seq). */
+static _Atomic uint64_t *seq_map(const char *dir, int *fd)
+{
+        char path[4200];
+        void *p;
+
+        snprintf(path, sizeof(path), "%s/tokens.seq", dir);
+        *fd = open(path, O_RDWR);
+        assert_true(*fd >= 0);
+        p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+        assert_true(p != MAP_FAILED);
+        return p;
+}
+
+static void token_cache(void **state)
+{
+        struct fix *f = *state;
+        char t1[VT_SERVICE_TOKEN_LEN + 1], t2[VT_SERVICE_TOKEN_LEN + 1], name[65];
+        struct vt_store *ws = NULL;
+        struct vt_diag d = {""};
+        _Atomic uint64_t *seq;
+        uint64_t v;
+        int admin = 0, fd, i;
+
+        assert_int_equal(vt_service_token_create(f->dir, "one", 0, t1, &d), 0);
+        /* Loaded into the cache, then answered from it: the same answer each time. */
+        for (i = 0; i < 3; i++) {
+                assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), 0);
+                assert_string_equal(name, "one");
+        }
+        /* A token created after the cache was loaded counts at once. */
+        assert_int_equal(vt_service_token_create(f->dir, "two", 1, t2, &d), 0);
+        assert_int_equal(vt_service_token_check(f->s, t2, name, &admin, &d), 0);
+        assert_string_equal(name, "two");
+        assert_int_equal(admin, 1);
+        /* Revoked after the cache was loaded: refused at once. */
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), 0);
+        assert_int_equal(vt_service_token_revoke(f->dir, "one", &d), 0);
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), VT_EDENIED);
+        assert_non_null(strstr(d.msg, "'one' was revoked"));
+
+        /* A change under way (the counter is odd): every check asks the store. */
+        seq = seq_map(f->dir, &fd);
+        v = atomic_load(seq);
+        assert_int_equal(v % 2, 0);
+        assert_int_equal(vt_service_token_check(f->s, t2, name, &admin, &d), 0);
+        atomic_store(seq, v + 1);
+        assert_int_equal(vt_store_open(f->dir, 0, &ws, &d), 0);
+        assert_int_equal(vt_store_token_revoke(ws, "two", &d), 0); /* committed, counter odd */
+        assert_int_equal(vt_service_token_check(f->s, t2, name, &admin, &d), VT_EDENIED);
+        /* A change that died half-way leaves it odd: still exact (create bypassing the protocol).
+         */
+        {
+                struct vt_store_token t;
+                struct vt_hash h;
+                char t3[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+                memset(&t, 0, sizeof(t));
+                snprintf(t.name, sizeof(t.name), "three");
+                vt_crypto_sha256((const uint8_t *)t3, strlen(t3), &h);
+                memcpy(t.hash, h.b, sizeof(t.hash));
+                assert_int_equal(vt_store_token_put(ws, &t, &d), 0);
+                assert_int_equal(vt_service_token_check(f->s, t3, name, &admin, &d), 0);
+                assert_string_equal(name, "three");
+                /* The next change through the protocol makes the counter even again. */
+                assert_int_equal(vt_service_token_revoke(f->dir, "three", &d), 0);
+                assert_true(atomic_load(seq) > v + 1 && atomic_load(seq) % 2 == 0);
+                assert_int_equal(vt_service_token_check(f->s, t3, name, &admin, &d), VT_EDENIED);
+        }
+        vt_store_close(ws);
+        munmap((void *)seq, 4096);
+        close(fd);
+}
+
+/* The counter file removed while serving: a change is then seen within the cache's lifetime. */
+static void token_cache_lost_counter(void **state)
+{
+        struct fix *f = *state;
+        char t1[VT_SERVICE_TOKEN_LEN + 1], name[65], path[4200];
+        struct vt_diag d = {""};
+        int admin = 0;
+
+        assert_int_equal(vt_service_token_create(f->dir, "one", 0, t1, &d), 0);
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), 0);
+        snprintf(path, sizeof(path), "%s/tokens.seq", f->dir);
+        assert_int_equal(unlink(path), 0);
+        /* The revoke makes a new counter file the service does not watch yet. */
+        assert_int_equal(vt_service_token_revoke(f->dir, "one", &d), 0);
+        usleep(1100 * 1000); /* the cache's lifetime (token.c TOKENS_TTL_NS) */
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), VT_EDENIED);
+        /* And the new file is watched from then on. */
+        assert_int_equal(vt_service_token_create(f->dir, "two", 0, t1, &d), 0);
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), 0);
+        assert_int_equal(vt_service_token_revoke(f->dir, "two", &d), 0);
+        assert_int_equal(vt_service_token_check(f->s, t1, name, &admin, &d), VT_EDENIED);
+}
+
+/* ---- the idempotency filter --------------------------------------------------------- */
+
+/* New envelopes need no store lookup; after a restart every duplicate is still found. */
+static void filter_restart(void **state)
+{
+        struct fix *f = *state;
+        enum { N = 40 };
+        static struct vt_buf envs[N];
+        struct vt_service_result r;
+        struct vt_service_stats st;
+        uint64_t idx[N];
+        struct vt_diag d = {""};
+        struct vt_buf b;
+        char name[32];
+        size_t i;
+
+        vt_buf_init(&b);
+        for (i = 0; i < N; i++) {
+                snprintf(name, sizeof(name), "filtered-%zu", i);
+                make_env(&envs[i], SLSA, name, kb);
+                b.len = 0;
+                assert_int_equal(submit(f, &envs[i], &b, &r), 0);
+                assert_int_equal(r.existed, 0);
+                idx[i] = r.index;
+        }
+        vt_service_stats(f->s, &st);
+        assert_int_equal(st.lookups, 0); /* 40 entries in a 1M-entry filter: no false positive */
+        /* Resubmitted in the same run: found (the filter says maybe, the store says where). */
+        b.len = 0;
+        assert_int_equal(submit(f, &envs[3], &b, &r), 0);
+        assert_int_equal(r.existed, 1);
+        assert_int_equal(r.index, idx[3]);
+        /* After a restart the filter is rebuilt from the tiles: every duplicate is found. */
+        vt_service_close(f->s);
+        f->s = NULL;
+        if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
+                fail_msg("reopen: %s", d.msg);
+        for (i = 0; i < N; i++) {
+                b.len = 0;
+                assert_int_equal(submit(f, &envs[i], &b, &r), 0);
+                assert_int_equal(r.existed, 1);
+                assert_int_equal(r.index, idx[i]);
+                bundle_verifies(f, &b, f->root);
+        }
+        vt_service_stats(f->s, &st);
+        assert_int_equal(st.lookups, N);
+        assert_int_equal(vt_service_size(f->s), N);
+        vt_buf_release(&b);
+        for (i = 0; i < N; i++)
+                vt_buf_release(&envs[i]);
+}
+
+/* Entry i of the raw log in filter_build: distinct bytes. */
+static void raw_entry(uint64_t i, char *e, size_t cap, size_t *n)
+{
+        *n = (size_t)snprintf(e, cap, "raw entry %llu", (unsigned long long)i);
+}
+
+static void leaf_of(uint64_t i, struct vt_hash *h)
+{
+        char e[64];
+        size_t n;
+
+        raw_entry(i, e, sizeof(e), &n);
+        vt_merkle_leaf_hash((const uint8_t *)e, n, h);
+}
+
+/* Append entries from..to-1 to log, in batches, adding them to the filter as the committer does. */
+static void raw_append(struct vt_log *log, struct vt_service_filter *flt, uint64_t from,
+                       uint64_t to)
+{
+        static char ebuf[512][64];
+        const uint8_t *p[512];
+        size_t lens[512], m, i;
+        struct vt_hash leaves[512];
+        struct vt_diag d = {""};
+        uint64_t first;
+
+        while (from < to) {
+                m = to - from < 512 ? (size_t)(to - from) : 512;
+                for (i = 0; i < m; i++) {
+                        raw_entry(from + i, ebuf[i], sizeof(ebuf[i]), &lens[i]);
+                        p[i] = (const uint8_t *)ebuf[i];
+                        leaf_of(from + i, &leaves[i]);
+                }
+                if (vt_log_append(log, p, lens, m, &first, &d) != 0)
+                        fail_msg("append: %s", d.msg);
+                assert_int_equal(first, from);
+                if (flt != NULL)
+                        vt_service_filter_add(flt, leaves, m);
+                from += m;
+        }
+}
+
+/* Wait until the filter's build is held after reading the size (hold set). */
+static void filter_wait_held(struct vt_service_filter *flt)
+{
+        int k;
+
+        for (k = 0; k < 1000 && !vt_service_filter_hold(flt, 1); k++)
+                usleep(5 * 1000);
+        assert_true(vt_service_filter_hold(flt, 1));
+}
+
+static void filter_wait_ready(struct vt_service_filter *flt, uint64_t min_cap, uint64_t *cap)
+{
+        int k;
+
+        for (k = 0; k < 1000 && !(vt_service_filter_ready(flt, cap) && *cap >= min_cap); k++)
+                usleep(5 * 1000);
+        assert_true(vt_service_filter_ready(flt, cap));
+}
+
+/*
+ * The filter of a log too large to read at open: built by its thread;
+ * entries committed after the build read the log's size (held there) are
+ * in it too; never a wrong "no" meanwhile; grown twice as large when the
+ * log outgrows it, again without losing what is committed during the build.
+ */
+static void filter_build(void **state)
+{
+        struct fix *f = *state;
+        struct vt_service_filter *flt = NULL;
+        struct vt_log *log = NULL;
+        struct vt_diag d = {""};
+        struct vt_hash h;
+        uint64_t i, cap = 0, fp = 0;
+
+        vt_service_close(f->s); /* the log is ours alone now */
+        f->s = NULL;
+        assert_int_equal(vt_log_open(f->dir, 0, &log, &d), 0);
+        raw_append(log, NULL, 0, 3000);
+        /* sync_max 0: built by the thread; min_cap 4096: it must grow past 4096 entries. */
+        assert_int_equal(vt_service_filter_new(log, 0, 4096, 1, &flt, &d), 0);
+        filter_wait_held(flt); /* it has read size 3000 */
+        for (i = 0; i < 3000; i += 7) {
+                leaf_of(i, &h);
+                assert_true(vt_service_filter_maybe(flt, &h)); /* not ready: maybe */
+        }
+        raw_append(log, flt, 3000, 3500); /* past the size it read */
+        vt_service_filter_hold(flt, 0);
+        filter_wait_ready(flt, 0, &cap);
+        assert_int_equal(cap, 8192); /* twice the size it saw, rounded up */
+        for (i = 0; i < 3500; i++) {
+                leaf_of(i, &h);
+                assert_true(vt_service_filter_maybe(flt, &h));
+        }
+        /* Hashes never logged: almost all a proved "no". */
+        for (i = 0; i < 10000; i++) {
+                leaf_of(1000000 + i, &h);
+                fp += (uint64_t)vt_service_filter_maybe(flt, &h);
+        }
+        assert_true(fp < 200);
+        /* Outgrown (past 8192): a larger table is built beside it. */
+        vt_service_filter_hold(flt, 1);
+        raw_append(log, flt, 3500, 8500);
+        filter_wait_held(flt); /* it has read the size (past 8192) */
+        raw_append(log, flt, 8500, 9000);
+        for (i = 0; i < 9000; i++) {
+                leaf_of(i, &h);
+                assert_true(vt_service_filter_maybe(flt, &h)); /* the old table still answers */
+        }
+        vt_service_filter_hold(flt, 0);
+        filter_wait_ready(flt, 16384, &cap);
+        assert_int_equal(cap, 32768);
+        for (i = 0; i < 9000; i++) {
+                leaf_of(i, &h);
+                assert_true(vt_service_filter_maybe(flt, &h));
+        }
+        vt_service_filter_free(flt);
+        vt_log_close(log);
+}
+
+/* ---- asynchronous submissions -------------------------------------------------------- */
+
+struct async_wait {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int left;
+};
+
+static void async_done(void *arg)
+{
+        struct async_wait *w = arg;
+
+        pthread_mutex_lock(&w->mu);
+        w->left--;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+}
+
+/* Started submissions, more than a tile's worth: every bundle verifies, indexes dense. */
+static void submit_async(void **state)
+{
+        struct fix *f = *state;
+        enum { N = 600 };
+        static struct vt_buf envs[N], bundles[N];
+        static struct vt_service_op *ops[N];
+        static uint8_t seen[N];
+        struct vt_service_result r;
+        struct async_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, N};
+        char name[32];
+        size_t i;
+
+        memset(seen, 0, sizeof(seen));
+        for (i = 0; i < N; i++) {
+                snprintf(name, sizeof(name), "async-%zu", i);
+                make_env(&envs[i], SLSA, name, kb);
+                vt_buf_init(&bundles[i]);
+        }
+        /* Small batches, so the entries cross tile boundaries inside and between batches. */
+        vt_service_set_batching(f->s, 97, 0);
+        for (i = 0; i < N; i++)
+                assert_int_equal(
+                    vt_service_submit_start(f->s, envs[i].p, envs[i].len, async_done, &w, &ops[i]),
+                    0);
+        pthread_mutex_lock(&w.mu);
+        while (w.left > 0)
+                pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        for (i = 0; i < N; i++) {
+                if (vt_service_submit_finish(f->s, ops[i], &bundles[i], &r) != 0)
+                        fail_msg("submission %zu: %s", i, r.diag.msg);
+                assert_int_equal(r.existed, 0);
+                assert_true(r.index < N);
+                seen[r.index]++;
+                bundle_verifies(f, &bundles[i], f->root);
+        }
+        for (i = 0; i < N; i++)
+                assert_int_equal(seen[i], 1);
+        assert_int_equal(vt_service_size(f->s), N);
+        /* A refused one is finished with its error; fn is still called once. */
+        w.left = 1;
+        assert_int_equal(
+            vt_service_submit_start(f->s, (const uint8_t *)"{}", 2, async_done, &w, &ops[0]), 0);
+        pthread_mutex_lock(&w.mu);
+        while (w.left > 0)
+                pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        bundles[0].len = 0;
+        assert_int_equal(vt_service_submit_finish(f->s, ops[0], &bundles[0], &r), VT_EMALFORMED);
+        assert_int_equal(bundles[0].len, 0);
+        for (i = 0; i < N; i++) {
+                vt_buf_release(&envs[i]);
+                vt_buf_release(&bundles[i]);
+        }
+}
+
 int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fix_setup, fix_teardown)
@@ -710,6 +1073,11 @@ int main(int argc, char **argv)
             T(root_replace),
             T(concurrent_submit),
             T(submit_batch),
+            T(submit_async),
+            T(token_cache),
+            T(token_cache_lost_counter),
+            T(filter_restart),
+            T(filter_build),
         };
 #undef T
 
