@@ -1,8 +1,9 @@
 /*
  * bench_service.c: the service pipeline at library level (service.h), no
  * HTTP: envelopes per second through vt_service_submit_batch() (parse,
- * registration check with one Ed25519 verification each, entry, group
- * commit with envelope and subject rows, bundle), durable (SQLite WAL,
+ * registration check with one Ed25519 verification each on the service's
+ * workers, entry, idempotency filter, group commit by the committer with
+ * envelope and subject rows, bundle), durable (SQLite WAL,
  * synchronous=FULL); and offline bundle verification (policy.h) per second.
  *
  * Limits measured in the same run: Ed25519 verifications per second on one
@@ -150,9 +151,11 @@ int main(void)
                 struct vt_service_stats st;
 
                 vt_service_stats(s, &st);
-                printf("  (%zu entries in %llu group commits, %.1f per commit; %ld cores)\n", n,
-                       (unsigned long long)st.batches,
-                       st.batches ? (double)st.batch_entries / (double)st.batches : 0.0, cores);
+                printf("  (%zu entries in %llu group commits, %.1f per commit; %llu idempotency "
+                       "lookups in the store; %ld cores)\n",
+                       n, (unsigned long long)st.batches,
+                       st.batches ? (double)st.batch_entries / (double)st.batches : 0.0,
+                       (unsigned long long)st.lookups, cores);
         }
 
         /* Parsing alone (bundle JSON, envelope, entry, tlog-proof, note structure). */

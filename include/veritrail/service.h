@@ -9,12 +9,19 @@
  *      at least the threshold of keys of one role that may sign the
  *      statement's predicate type; each signature verified once)
  *   -> idempotency: the same envelope again returns its existing entry
- *   -> the log's group commit (log.h): in ONE store transaction the entry,
- *      its tiles, the signed checkpoint, the envelope and the subject index
+ *      (an in-memory filter of the log's leaf hashes proves most envelopes
+ *      new without a store read)
+ *   -> group commit: the service's committer thread appends what queued
+ *      meanwhile as one batch (log.h): in ONE store transaction the
+ *      entries, their tiles, the signed checkpoint, the envelopes and the
+ *      subject index
  *   -> the offline bundle: envelope, entry, C2SP tlog-proof@v1.
  *
- * A struct vt_service is shared by the server's threads; every function
- * here is thread-safe.
+ * vt_service_open() starts the service's threads: one worker per core
+ * (parsing and signature checks of vt_service_submit_start()) and the
+ * committer; vt_service_close() drains and stops them. A struct
+ * vt_service is shared by the server's threads; every function here is
+ * thread-safe.
  *
  * Prefix: vt_service_*.
  */
@@ -40,7 +47,8 @@ struct vt_service;
  * in the data directory by an earlier open or admin replacement). The root
  * given on the command line must be the stored one or a valid successor
  * chain from it. VT_ENOENT for an uninitialised dir; policy errors for an
- * invalid root.
+ * invalid root. It creates dir/tokens.seq (the token cache's change
+ * counter, token.c) when missing, and starts the service's threads.
  */
 int vt_service_open(const char *dir, const char *root_path, struct vt_service **out,
                     struct vt_diag *d);
@@ -156,6 +164,8 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
  * directory's store. create prints nothing: it writes the new token (NUL
  * terminated, VT_SERVICE_TOKEN_LEN characters of base64url of 32 random
  * bytes) into token; it is never stored in clear. VT_EEXIST for a name in use.
+ * Both take the lock of dir/tokens.seq and advance its counter around
+ * their store transaction, which is how a running service learns of them.
  */
 int vt_service_token_create(const char *dir, const char *name, int admin,
                             char token[VT_SERVICE_TOKEN_LEN + 1], struct vt_diag *d);

@@ -195,6 +195,10 @@ static int render_service(struct vt_service *svc, struct vt_buf *out)
                       "Entries in those batches (divide by veritrail_batches_total for the mean "
                       "batch size).",
                       st.batch_entries);
+        err |= scalar(out, "veritrail_idempotency_lookups_total", "counter",
+                      "Submissions whose entry the idempotency filter could not prove new, so "
+                      "the store was asked.",
+                      st.lookups);
         err |= scalar(out, "veritrail_tree_size", "gauge",
                       "Tree size of the latest signed checkpoint.", vt_service_size(svc));
         return err != 0 ? VT_ENOMEM : 0;

@@ -676,8 +676,6 @@ int vt_server_start(struct vt_service *svc, const struct vt_server_config *c,
         if (s->cfg.body_budget == 0)
                 s->cfg.body_budget = VT_SERVER_BODY_BUDGET_DEFAULT;
         pool = s->cfg.threads != 0 ? s->cfg.threads : cores > 0 ? (unsigned)cores : 1;
-        if (getenv("VT_POOL"))
-                pool = (unsigned)atoi(getenv("VT_POOL"));
         if (pool > POOL_MAX)
                 pool = POOL_MAX;
         if (pool > s->cfg.max_connections)

@@ -406,7 +406,12 @@ static int svc_parse(struct vt_service *s, struct vt_service_op *op)
         pthread_rwlock_unlock(&s->rootlock);
         if (err != 0)
                 goto out;
-        /* 3. The entry, and what is stored with it. */
+        /* 3. The entry, and what is stored with it (room for both at once: fewer reallocs). */
+        if (vt_buf_reserve(&op->canon, op->n + 64) != 0 ||
+            vt_buf_reserve(&op->entry, 512 + 128 * e.nsigs) != 0) {
+                err = VT_ENOMEM;
+                goto out;
+        }
         if ((err = vt_encoding_entry_encode(&e, &op->entry)) != 0) {
                 vt_diag_set(d,
                             "envelope: its entry would be larger than %d bytes (too many or too "
@@ -451,6 +456,13 @@ static void svc_route(struct vt_service *s, struct vt_service_op *op, struct vt_
         uint64_t idx = 0;
         int slot = -1, err = 0;
 
+        /* What the log would refuse must not reach a batch: it would fail the whole batch. */
+        if (op->entry.len == 0 || op->entry.len > VT_LOG_ENTRY_MAX) {
+                vt_diag_set(d, "envelope: its entry has %zu bytes, the log takes 1 to %d",
+                            op->entry.len, VT_LOG_ENTRY_MAX);
+                svc_complete(s, op, VT_ETOOBIG, 0, 0, NULL);
+                return;
+        }
         if (!svc_register(s, op))
                 return; /* an identical one is in flight: op completes with it */
         /* Registered: now a committed copy would be visible (S2). */
@@ -519,7 +531,8 @@ static void *svc_worker(void *arg)
 /*
  * svc_gather(s): the next batch, from the commit queue (cmu held): every op
  * queued, up to max_entries and max_bytes, into s->gop. Returns how many
- * (0 when the service closes and nothing is left).
+ * (0 only when the service closes and nothing is left: the arrays always
+ * have room for one).
  */
 static size_t svc_gather(struct vt_service *s)
 {
@@ -634,11 +647,22 @@ static int svc_thread(pthread_t *th, void *(*fn)(void *), void *arg)
 /* Start the committer and one worker per core. */
 static int svc_threads_start(struct vt_service *s, struct vt_diag *d)
 {
+        const size_t cap = 256;
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         unsigned want = cores < 1                    ? 1
                         : cores > VT_SERVICE_WORKERS ? VT_SERVICE_WORKERS
                                                      : (unsigned)cores;
 
+        /* The batch arrays: room for a first op always (svc_gather grows them). */
+        s->gp = vt_util_reallocarray(NULL, cap, sizeof(*s->gp));
+        s->gl = vt_util_reallocarray(NULL, cap, sizeof(*s->gl));
+        s->gu = vt_util_reallocarray(NULL, cap, sizeof(*s->gu));
+        s->gop = vt_util_reallocarray(NULL, cap, sizeof(*s->gop));
+        if (s->gp == NULL || s->gl == NULL || s->gu == NULL || s->gop == NULL) {
+                vt_diag_set(d, "out of memory for the service's batches");
+                return VT_ENOMEM;
+        }
+        s->gcap = cap;
         if (svc_thread(&s->committer, svc_committer, s) != 0) {
                 vt_diag_set(d, "cannot start the service's commit thread");
                 return VT_EINTERNAL;
@@ -745,8 +769,9 @@ int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, str
                 r->index = op->index;
                 r->existed = op->existed;
                 snprintf(r->role, sizeof(r->role), "%s", op->role);
-                /* 6. The bundle. */
+                /* 6. The bundle: base64 of the entry, the envelope, the proof and note. */
                 r->diag.msg[0] = '\0';
+                (void)vt_buf_reserve(bundle, op->canon.len + op->entry.len * 4 / 3 + 4096);
                 err = svc_bundle_one(s, op->index, op->canon.p, op->canon.len, op->entry.p,
                                      op->entry.len, bundle, &r->diag);
         }
