@@ -308,6 +308,8 @@ static void batch_work_free(struct vt_service *svc, void *p)
         struct vt_buf b;
         size_t i;
 
+        if (w == NULL)
+                return;
         vt_buf_init(&b);
         for (i = 0; w->ops != NULL && i < w->n; i++) {
                 if (w->ops[i] != NULL)

@@ -694,7 +694,7 @@ int vt_server_start(struct vt_service *svc, const struct vt_server_config *c,
                              MHD_OPTION_EXTERNAL_LOGGER, on_log, s,           /* its complaints */
                              MHD_OPTION_LISTEN_SOCKET, s->fd,                 /* bound above */
                              MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s, /* stalled clients */
-                             MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,   /* threads */
+                             MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,   /* sockets */
                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_per_ip, /* one client */
                              MHD_OPTION_THREAD_POOL_SIZE, pool,                  /* event loops */
                              MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK, /* each of them */

@@ -109,7 +109,9 @@
 #define VT_SQLITE_CHECKPOINT_BYTES (16 << 20)
 #endif
 /* Page cache per connection in KiB: a large batch should not spill mid-transaction. */
+#ifndef VT_SQLITE_CACHE_KIB
 #define VT_SQLITE_CACHE_KIB 16384
+#endif
 /* After a checkpoint, truncate a WAL that grew beyond this many bytes. */
 #define VT_SQLITE_WAL_LIMIT (64 << 20)
 /*
@@ -807,6 +809,9 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
         return 0;
 fail:
         if (q != NULL) {
+                /* Unfinalized statements would keep the connection alive (a zombie). */
+                for (int i = 0; i < ST_COUNT; i++)
+                        sqlite3_finalize(q->st[i]);
                 sqlite3_close_v2(q->db);
                 vt_store_segment_close(&q->seg);
                 if (q->lockfd >= 0)
