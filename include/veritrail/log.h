@@ -5,7 +5,8 @@
  * 9162 proofs, audits the stored tree, and exports it as static files.
  *
  * A log lives in a data directory D:
- *   D/veritrail.db   the store (store.h): entry bundles, hash tiles,
+ *   D/entries.seg    the entry bundles' bytes, appended (store.h)
+ *   D/veritrail.db   the store (store.h): where the bundles are, hash tiles,
  *                    checkpoints, metadata (origin, verifier key, format)
  *   D/log.key        the log's Ed25519 signing key, PKCS#8 PEM, mode 0600
  *
