@@ -43,4 +43,32 @@ static inline double bench_seconds(void)
         return v > 0 ? v : 1.0;
 }
 
+/* An operation to time: one call does one unit of work on arg. */
+typedef void (*bench_op)(void *arg);
+
+/*
+ * bench_measure(op, arg, secs): calls of op per second over about secs
+ * seconds, after one warm-up call (caches, lazy initialisation). The batch
+ * doubles while it is short, so the clock is read rarely.
+ */
+static inline double bench_measure(bench_op op, void *arg, double secs)
+{
+        double t0, t;
+        unsigned long long n = 0, batch = 1, i;
+
+        op(arg);
+        t0 = bench_now();
+        for (;;) {
+                for (i = 0; i < batch; i++)
+                        op(arg);
+                n += batch;
+                t = bench_now() - t0;
+                if (t >= secs)
+                        break;
+                if (t < secs / 20)
+                        batch *= 2;
+        }
+        return (double)n / t;
+}
+
 #endif

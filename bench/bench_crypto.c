@@ -24,31 +24,7 @@
 static volatile uint8_t sink;
 
 /* One operation under test; arg is its state. */
-typedef void (*bench_op)(void *arg);
-
 /* Operations per second of op over about secs seconds. */
-static double measure(bench_op op, void *arg, double secs)
-{
-        double t0, t;
-        uint64_t n = 0, batch = 1;
-
-        op(arg); /* warm caches and lazy initialisation */
-        t0 = bench_now();
-        for (;;) {
-                uint64_t i;
-
-                for (i = 0; i < batch; i++)
-                        op(arg);
-                n += batch;
-                t = bench_now() - t0;
-                if (t >= secs)
-                        break;
-                if (t < secs / 20)
-                        batch *= 2;
-        }
-        return (double)n / t;
-}
-
 /* Best-of-ROUNDS for both sides, alternating, then one report line. */
 static void compare(const char *what, bench_op ours, void *ours_arg, const char *limit_what,
                     bench_op limit, void *limit_arg)
@@ -57,9 +33,9 @@ static void compare(const char *what, bench_op ours, void *ours_arg, const char 
         int i;
 
         for (i = 0; i < ROUNDS; i++) {
-                if ((r = measure(limit, limit_arg, secs)) > best_limit)
+                if ((r = bench_measure(limit, limit_arg, secs)) > best_limit)
                         best_limit = r;
-                if ((r = measure(ours, ours_arg, secs)) > best_ours)
+                if ((r = bench_measure(ours, ours_arg, secs)) > best_ours)
                         best_ours = r;
         }
         bench_report(what, best_ours, "ops/s", best_limit, limit_what);

@@ -26,8 +26,6 @@
 
 #define ROUNDS 3
 
-typedef void (*bench_op)(void *arg);
-
 struct state {
         struct vt_encoding_note_verifier *log, *wit;
         struct vt_buf signed_cp, cosigned, body, cosig_msg;
@@ -37,28 +35,6 @@ struct state {
 
 static volatile int sink;
 
-static double measure(bench_op op, void *arg, double secs)
-{
-        double t0, t;
-        uint64_t n = 0, batch = 1;
-
-        op(arg);
-        t0 = bench_now();
-        for (;;) {
-                uint64_t i;
-
-                for (i = 0; i < batch; i++)
-                        op(arg);
-                n += batch;
-                t = bench_now() - t0;
-                if (t >= secs)
-                        break;
-                if (t < secs / 20)
-                        batch *= 2;
-        }
-        return (double)n / t;
-}
-
 static void compare(const char *what, bench_op ours, const char *limit_what, bench_op limit,
                     void *arg)
 {
@@ -66,9 +42,9 @@ static void compare(const char *what, bench_op ours, const char *limit_what, ben
         int i;
 
         for (i = 0; i < ROUNDS; i++) {
-                if ((r = measure(limit, arg, secs)) > best_limit)
+                if ((r = bench_measure(limit, arg, secs)) > best_limit)
                         best_limit = r;
-                if ((r = measure(ours, arg, secs)) > best_ours)
+                if ((r = bench_measure(ours, arg, secs)) > best_ours)
                         best_ours = r;
         }
         bench_report(what, best_ours, "opens/s", best_limit, limit_what);

@@ -29,8 +29,6 @@
 #define ROUNDS 3
 #define PTYPE  "https://slsa.dev/provenance/v1"
 
-typedef void (*bench_op)(void *arg);
-
 struct state {
         struct vt_policy_root *root;
         struct vt_encoding_dsse env;
@@ -39,28 +37,6 @@ struct state {
 };
 
 static volatile int sink;
-
-static double measure(bench_op op, void *arg, double secs)
-{
-        double t0, t;
-        uint64_t n = 0, batch = 1;
-
-        op(arg);
-        t0 = bench_now();
-        for (;;) {
-                uint64_t i;
-
-                for (i = 0; i < batch; i++)
-                        op(arg);
-                n += batch;
-                t = bench_now() - t0;
-                if (t >= secs)
-                        break;
-                if (t < secs / 20)
-                        batch *= 2;
-        }
-        return (double)n / t;
-}
 
 static void op_authorize(void *arg)
 {
@@ -183,7 +159,8 @@ static void pair(const char *what, struct state *s)
         int i;
 
         for (i = 0; i < ROUNDS; i++) {
-                double a = measure(op_authorize, s, secs), v = measure(op_verify, s, secs);
+                double a = bench_measure(op_authorize, s, secs),
+                       v = bench_measure(op_verify, s, secs);
 
                 if (a > best_a)
                         best_a = a;
@@ -207,7 +184,7 @@ int main(void)
         pair("authorize, root with 1 role", &small);
         pair("authorize, root with 64 roles, 193 keys", &full);
         bench_report("precheck (no crypto), root with 64 roles",
-                     measure(op_precheck, &full, bench_seconds()), "env/s", 0, NULL);
+                     bench_measure(op_precheck, &full, bench_seconds()), "env/s", 0, NULL);
         release(&small);
         release(&full);
         return 0;
