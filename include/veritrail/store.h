@@ -163,12 +163,13 @@ int vt_store_checkpoint_latest(struct vt_store *s, uint64_t *size, struct vt_buf
 int vt_store_checkpoint_next(struct vt_store *s, uint64_t from, uint64_t *size, struct vt_buf *note,
                              struct vt_diag *d);
 
-/* ---- Service tables (schema version 2; the service module) ------------------ */
+/* ---- Service tables (schema version 4; the service module) ------------------ */
 /*
  * envelopes: the DSSE envelope of each log entry that carries one, keyed by
  * the entry's index, with the SHA-256 of its payload and the SHA-256 of the
- * entry bytes (unique: one envelope is logged once). subjects: the index
- * (subject sha256 digest, entry index) of every entry about an artifact.
+ * entry bytes (one envelope is logged once: the service sees to it).
+ * subjects: (entry index, subject sha256 digest) for every entry about an
+ * artifact. Every table is keyed by entry index, so a batch appends.
  * tokens: bearer tokens by name, stored as their SHA-256 only.
  * Digests are 32 bytes. Puts follow the transaction rules above, so the
  * service writes an entry's envelope and subjects in the batch that logs it.
@@ -180,7 +181,11 @@ int vt_store_checkpoint_next(struct vt_store *s, uint64_t from, uint64_t *size, 
 /*
  * vt_store_envelope_put(s, index, payload_sha256, entry_hash, env, len, d):
  * record env (1..VT_STORE_ENVELOPE_MAX bytes) as the envelope of entry
- * index. VT_EEXIST when index or entry_hash already has an envelope.
+ * index, with the SHA-256 of its payload and the hash of its log entry.
+ * VT_EEXIST when index already has an envelope. The store keeps no index
+ * by digest (a random-key b-tree costs a page write per key and batch):
+ * the caller keeps one in memory, filled by vt_store_envelope_scan(), and
+ * makes entry hashes unique (the service does).
  */
 int vt_store_envelope_put(struct vt_store *s, uint64_t index, const uint8_t payload_sha256[32],
                           const uint8_t entry_hash[32], const uint8_t *env, size_t len,
@@ -191,29 +196,44 @@ int vt_store_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out
                           struct vt_diag *d);
 
 /*
- * vt_store_envelope_by_payload(s, payload_sha256, index, out, d): the
- * envelope with the lowest index whose payload has this SHA-256: sets
- * *index (may be NULL) and appends it to out (may be NULL). VT_ENOENT.
+ * vt_store_envelope_keys(s, index, payload_sha256, entry_hash, d): the two
+ * digests stored with entry index's envelope (either output may be NULL).
+ * VT_ENOENT when it has none.
  */
-int vt_store_envelope_by_payload(struct vt_store *s, const uint8_t payload_sha256[32],
-                                 uint64_t *index, struct vt_buf *out, struct vt_diag *d);
+int vt_store_envelope_keys(struct vt_store *s, uint64_t index, uint8_t payload_sha256[32],
+                           uint8_t entry_hash[32], struct vt_diag *d);
 
-/* vt_store_envelope_find(s, entry_hash, index, d): the index of the entry with this hash;
- * VT_ENOENT. */
-int vt_store_envelope_find(struct vt_store *s, const uint8_t entry_hash[32], uint64_t *index,
+/*
+ * A scan's callback: one stored row; nonzero stops the scan and is returned
+ * (set d to say why).
+ */
+typedef int (*vt_store_envelope_fn)(void *ctx, uint64_t index, const uint8_t payload_sha256[32],
+                                    const uint8_t entry_hash[32], struct vt_diag *d);
+typedef int (*vt_store_subject_fn)(void *ctx, uint64_t index, const uint8_t digest[32],
+                                   struct vt_diag *d);
+
+/*
+ * vt_store_envelope_scan(s, from, fn, ctx, d): call fn for the digests of
+ * every envelope of index >= from, by ascending index (one read
+ * transaction; the table is narrow: 64 bytes of digests a row).
+ */
+int vt_store_envelope_scan(struct vt_store *s, uint64_t from, vt_store_envelope_fn fn, void *ctx,
                            struct vt_diag *d);
 
 /* vt_store_subject_put(s, digest, index, d): index entry index under digest (again: no-op). */
 int vt_store_subject_put(struct vt_store *s, const uint8_t digest[32], uint64_t index,
                          struct vt_diag *d);
 
+/* vt_store_subject_has(s, digest, index, d): 0 when entry index is about digest, else VT_ENOENT. */
+int vt_store_subject_has(struct vt_store *s, const uint8_t digest[32], uint64_t index,
+                         struct vt_diag *d);
+
 /*
- * vt_store_subject_list(s, digest, from, idx, max, n, d): the indexes >= from
- * of the entries about digest, ascending, at most max of them into idx;
- * *n receives how many (0 when there are none: not an error).
+ * vt_store_subject_scan(s, from, fn, ctx, d): call fn for every (digest,
+ * index) row with index >= from, by ascending index.
  */
-int vt_store_subject_list(struct vt_store *s, const uint8_t digest[32], uint64_t from,
-                          uint64_t *idx, size_t max, size_t *n, struct vt_diag *d);
+int vt_store_subject_scan(struct vt_store *s, uint64_t from, vt_store_subject_fn fn, void *ctx,
+                          struct vt_diag *d);
 
 /* A token's row (the secret itself is never stored). */
 struct vt_store_token {

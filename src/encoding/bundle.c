@@ -433,6 +433,45 @@ int vt_encoding_bundle_begin(struct vt_buf *out)
         return vt_buf_puts(out, "{\"attestations\":[") != 0 ? VT_ENOMEM : 0;
 }
 
+/*
+ * bundle_put_plain(out, p, n): p[0..n) as a JSON string, written directly
+ * when it holds only what a tlog-proof holds (printable ASCII, newlines and
+ * the UTF-8 em dash of signature lines), byte for byte what jansson writes
+ * for it; -1 when p holds anything else (the caller lets jansson do it),
+ * VT_ENOMEM, or 0.
+ */
+static int bundle_put_plain(struct vt_buf *out, const uint8_t *p, size_t n)
+{
+        size_t i, k = 0;
+
+        for (i = 0; i < n; i++) {
+                if (p[i] >= 0x20 && p[i] < 0x7f)
+                        k += p[i] == '"' || p[i] == '\\';
+                else if (p[i] == '\n')
+                        k++;
+                else if (p[i] == 0xe2 && n - i >= 3 && p[i + 1] == 0x80 && p[i + 2] == 0x94)
+                        i += 2;
+                else
+                        return -1;
+        }
+        if (vt_buf_reserve(out, n + k + 3) != 0)
+                return VT_ENOMEM;
+        out->p[out->len++] = '"';
+        for (i = 0; i < n; i++) {
+                if (p[i] == '\n') {
+                        out->p[out->len++] = '\\';
+                        out->p[out->len++] = 'n';
+                        continue;
+                }
+                if (p[i] == '"' || p[i] == '\\')
+                        out->p[out->len++] = '\\';
+                out->p[out->len++] = p[i];
+        }
+        out->p[out->len++] = '"';
+        out->p[out->len] = '\0';
+        return 0;
+}
+
 /* see encoding.h */
 int vt_encoding_bundle_add(struct vt_buf *out, int first, const uint8_t *env, size_t env_len,
                            const uint8_t *entry, size_t entry_len, const uint8_t *proof,
@@ -448,12 +487,14 @@ int vt_encoding_bundle_add(struct vt_buf *out, int first, const uint8_t *env, si
             vt_buf_puts(out, "\",\"envelope\":") != 0 || vt_buf_append(out, env, env_len) != 0 ||
             vt_buf_puts(out, ",\"proof\":") != 0)
                 goto fail;
-        if ((v = json_stringn((const char *)proof, proof_len)) == NULL) {
-                err = VT_EINVAL; /* not UTF-8 (or no memory) */
-                goto fail;
+        if ((err = bundle_put_plain(out, proof, proof_len)) == -1) {
+                if ((v = json_stringn((const char *)proof, proof_len)) == NULL) {
+                        err = VT_EINVAL; /* not UTF-8 (or no memory) */
+                        goto fail;
+                }
+                err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
+                json_decref(v);
         }
-        err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
-        json_decref(v);
         if (err != 0 || vt_buf_puts(out, "}") != 0) {
                 err = VT_ENOMEM;
                 goto fail;

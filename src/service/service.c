@@ -444,6 +444,42 @@ out:
 }
 
 /*
+ * svc_find_entry(s, rs, entry_hash, idx, d): the index of the logged entry
+ * with this hash: the lookup index's candidates, each checked in the store
+ * through rs (or a reader slot when rs is NULL). VT_ENOENT when there is
+ * none.
+ */
+static int svc_find_entry(struct vt_service *s, struct vt_store *rs, const struct vt_hash *h,
+                          uint64_t *idx, struct vt_diag *d)
+{
+        uint8_t eh[32];
+        uint64_t *v = NULL;
+        size_t n = 0, i;
+        int slot = -1, err;
+
+        if ((err = vt_service_index_get(s->ix_entry, h->b, &v, &n)) != 0)
+                return err;
+        if (n == 0)
+                return VT_ENOENT;
+        atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed);
+        if (rs == NULL && (slot = vt_service_reader_get(s, &rs, &err, d)) < 0) {
+                free(v);
+                return err;
+        }
+        for (i = 0, err = VT_ENOENT; i < n && err == VT_ENOENT; i++) {
+                if ((err = vt_store_envelope_keys(rs, v[i], NULL, eh, d)) == 0 &&
+                    memcmp(eh, h->b, sizeof(eh)) != 0)
+                        err = VT_ENOENT;
+                if (err == 0)
+                        *idx = v[i];
+        }
+        if (slot >= 0)
+                vt_service_reader_put(s, slot);
+        free(v);
+        return err;
+}
+
+/*
  * svc_route(s, op, rs): step 4 for a parsed op, then on to the committer:
  * coalesce with an identical submission in flight, or find it logged
  * before (asking the store through rs, or a reader slot when rs is NULL,
@@ -454,7 +490,7 @@ static void svc_route(struct vt_service *s, struct vt_service_op *op, struct vt_
 {
         struct vt_diag *d = &op->diag;
         uint64_t idx = 0;
-        int slot = -1, err = 0;
+        int err = 0;
 
         /* What the log would refuse must not reach a batch: it would fail the whole batch. */
         if (op->entry.len == 0 || op->entry.len > VT_LOG_ENTRY_MAX) {
@@ -467,14 +503,7 @@ static void svc_route(struct vt_service *s, struct vt_service_op *op, struct vt_
                 return; /* an identical one is in flight: op completes with it */
         /* Registered: now a committed copy would be visible (S2). */
         if (s->filter == NULL || vt_service_filter_maybe(s->filter, &op->leaf)) {
-                atomic_fetch_add_explicit(&s->lookups, 1, memory_order_relaxed);
-                if (rs == NULL && (slot = vt_service_reader_get(s, &rs, &err, d)) < 0) {
-                        svc_complete(s, op, err, 0, 0, NULL);
-                        return;
-                }
-                err = vt_store_envelope_find(rs, op->entry_hash.b, &idx, d);
-                if (slot >= 0)
-                        vt_service_reader_put(s, slot);
+                err = svc_find_entry(s, rs, &op->entry_hash, &idx, d);
                 if (err == 0 || err != VT_ENOENT) {
                         svc_complete(s, op, err, idx, err == 0, NULL);
                         return;
@@ -583,13 +612,27 @@ static size_t svc_gather(struct vt_service *s)
         return m;
 }
 
+/* svc_index_add(s, ops, m, first): the digests of a committed batch into the lookup index. */
+static void svc_index_add(struct vt_service *s, struct vt_service_op *const *ops, size_t m,
+                          uint64_t first)
+{
+        size_t i, k;
+
+        for (i = 0; i < m; i++) {
+                vt_service_index_add(s->ix_entry, ops[i]->entry_hash.b, first + i);
+                vt_service_index_add(s->ix_payload, ops[i]->payload_sha256.b, first + i);
+                for (k = 0; k < ops[i]->nsubj; k++)
+                        vt_service_index_add(s->ix_subject, ops[i]->subj[k].b, first + i);
+        }
+}
+
 /* The committer: one batch after the other (step 5). */
 static void *svc_committer(void *arg)
 {
         struct vt_service *s = arg;
         struct vt_diag d;
         struct vt_hash *leaves = NULL, *t;
-        size_t m, i, lcap = 0;
+        size_t m, i, lcap = 0, nsubj;
         uint64_t first = 0;
         int err;
 
@@ -607,18 +650,26 @@ static void *svc_committer(void *arg)
                                 lcap = m;
                         }
                 }
-                for (i = 0; i < m && err == 0; i++) {
+                for (i = 0, nsubj = 0; i < m && err == 0; i++) {
                         s->gp[i] = s->gop[i]->entry.p;
                         s->gl[i] = s->gop[i]->entry.len;
                         s->gu[i] = s->gop[i];
                         leaves[i] = s->gop[i]->leaf;
+                        nsubj += s->gop[i]->nsubj;
                 }
+                /* Room in the lookup index first: once committed, adding cannot fail. */
+                if (err == 0 && ((err = vt_service_index_reserve(s->ix_entry, m)) != 0 ||
+                                 (err = vt_service_index_reserve(s->ix_payload, m)) != 0 ||
+                                 (err = vt_service_index_reserve(s->ix_subject, nsubj)) != 0))
+                        vt_diag_set(&d, "out of memory for the lookup index of %zu entries", m);
                 if (err == 0)
                         err = vt_log_append_ex(s->log, s->gp, s->gl, (void *const *)s->gu, m,
                                                &first, &d);
-                /* Into the filter before anyone leaves the in-flight table (S2). */
+                /* Into the filter and the index before anyone leaves the in-flight table (S2). */
                 if (err == 0 && s->filter != NULL)
                         vt_service_filter_add(s->filter, leaves, m);
+                if (err == 0)
+                        svc_index_add(s, s->gop, m, first);
                 for (i = 0; i < m; i++)
                         svc_complete(s, s->gop[i], err, first + i, 0, &d);
                 pthread_mutex_lock(&s->cmu);
@@ -987,6 +1038,9 @@ static void svc_free(struct vt_service *s)
         svc_threads_stop(s);
         vt_service_filter_free(s->filter);
         vt_service_tokens_free(s->tokens);
+        vt_service_index_free(s->ix_entry);
+        vt_service_index_free(s->ix_payload);
+        vt_service_index_free(s->ix_subject);
         vt_log_close(s->log);
         for (i = 0; i < VT_SERVICE_READERS; i++) {
                 vt_store_close(s->rd[i].s);
@@ -1007,6 +1061,57 @@ static void svc_free(struct vt_service *s)
         pthread_cond_destroy(&s->ccv);
         free(s->dir);
         free(s);
+}
+
+/* The scans that fill the lookup index at open (vt_store_envelope_fn, vt_store_subject_fn). */
+static int svc_index_envelope(void *ctx, uint64_t index, const uint8_t payload_sha256[32],
+                              const uint8_t entry_hash[32], struct vt_diag *d)
+{
+        struct vt_service *s = ctx;
+
+        if (vt_service_index_reserve(s->ix_entry, 1) != 0 ||
+            vt_service_index_reserve(s->ix_payload, 1) != 0) {
+                vt_diag_set(d, "out of memory for the lookup index");
+                return VT_ENOMEM;
+        }
+        vt_service_index_add(s->ix_entry, entry_hash, index);
+        vt_service_index_add(s->ix_payload, payload_sha256, index);
+        return 0;
+}
+
+static int svc_index_subject(void *ctx, uint64_t index, const uint8_t digest[32], struct vt_diag *d)
+{
+        struct vt_service *s = ctx;
+
+        if (vt_service_index_reserve(s->ix_subject, 1) != 0) {
+                vt_diag_set(d, "out of memory for the lookup index");
+                return VT_ENOMEM;
+        }
+        vt_service_index_add(s->ix_subject, digest, index);
+        return 0;
+}
+
+/*
+ * svc_index_open(s, d): the lookup index of every envelope and subject in
+ * the store (before the committer starts, so nothing is added meanwhile).
+ */
+static int svc_index_open(struct vt_service *s, struct vt_diag *d)
+{
+        struct vt_store *rs;
+        int slot, err;
+
+        if ((err = vt_service_index_new(&s->ix_entry)) != 0 ||
+            (err = vt_service_index_new(&s->ix_payload)) != 0 ||
+            (err = vt_service_index_new(&s->ix_subject)) != 0) {
+                vt_diag_set(d, "out of memory for the lookup index");
+                return err;
+        }
+        if ((slot = vt_service_reader_get(s, &rs, &err, d)) < 0)
+                return err;
+        if ((err = vt_store_envelope_scan(rs, 0, svc_index_envelope, s, d)) == 0)
+                err = vt_store_subject_scan(rs, 0, svc_index_subject, s, d);
+        vt_service_reader_put(s, slot);
+        return err;
 }
 
 /* see service.h */
@@ -1038,7 +1143,9 @@ int vt_service_open(const char *dir, const char *root_path, struct vt_service **
         if ((err = vt_log_open(dir, 0, &s->log, d)) != 0 ||
             (err = svc_root_open(s, root_path, d)) != 0 ||
             (err = vt_service_tokens_new(dir, &s->tokens, d)) != 0 ||
-            (err = vt_service_filter_new(s->log, VT_SERVICE_FILTER_SYNC, 0, 0, &s->filter, d)) != 0)
+            (err = vt_service_filter_new(s->log, VT_SERVICE_FILTER_SYNC, 0, 0, &s->filter, d)) !=
+                0 ||
+            (err = svc_index_open(s, d)) != 0)
                 goto fail;
         vt_log_set_batch_hook(s->log, svc_hook, s);
         if ((err = svc_threads_start(s, d)) != 0)
@@ -1171,27 +1278,31 @@ int vt_service_envelope(struct vt_service *s, const struct vt_hash *payload_sha2
                         struct vt_buf *out, struct vt_diag *d)
 {
         struct vt_store *rs;
-        uint64_t idx = 0;
-        size_t len0 = out->len;
+        uint64_t *v = NULL, size = vt_log_size(s->log);
+        uint8_t ph[32];
+        size_t n = 0, i;
         int slot, err = 0;
 
-        if ((slot = vt_service_reader_get(s, &rs, &err, d)) < 0)
+        /* The lowest published index whose stored payload digest matches. */
+        if ((err = vt_service_index_get(s->ix_payload, payload_sha256->b, &v, &n)) != 0)
                 return err;
-        err = vt_store_envelope_by_payload(rs, payload_sha256->b, &idx, out, d);
-        vt_service_reader_put(s, slot);
-        if (err == 0 && idx >= vt_log_size(s->log)) {
-                /* Committed a moment ago, not yet published: not there yet. */
-                out->len = len0;
-                if (out->p != NULL)
-                        out->p[len0] = '\0';
+        if (n > 0 && (slot = vt_service_reader_get(s, &rs, &err, d)) >= 0) {
+                for (i = 0, err = VT_ENOENT; i < n && v[i] < size && err == VT_ENOENT; i++) {
+                        if ((err = vt_store_envelope_keys(rs, v[i], ph, NULL, d)) == 0 &&
+                            memcmp(ph, payload_sha256->b, sizeof(ph)) != 0)
+                                err = VT_ENOENT;
+                        if (err == 0)
+                                err = vt_store_envelope_get(rs, v[i], out, d);
+                }
+                vt_service_reader_put(s, slot);
+        } else if (n == 0) {
                 err = VT_ENOENT;
         }
+        free(v);
         if (err == VT_ENOENT)
                 vt_diag_set(d, "no envelope with this payload digest");
         return err;
 }
-
-#define SVC_LIST_CHUNK 1024
 
 /*
  * svc_subject_indexes(s, digest, below, max, idx, n, d): the indexes (below
@@ -1201,42 +1312,40 @@ int vt_service_envelope(struct vt_service *s, const struct vt_hash *payload_sha2
 static int svc_subject_indexes(struct vt_service *s, const struct vt_hash *digest, uint64_t below,
                                size_t max, uint64_t **idx, size_t *n, struct vt_diag *d)
 {
-        uint64_t *v = NULL, *t, from = 0;
-        size_t k = 0, cap = 0, got = 0;
+        uint64_t *v = NULL;
+        size_t k = 0, i, got = 0;
         struct vt_store *rs;
-        int slot, err = 0;
+        int slot = -1, err;
 
-        if ((slot = vt_service_reader_get(s, &rs, &err, d)) < 0)
+        if ((err = vt_service_index_get(s->ix_subject, digest->b, &v, &got)) != 0)
                 return err;
-        for (;;) {
-                if (cap - k < SVC_LIST_CHUNK) {
-                        cap = cap ? 2 * cap : SVC_LIST_CHUNK;
-                        if ((t = vt_util_reallocarray(v, cap, sizeof(*v))) == NULL) {
-                                err = VT_ENOMEM;
-                                break;
-                        }
-                        v = t;
+        if (got > 0 && (slot = vt_service_reader_get(s, &rs, &err, d)) < 0) {
+                free(v);
+                return err;
+        }
+        /* Candidates by an 8-byte prefix, ascending: keep those the store confirms. */
+        for (i = 0; i < got && v[i] < below; i++) {
+                if ((err = vt_store_subject_has(rs, digest->b, v[i], d)) == VT_ENOENT) {
+                        err = 0;
+                        continue;
                 }
-                if ((err = vt_store_subject_list(rs, digest->b, from, v + k, SVC_LIST_CHUNK, &got,
-                                                 d)) != 0)
+                if (err != 0)
                         break;
-                while (got > 0 && v[k + got - 1] >= below)
-                        got--; /* not published yet */
-                k += got;
-                if (k > max) {
+                if (k == max) {
                         vt_diag_set(d, "more than %zu entries are about this subject", max);
                         err = VT_ETOOBIG;
                         break;
                 }
-                if (got < SVC_LIST_CHUNK)
-                        break;
-                from = v[k - 1] + 1;
+                v[k++] = v[i];
         }
-        vt_service_reader_put(s, slot);
+        if (slot >= 0)
+                vt_service_reader_put(s, slot);
         if (err != 0) {
                 free(v);
                 return err;
         }
+        if (d != NULL)
+                d->msg[0] = '\0';
         *idx = v;
         *n = k;
         return 0;

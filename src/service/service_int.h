@@ -105,6 +105,9 @@ struct vt_service_filter;
 /* The token cache (token.c). */
 struct vt_service_tokens;
 
+/* The lookup index by digest (index.c). */
+struct vt_service_index;
+
 struct vt_service {
         char *dir;
         struct vt_log *log;
@@ -144,6 +147,8 @@ struct vt_service {
 
         struct vt_service_filter *filter;
         struct vt_service_tokens *tokens;
+        /* Digest -> entry indexes: entry hash, payload SHA-256, subject digest (index.c). */
+        struct vt_service_index *ix_entry, *ix_payload, *ix_subject;
 
         struct vt_service_reader rd[VT_SERVICE_READERS];
         atomic_uint rnext;
@@ -162,6 +167,39 @@ struct vt_service {
  */
 int vt_service_reader_get(struct vt_service *s, struct vt_store **out, int *err, struct vt_diag *d);
 void vt_service_reader_put(struct vt_service *s, int slot);
+
+/* ---- the lookup index (index.c) ------------------------------------------ */
+
+/* vt_service_index_new(out): an empty index. 0 or VT_ENOMEM. */
+int vt_service_index_new(struct vt_service_index **out);
+
+/* vt_service_index_free(ix): NULL is a no-op. */
+void vt_service_index_free(struct vt_service_index *ix);
+
+/*
+ * vt_service_index_reserve(ix, keys): room for keys more
+ * vt_service_index_add() calls without allocating. 0 or VT_ENOMEM.
+ */
+int vt_service_index_reserve(struct vt_service_index *ix, size_t keys);
+
+/*
+ * vt_service_index_add(ix, digest, idx): entry idx is under digest. Calls
+ * must come in ascending idx order (the committer's, and the scans at
+ * open). Without room reserved the key is dropped.
+ */
+void vt_service_index_add(struct vt_service_index *ix, const uint8_t digest[32], uint64_t idx);
+
+/*
+ * vt_service_index_get(ix, digest, out, n): the candidate entries under
+ * digest (an 8-byte prefix matched: check each against the store), as a
+ * new ascending array *out (NULL when *n is 0; the caller frees it).
+ * 0 or VT_ENOMEM.
+ */
+int vt_service_index_get(struct vt_service_index *ix, const uint8_t digest[32], uint64_t **out,
+                         size_t *n);
+
+/* vt_service_index_bytes(ix): the memory its tables hold. */
+size_t vt_service_index_bytes(struct vt_service_index *ix);
 
 /* ---- the idempotency filter (filter.c) ------------------------------------ */
 

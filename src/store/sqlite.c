@@ -88,7 +88,7 @@
 #include "store/store_impl.h"
 
 #define VT_SQLITE_APP_ID         0x56747231 /* "Vtr1" */
-#define VT_SQLITE_SCHEMA_VERSION 3
+#define VT_SQLITE_SCHEMA_VERSION 4
 #define VT_SQLITE_FILE           "veritrail.db"
 #define VT_SQLITE_BUSY_MS        5000
 
@@ -145,11 +145,13 @@ enum {
         ST_CP_LATEST,
         ST_CP_NEXT,
         ST_ENV_PUT,
+        ST_ENV_BODY_PUT,
         ST_ENV_GET,
-        ST_ENV_BY_PAYLOAD,
-        ST_ENV_FIND,
+        ST_ENV_KEYS,
+        ST_ENV_SCAN,
         ST_SUBJ_PUT,
-        ST_SUBJ_LIST,
+        ST_SUBJ_HAS,
+        ST_SUBJ_SCAN,
         ST_TOKEN_PUT,
         ST_TOKEN_REVOKE,
         ST_TOKEN_LIST,
@@ -180,15 +182,15 @@ static const char *const sq_sql[ST_COUNT] = {
     [ST_CP_GET] = "SELECT note FROM checkpoints WHERE size = ?1",
     [ST_CP_LATEST] = "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
     [ST_CP_NEXT] = "SELECT size, note FROM checkpoints WHERE size >= ?1 ORDER BY size LIMIT 1",
-    [ST_ENV_PUT] = "INSERT INTO envelopes(idx, payload_sha256, entry_hash, envelope)"
-                   " VALUES(?1, ?2, ?3, ?4)",
-    [ST_ENV_GET] = "SELECT envelope FROM envelopes WHERE idx = ?1",
-    [ST_ENV_BY_PAYLOAD] = "SELECT idx, envelope FROM envelopes WHERE payload_sha256 = ?1"
-                          " ORDER BY idx LIMIT 1",
-    [ST_ENV_FIND] = "SELECT idx FROM envelopes WHERE entry_hash = ?1",
-    [ST_SUBJ_PUT] = "INSERT OR IGNORE INTO subjects(digest, idx) VALUES(?1, ?2)",
-    [ST_SUBJ_LIST] = "SELECT idx FROM subjects WHERE digest = ?1 AND idx >= ?2 ORDER BY idx"
-                     " LIMIT ?3",
+    [ST_ENV_PUT] = "INSERT INTO envelopes(idx, payload_sha256, entry_hash) VALUES(?1, ?2, ?3)",
+    [ST_ENV_BODY_PUT] = "INSERT INTO envelope_bodies(idx, envelope) VALUES(?1, ?2)",
+    [ST_ENV_GET] = "SELECT envelope FROM envelope_bodies WHERE idx = ?1",
+    [ST_ENV_KEYS] = "SELECT payload_sha256, entry_hash FROM envelopes WHERE idx = ?1",
+    [ST_ENV_SCAN] = "SELECT idx, payload_sha256, entry_hash FROM envelopes WHERE idx >= ?1"
+                    " ORDER BY idx",
+    [ST_SUBJ_PUT] = "INSERT OR IGNORE INTO subjects(idx, digest) VALUES(?1, ?2)",
+    [ST_SUBJ_HAS] = "SELECT 1 FROM subjects WHERE idx = ?1 AND digest = ?2",
+    [ST_SUBJ_SCAN] = "SELECT idx, digest FROM subjects WHERE idx >= ?1 ORDER BY idx",
     [ST_TOKEN_PUT] = "INSERT INTO tokens(name, hash, admin, revoked, created)"
                      " VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE name = ?1",
@@ -218,14 +220,40 @@ static const char sq_schema_v2_sql[] =
 static const char sq_schema_v3_sql[] =
     "CREATE TABLE segment(id INTEGER PRIMARY KEY CHECK (id = 0), committed INTEGER NOT NULL);";
 
+/*
+ * Version 3 to 4: the service's tables without random-key b-trees. The
+ * envelope bytes move to envelope_bodies, envelopes keeps the two digests
+ * (a narrow table the service reads whole at start), subjects is keyed by
+ * (idx, digest), so a batch appends at the right edge of each b-tree
+ * instead of dirtying a random leaf page per key; the lookups by digest are
+ * the service's in-memory index (src/service/index.c). A new database is
+ * made at version 1 and brought through every step in its creating
+ * transaction.
+ */
+static const char sq_schema_v4_sql[] =
+    "CREATE TABLE envelope_bodies(idx INTEGER PRIMARY KEY, envelope BLOB NOT NULL);"
+    "INSERT INTO envelope_bodies(idx, envelope) SELECT idx, envelope FROM envelopes;"
+    "CREATE TABLE envelopes_v4(idx INTEGER PRIMARY KEY, payload_sha256 BLOB NOT NULL,"
+    " entry_hash BLOB NOT NULL);"
+    "INSERT INTO envelopes_v4(idx, payload_sha256, entry_hash)"
+    " SELECT idx, payload_sha256, entry_hash FROM envelopes;"
+    "DROP TABLE envelopes;"
+    "ALTER TABLE envelopes_v4 RENAME TO envelopes;"
+    "CREATE TABLE subjects_v4(idx INTEGER NOT NULL, digest BLOB NOT NULL,"
+    " PRIMARY KEY(idx, digest)) WITHOUT ROWID;"
+    "INSERT INTO subjects_v4(idx, digest) SELECT idx, digest FROM subjects;"
+    "DROP TABLE subjects;"
+    "ALTER TABLE subjects_v4 RENAME TO subjects;";
+
 struct sq {
         struct vt_store base; /* first: store.c sees only this */
         sqlite3 *db;
         sqlite3_stmt *st[ST_COUNT];
         struct vt_store_segment seg;
-        int lockfd; /* the data directory, flocked (store_impl.h): -1 when not held */
-        int sole;   /* this writer held it exclusively at open */
-        int legacy; /* read-only on schema 1 or 2: bundle bytes are blobs in bundles.data */
+        int lockfd;      /* the data directory, flocked (store_impl.h): -1 when not held */
+        int sole;        /* this writer held it exclusively at open */
+        int legacy;      /* read-only on schema 1 or 2: bundle bytes are blobs in bundles.data */
+        int64_t version; /* the schema version (a read-only connection may find 1..3) */
         /* The segment as the open transaction sees it; valid while seg_known. */
         int seg_known;
         int seg_dirty;      /* bytes written and not yet synced: cut them on rollback */
@@ -568,6 +596,13 @@ static int sq_migrate(struct sq *q, const char *dir, int64_t *version, struct vt
                         goto fail;
                 v = 3;
         }
+        if (v == 3) {
+                char sql4[sizeof(sq_schema_v4_sql) + 64];
+                snprintf(sql4, sizeof(sql4), "%sPRAGMA user_version=4", sq_schema_v4_sql);
+                if ((err = sq_exec(q->db, dir, sql4, "migrating the schema to version 4", d)) != 0)
+                        goto fail;
+                v = 4;
+        }
         if ((err = sq_exec(q->db, dir, "COMMIT", "migrating the schema", d)) != 0)
                 goto fail;
         *version = v;
@@ -604,12 +639,12 @@ static int sq_schema(struct sq *q, const char *dir, const char *path, int flags,
                         goto done;
                 if (app == 0 && v == 0 && tables == 0) {
                         char sql[sizeof(sq_schema_sql) + sizeof(sq_schema_v2_sql) +
-                                 sizeof(sq_schema_v3_sql) + 160];
+                                 sizeof(sq_schema_v3_sql) + sizeof(sq_schema_v4_sql) + 160];
                         snprintf(sql, sizeof(sql),
-                                 "%s%s%sINSERT INTO segment(id, committed) VALUES(0, 0);"
+                                 "%s%s%s%sINSERT INTO segment(id, committed) VALUES(0, 0);"
                                  " PRAGMA application_id=%d; PRAGMA user_version=%d",
                                  sq_schema_sql, sq_schema_v2_sql, sq_schema_v3_sql,
-                                 VT_SQLITE_APP_ID, VT_SQLITE_SCHEMA_VERSION);
+                                 sq_schema_v4_sql, VT_SQLITE_APP_ID, VT_SQLITE_SCHEMA_VERSION);
                         if ((err = sq_exec(q->db, dir, sql, "creating the schema", d)) != 0)
                                 goto done;
                         app = VT_SQLITE_APP_ID;
@@ -790,10 +825,11 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
         if (flags & VT_STORE_READONLY) {
                 /* Versions 1 and 2 are read as they are; the first writer upgrades them. */
                 q->legacy = version < 3;
+                q->version = version;
                 if (!q->legacy && (err = vt_store_segment_open(&q->seg, dir, 0, d)) != 0)
                         goto fail;
         } else if ((err = vt_store_segment_open(&q->seg, dir, 1, d)) != 0 ||
-                   (version < 3 && (err = sq_migrate(q, dir, &version, d)) != 0) ||
+                   (version < 4 && (err = sq_migrate(q, dir, &version, d)) != 0) ||
                    (err = sq_segment_recover(q, d)) != 0) {
                 goto fail;
         }
@@ -804,6 +840,8 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
         }
         q->sole = 0;
         q->base.dir = NULL;
+        if (!(flags & VT_STORE_READONLY))
+                q->version = version;
         free(path);
         *out = &q->base;
         return 0;
@@ -1399,6 +1437,18 @@ static int sq_run_unique(struct sq *q, int i, const char *what, const char *doin
         return err;
 }
 
+/* The service's tables of version 4, or a clear error on an older read-only database. */
+static int sq_service_v4(struct sq *q, struct vt_diag *d)
+{
+        if (q->version >= 4)
+                return 0;
+        vt_diag_set(d,
+                    "store '%s': schema version %lld predates the service's tables of version 4 "
+                    "(open the data directory for writing once to upgrade it)",
+                    q->base.dir, (long long)q->version);
+        return VT_ESTORE;
+}
+
 static int sq_envelope_put(struct vt_store *s, uint64_t index, const uint8_t *payload_sha256,
                            const uint8_t *entry_hash, const uint8_t *env, size_t len,
                            struct vt_diag *d)
@@ -1412,8 +1462,14 @@ static int sq_envelope_put(struct vt_store *s, uint64_t index, const uint8_t *pa
         sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
         sqlite3_bind_blob(st, 2, payload_sha256, 32, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, entry_hash, 32, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 4, env, len, SQLITE_STATIC);
-        return sq_run_unique(q, ST_ENV_PUT, "the envelope of this entry", "storing an envelope", d);
+        if ((err = sq_run_unique(q, ST_ENV_PUT, "the envelope of this entry", "storing an envelope",
+                                 d)) != 0 ||
+            (err = sq_stmt(q, ST_ENV_BODY_PUT, &st, d)) != 0)
+                return err;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+        sqlite3_bind_blob64(st, 2, env, len, SQLITE_STATIC);
+        return sq_run_unique(q, ST_ENV_BODY_PUT, "the envelope of this entry",
+                             "storing an envelope", d);
 }
 
 static int sq_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out,
@@ -1423,7 +1479,7 @@ static int sq_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *ou
         sqlite3_stmt *st = NULL;
         int rc, err;
 
-        if ((err = sq_stmt(q, ST_ENV_GET, &st, d)) != 0)
+        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_ENV_GET, &st, d)) != 0)
                 return err;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
         if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1452,50 +1508,70 @@ static int sq_index(struct sq *q, sqlite3_stmt *st, int col, uint64_t *out, stru
         return 0;
 }
 
-static int sq_envelope_by_payload(struct vt_store *s, const uint8_t *payload_sha256,
-                                  uint64_t *index, struct vt_buf *out, struct vt_diag *d)
+/* sq_digest(q, st, col, out, what, d): a stored 32-byte digest, checked against corruption. */
+static int sq_digest(struct sq *q, sqlite3_stmt *st, int col, uint8_t *out, const char *what,
+                     struct vt_diag *d)
+{
+        const void *p = sqlite3_column_blob(st, col);
+
+        if (p == NULL || sqlite3_column_bytes(st, col) != 32) {
+                vt_diag_set(d, "store '%s': a stored %s is not 32 bytes", q->base.dir, what);
+                return VT_ECORRUPT;
+        }
+        memcpy(out, p, 32);
+        return 0;
+}
+
+static int sq_envelope_keys(struct vt_store *s, uint64_t index, uint8_t *payload_sha256,
+                            uint8_t *entry_hash, struct vt_diag *d)
 {
         struct sq *q = (struct sq *)s;
         sqlite3_stmt *st = NULL;
-        uint64_t idx = 0;
+        uint8_t p[32], e[32];
         int rc, err;
 
-        if ((err = sq_stmt(q, ST_ENV_BY_PAYLOAD, &st, d)) != 0)
+        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_ENV_KEYS, &st, d)) != 0)
                 return err;
-        sqlite3_bind_blob(st, 1, payload_sha256, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
         if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if ((err = sq_index(q, st, 0, &idx, d)) == 0 && out != NULL)
-                        err = sq_append(q, st, 1, out, "an envelope", d);
-                if (err == 0 && index != NULL)
-                        *index = idx;
+                if ((err = sq_digest(q, st, 0, p, "payload digest", d)) == 0 &&
+                    (err = sq_digest(q, st, 1, e, "entry hash", d)) == 0) {
+                        if (payload_sha256 != NULL)
+                                memcpy(payload_sha256, p, 32);
+                        if (entry_hash != NULL)
+                                memcpy(entry_hash, e, 32);
+                }
         } else if (rc == SQLITE_DONE) {
-                vt_diag_set(d, "store '%s': no envelope with this payload digest", s->dir);
+                vt_diag_set(d, "store '%s': no envelope for entry %llu", s->dir,
+                            (unsigned long long)index);
                 err = VT_ENOENT;
         } else {
-                err = sq_fail(s->dir, q->db, rc, "reading an envelope", d);
+                err = sq_fail(s->dir, q->db, rc, "reading an envelope's digests", d);
         }
         sq_done(st);
         return err;
 }
 
-static int sq_envelope_find(struct vt_store *s, const uint8_t *entry_hash, uint64_t *index,
+static int sq_envelope_scan(struct vt_store *s, uint64_t from, vt_store_envelope_fn fn, void *ctx,
                             struct vt_diag *d)
 {
         struct sq *q = (struct sq *)s;
         sqlite3_stmt *st = NULL;
-        int rc, err;
+        uint8_t p[32], e[32];
+        uint64_t idx = 0;
+        int rc = SQLITE_DONE, err;
 
-        if ((err = sq_stmt(q, ST_ENV_FIND, &st, d)) != 0)
+        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_ENV_SCAN, &st, d)) != 0)
                 return err;
-        sqlite3_bind_blob(st, 1, entry_hash, 32, SQLITE_STATIC);
-        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                err = sq_index(q, st, 0, index, d);
-        } else if (rc == SQLITE_DONE) {
-                vt_diag_set(d, "store '%s': no entry with this hash", s->dir);
-                err = VT_ENOENT;
-        } else {
-                err = sq_fail(s->dir, q->db, rc, "looking up an entry", d);
+        sqlite3_bind_int64(st, 1, from > INT64_MAX ? INT64_MAX : (sqlite3_int64)from);
+        while (err == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if ((err = sq_index(q, st, 0, &idx, d)) == 0 &&
+                    (err = sq_digest(q, st, 1, p, "payload digest", d)) == 0 &&
+                    (err = sq_digest(q, st, 2, e, "entry hash", d)) == 0)
+                        err = fn(ctx, idx, p, e, d);
         }
+        if (err == 0 && rc != SQLITE_DONE)
+                err = sq_fail(s->dir, q->db, rc, "reading the envelopes' digests", d);
         sq_done(st);
         return err;
 }
@@ -1509,31 +1585,55 @@ static int sq_subject_put(struct vt_store *s, const uint8_t *digest, uint64_t in
 
         if ((err = sq_stmt(q, ST_SUBJ_PUT, &st, d)) != 0)
                 return err;
-        sqlite3_bind_blob(st, 1, digest, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+        sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
         return sq_run(q, ST_SUBJ_PUT, "storing a subject", d);
 }
 
-static int sq_subject_list(struct vt_store *s, const uint8_t *digest, uint64_t from, uint64_t *idx,
-                           size_t max, size_t *n, struct vt_diag *d)
+static int sq_subject_has(struct vt_store *s, const uint8_t *digest, uint64_t index,
+                          struct vt_diag *d)
 {
         struct sq *q = (struct sq *)s;
         sqlite3_stmt *st = NULL;
-        size_t k = 0;
+        int rc, err;
+
+        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_SUBJ_HAS, &st, d)) != 0)
+                return err;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+        sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                err = 0;
+        } else if (rc == SQLITE_DONE) {
+                vt_diag_set(d, "store '%s': entry %llu is not about this subject", s->dir,
+                            (unsigned long long)index);
+                err = VT_ENOENT;
+        } else {
+                err = sq_fail(s->dir, q->db, rc, "looking up a subject", d);
+        }
+        sq_done(st);
+        return err;
+}
+
+static int sq_subject_scan(struct vt_store *s, uint64_t from, vt_store_subject_fn fn, void *ctx,
+                           struct vt_diag *d)
+{
+        struct sq *q = (struct sq *)s;
+        sqlite3_stmt *st = NULL;
+        uint8_t g[32];
+        uint64_t idx = 0;
         int rc = SQLITE_DONE, err;
 
-        if ((err = sq_stmt(q, ST_SUBJ_LIST, &st, d)) != 0)
+        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_SUBJ_SCAN, &st, d)) != 0)
                 return err;
-        sqlite3_bind_blob(st, 1, digest, 32, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
-        sqlite3_bind_int64(st, 3, max > INT64_MAX ? INT64_MAX : (sqlite3_int64)max);
-        while (err == 0 && k < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
-                err = sq_index(q, st, 0, &idx[k++], d);
-        if (err == 0 && k < max && rc != SQLITE_DONE)
-                err = sq_fail(s->dir, q->db, rc, "listing a subject's entries", d);
+        sqlite3_bind_int64(st, 1, from > INT64_MAX ? INT64_MAX : (sqlite3_int64)from);
+        while (err == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if ((err = sq_index(q, st, 0, &idx, d)) == 0 &&
+                    (err = sq_digest(q, st, 1, g, "subject digest", d)) == 0)
+                        err = fn(ctx, idx, g, d);
+        }
+        if (err == 0 && rc != SQLITE_DONE)
+                err = sq_fail(s->dir, q->db, rc, "reading the subject index", d);
         sq_done(st);
-        if (err == 0)
-                *n = k;
         return err;
 }
 
@@ -1650,10 +1750,11 @@ static const struct vt_store_ops sq_ops = {
     .checkpoint_next = sq_checkpoint_next,
     .envelope_put = sq_envelope_put,
     .envelope_get = sq_envelope_get,
-    .envelope_by_payload = sq_envelope_by_payload,
-    .envelope_find = sq_envelope_find,
+    .envelope_keys = sq_envelope_keys,
+    .envelope_scan = sq_envelope_scan,
     .subject_put = sq_subject_put,
-    .subject_list = sq_subject_list,
+    .subject_has = sq_subject_has,
+    .subject_scan = sq_subject_scan,
     .token_put = sq_token_put,
     .token_revoke = sq_token_revoke,
     .token_list = sq_token_list,

@@ -468,26 +468,25 @@ int vt_store_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out
 }
 
 /* see store.h */
-int vt_store_envelope_by_payload(struct vt_store *s, const uint8_t payload_sha256[32],
-                                 uint64_t *index, struct vt_buf *out, struct vt_diag *d)
+int vt_store_envelope_keys(struct vt_store *s, uint64_t index, uint8_t payload_sha256[32],
+                           uint8_t entry_hash[32], struct vt_diag *d)
 {
         int err;
 
-        if ((err = check_digest(s, "payload digest", payload_sha256, d)) != 0)
+        if ((err = check_index(s, "entry index", index, d)) != 0)
                 return err;
-        return s->ops->envelope_by_payload(s, payload_sha256, index, out, d);
+        return s->ops->envelope_keys(s, index, payload_sha256, entry_hash, d);
 }
 
 /* see store.h */
-int vt_store_envelope_find(struct vt_store *s, const uint8_t entry_hash[32], uint64_t *index,
+int vt_store_envelope_scan(struct vt_store *s, uint64_t from, vt_store_envelope_fn fn, void *ctx,
                            struct vt_diag *d)
 {
-        int err;
-
-        if ((err = check_digest(s, "entry hash", entry_hash, d)) != 0 ||
-            (err = check_out(s, index, d)) != 0)
-                return err;
-        return s->ops->envelope_find(s, entry_hash, index, d);
+        if (fn == NULL) {
+                vt_diag_set(d, "store '%s': a scan needs a callback", s->dir);
+                return VT_EINVAL;
+        }
+        return from > INT64_LIMIT ? 0 : s->ops->envelope_scan(s, from, fn, ctx, d);
 }
 
 /* see store.h */
@@ -503,19 +502,26 @@ int vt_store_subject_put(struct vt_store *s, const uint8_t digest[32], uint64_t 
 }
 
 /* see store.h */
-int vt_store_subject_list(struct vt_store *s, const uint8_t digest[32], uint64_t from,
-                          uint64_t *idx, size_t max, size_t *n, struct vt_diag *d)
+int vt_store_subject_has(struct vt_store *s, const uint8_t digest[32], uint64_t index,
+                         struct vt_diag *d)
 {
         int err;
 
         if ((err = check_digest(s, "subject digest", digest, d)) != 0 ||
-            (err = check_out(s, n, d)) != 0 || (max > 0 && (err = check_out(s, idx, d)) != 0))
+            (err = check_index(s, "entry index", index, d)) != 0)
                 return err;
-        if (from > INT64_LIMIT || max == 0) {
-                *n = 0;
-                return 0;
+        return s->ops->subject_has(s, digest, index, d);
+}
+
+/* see store.h */
+int vt_store_subject_scan(struct vt_store *s, uint64_t from, vt_store_subject_fn fn, void *ctx,
+                          struct vt_diag *d)
+{
+        if (fn == NULL) {
+                vt_diag_set(d, "store '%s': a scan needs a callback", s->dir);
+                return VT_EINVAL;
         }
-        return s->ops->subject_list(s, digest, from, idx, max, n, d);
+        return from > INT64_LIMIT ? 0 : s->ops->subject_scan(s, from, fn, ctx, d);
 }
 
 /* see store.h */

@@ -57,15 +57,17 @@ struct vt_store_ops {
                             struct vt_diag *d);
         int (*envelope_get)(struct vt_store *s, uint64_t index, struct vt_buf *out,
                             struct vt_diag *d);
-        /* envelope_by_payload: index and out may be NULL. */
-        int (*envelope_by_payload)(struct vt_store *s, const uint8_t *payload_sha256,
-                                   uint64_t *index, struct vt_buf *out, struct vt_diag *d);
-        int (*envelope_find)(struct vt_store *s, const uint8_t *entry_hash, uint64_t *index,
+        /* envelope_keys: payload_sha256 and entry_hash may be NULL. */
+        int (*envelope_keys)(struct vt_store *s, uint64_t index, uint8_t *payload_sha256,
+                             uint8_t *entry_hash, struct vt_diag *d);
+        int (*envelope_scan)(struct vt_store *s, uint64_t from, vt_store_envelope_fn fn, void *ctx,
                              struct vt_diag *d);
         int (*subject_put)(struct vt_store *s, const uint8_t *digest, uint64_t index,
                            struct vt_diag *d);
-        int (*subject_list)(struct vt_store *s, const uint8_t *digest, uint64_t from, uint64_t *idx,
-                            size_t max, size_t *n, struct vt_diag *d);
+        int (*subject_has)(struct vt_store *s, const uint8_t *digest, uint64_t index,
+                           struct vt_diag *d);
+        int (*subject_scan)(struct vt_store *s, uint64_t from, vt_store_subject_fn fn, void *ctx,
+                            struct vt_diag *d);
         int (*token_put)(struct vt_store *s, const struct vt_store_token *t, struct vt_diag *d);
         int (*token_revoke)(struct vt_store *s, const char *name, struct vt_diag *d);
         int (*token_list)(struct vt_store *s, struct vt_store_token **out, size_t *n,

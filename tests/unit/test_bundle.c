@@ -417,6 +417,60 @@ static int parse_edited(const struct vt_buf *t, const char *from, const char *to
         return err;
 }
 
+/*
+ * A bundle's proof string is written as jansson writes it, whether by the
+ * direct path (printable ASCII, newlines, em dashes) or by jansson itself
+ * (anything else).
+ */
+static void bundle_proof_string(void **state)
+{
+        static const char *const proofs[] = {
+            "c2sp.org/tlog-proof@v1\nindex 3\nAAAA\n\nlog.example\n4\nabc=\n\n\xe2\x80\x94 "
+            "log.example x+y/z==\n",
+            "quote \" and backslash \\ and slash /",
+            "",
+            "tab\there",
+            "\x7f and \x01",
+            "caf\xc3\xa9 \xe2\x80\x93 \xe2\x80",
+            "\xe2\x80\x94",
+            "\xe2\x80\x94\xe2\x80",
+        };
+        struct vt_buf out, want;
+        size_t i;
+        json_t *v;
+
+        (void)state;
+        vt_buf_init(&out);
+        vt_buf_init(&want);
+        for (i = 0; i < sizeof(proofs) / sizeof(proofs[0]); i++) {
+                const char *p = proofs[i];
+                int err;
+
+                out.len = want.len = 0;
+                err =
+                    vt_encoding_bundle_add(&out, 1, (const uint8_t *)"{}", 2, (const uint8_t *)"e",
+                                           1, (const uint8_t *)p, strlen(p));
+                v = json_stringn(p, strlen(p));
+                if (v == NULL) {
+                        /* Not UTF-8: refused, out untouched. */
+                        assert_int_equal(err, VT_EINVAL);
+                        assert_int_equal(out.len, 0);
+                        continue;
+                }
+                assert_int_equal(err, 0);
+                assert_int_equal(
+                    vt_buf_puts(&want, "{\"entry\":\"ZQ==\",\"envelope\":{},\"proof\":"), 0);
+                assert_int_equal(vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, &want),
+                                 0);
+                json_decref(v);
+                assert_int_equal(vt_buf_puts(&want, "}"), 0);
+                assert_int_equal(out.len, want.len);
+                assert_memory_equal(out.p, want.p, want.len);
+        }
+        vt_buf_release(&out);
+        vt_buf_release(&want);
+}
+
 static void proof_negatives(void **state)
 {
         struct vt_diag d = {""};
@@ -804,6 +858,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(proof_roundtrip),
             cmocka_unit_test(proof_truncated),
             cmocka_unit_test(proof_negatives),
+            cmocka_unit_test(bundle_proof_string),
             cmocka_unit_test_setup_teardown(verify_ok, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_flipped_bit, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_wrong_index, fix_setup, fix_teardown),

@@ -863,6 +863,105 @@ static void filter_restart(void **state)
                 vt_buf_release(&envs[i]);
 }
 
+/*
+ * The lookup index (index.c): candidates by an 8-byte prefix, ascending,
+ * through growth; the service's lookups survive a restart (the index is
+ * rebuilt from the store) and tell digests that share a prefix apart.
+ */
+static void lookup_index(void **state)
+{
+        struct fix *f = *state;
+        struct vt_service_index *ix;
+        uint8_t a[32], b2[32], c[32];
+        uint64_t *v = NULL, i;
+        size_t n = 0;
+        struct vt_service_result r;
+        struct vt_buf env[3], b, out;
+        struct vt_encoding_dsse e;
+        struct vt_hash h, app;
+        struct vt_diag d = {""};
+
+        assert_int_equal(vt_service_index_new(&ix), 0);
+        memset(a, 1, sizeof(a));
+        memcpy(b2, a, sizeof(b2));
+        b2[31] = 2; /* same 8-byte prefix as a */
+        memset(c, 3, sizeof(c));
+        vt_service_index_add(ix, a, 1); /* nothing reserved: dropped */
+        assert_int_equal(vt_service_index_get(ix, a, &v, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(v);
+        assert_int_equal(vt_service_index_reserve(ix, 3), 0);
+        vt_service_index_add(ix, a, 1);
+        vt_service_index_add(ix, c, 3);
+        vt_service_index_add(ix, b2, 5);
+        assert_int_equal(vt_service_index_get(ix, b2, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0], 1);
+        assert_int_equal(v[1], 5);
+        free(v);
+        /* Growth: 100 000 more keys, every one still found, in order. */
+        assert_int_equal(vt_service_index_reserve(ix, 150000), 0);
+        for (i = 0; i < 100000; i++) {
+                memset(a, 0, sizeof(a));
+                memcpy(a, &i, sizeof(i));
+                a[8] = 9;
+                vt_service_index_add(ix, a, 10 + i);
+                if (i % 2 == 0)
+                        vt_service_index_add(ix, c, 10 + i);
+        }
+        assert_true(vt_service_index_bytes(ix) >= 150000 * 16);
+        for (i = 0; i < 100000; i += 997) {
+                memset(a, 0, sizeof(a));
+                memcpy(a, &i, sizeof(i));
+                assert_int_equal(vt_service_index_get(ix, a, &v, &n), 0);
+                assert_int_equal(n, 1);
+                assert_int_equal(v[0], 10 + i);
+                free(v);
+        }
+        assert_int_equal(vt_service_index_get(ix, c, &v, &n), 0);
+        assert_int_equal(n, 1 + 50000);
+        for (i = 1; i < n; i++)
+                assert_true(v[i] > v[i - 1]);
+        free(v);
+        vt_service_index_free(ix);
+
+        /* Through the service, across a restart. */
+        make_env(&env[0], SLSA, "app.tar", kb);
+        make_env(&env[1], SLSA, "other.tar", kb);
+        make_env(&env[2], REVIEW, "app.tar", kr);
+        vt_buf_init(&b);
+        vt_buf_init(&out);
+        for (i = 0; i < 3; i++) {
+                b.len = 0;
+                assert_int_equal(submit(f, &env[i], &b, &r), 0);
+        }
+        vt_service_close(f->s);
+        f->s = NULL;
+        if (vt_service_open(f->dir, NULL, &f->s, &d) != 0)
+                fail_msg("reopen: %s", d.msg);
+        vt_crypto_sha256((const uint8_t *)"app.tar", 7, &app);
+        assert_int_equal(vt_service_subject(f->s, &app, &out, &d), 0);
+        assert_non_null(strstr((char *)out.p, "{\"entries\":[0,2],"));
+        out.len = 0;
+        vt_encoding_dsse_init(&e);
+        assert_int_equal(vt_encoding_dsse_parse(env[1].p, env[1].len, &e, &d), 0);
+        vt_crypto_sha256(e.payload, e.payload_len, &h);
+        vt_encoding_dsse_release(&e);
+        assert_int_equal(vt_service_envelope(f->s, &h, &out, &d), 0);
+        assert_int_equal(out.len, env[1].len);
+        assert_memory_equal(out.p, env[1].p, env[1].len);
+        /* A digest sharing app.tar's first 8 bytes is about nothing. */
+        app.b[31] ^= 1;
+        out.len = 0;
+        assert_int_equal(vt_service_subject(f->s, &app, &out, &d), VT_ENOENT);
+        h.b[20] ^= 1;
+        assert_int_equal(vt_service_envelope(f->s, &h, &out, &d), VT_ENOENT);
+        vt_buf_release(&b);
+        vt_buf_release(&out);
+        for (i = 0; i < 3; i++)
+                vt_buf_release(&env[i]);
+}
+
 /* Entry i of the raw log in filter_build: distinct bytes. */
 static void raw_entry(uint64_t i, char *e, size_t cap, size_t *n)
 {
@@ -1078,6 +1177,7 @@ int main(int argc, char **argv)
             T(token_cache_lost_counter),
             T(filter_restart),
             T(filter_build),
+            T(lookup_index),
         };
 #undef T
 

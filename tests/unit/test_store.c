@@ -32,6 +32,9 @@
 #include "vt_test.h"
 #include "veritrail/store.h"
 
+/* The subject digest of the version 2 rows make_old() writes (32 bytes of 0xab). */
+#define OLD_SUBJ "abababababababababababababababababababababababababababababababab"
+
 extern char **environ;
 
 /* The page size of a new database (sqlite.c; a build may override it with CFLAGS). */
@@ -218,17 +221,25 @@ static void create_makes_dir_and_schema(void **state)
         assert_string_equal(res, "wal");
         sql_text(nested, "PRAGMA page_size", res, sizeof(res));
         assert_int_equal(atoi(res), VT_SQLITE_PAGE_SIZE);
-        /* Schema version 3: the log's tables, the service's, and the segment's end. */
+        /* Schema version 4: the log's tables, the service's, and the segment's end. */
         sql_text(nested, "PRAGMA user_version", res, sizeof(res));
-        assert_string_equal(res, "3");
+        assert_string_equal(res, "4");
         sql_text(nested, "PRAGMA application_id", res, sizeof(res));
         assert_string_equal(res, "1450471985"); /* 0x56747231, "Vtr1" */
         sql_text(nested,
                  "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema"
                  " WHERE type = 'table' ORDER BY name)",
                  res, sizeof(res));
-        assert_string_equal(res,
-                            "bundles,checkpoints,envelopes,meta,segment,subjects,tiles,tokens");
+        assert_string_equal(res, "bundles,checkpoints,envelope_bodies,envelopes,meta,segment,"
+                                 "subjects,tiles,tokens");
+        /* No b-tree keyed by a digest: every service table grows at its right edge. */
+        sql_text(nested,
+                 "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND"
+                 " tbl_name IN ('envelopes', 'envelope_bodies', 'subjects')",
+                 res, sizeof(res));
+        assert_string_equal(res, "0");
+        sql_text(nested, "SELECT sql FROM sqlite_schema WHERE name = 'subjects'", res, sizeof(res));
+        assert_non_null(strstr(res, "PRIMARY KEY(idx, digest)"));
         /* Tiles are one b-tree (WITHOUT ROWID); bundles and checkpoints are keyed by rowid. */
         sql_text(nested, "SELECT sql FROM sqlite_schema WHERE name = 'tiles'", res, sizeof(res));
         assert_non_null(strstr(res, "WITHOUT ROWID"));
@@ -1695,6 +1706,12 @@ static void make_old(const char *dir, int version, const uint8_t *const *bundles
                                  "CREATE TABLE tokens(name TEXT PRIMARY KEY NOT NULL,"
                                  " hash BLOB NOT NULL, admin INTEGER NOT NULL,"
                                  " revoked INTEGER NOT NULL, created INTEGER NOT NULL);"
+                                 "INSERT INTO envelopes VALUES(7, zeroblob(32), randomblob(32),"
+                                 " 'env-7');"
+                                 "INSERT INTO envelopes VALUES(9, zeroblob(32), randomblob(32),"
+                                 " 'env-9');"
+                                 "INSERT INTO subjects VALUES(x'" OLD_SUBJ "', 9);"
+                                 "INSERT INTO subjects VALUES(x'" OLD_SUBJ "', 7);"
                                  "PRAGMA user_version=2;",
                                  NULL, NULL, NULL),
                     SQLITE_OK);
@@ -1712,6 +1729,132 @@ static void make_old(const char *dir, int version, const uint8_t *const *bundles
         }
         sqlite3_finalize(st);
         sqlite3_close(db);
+}
+
+/* Scan callbacks that record what they saw. */
+struct seen {
+        uint64_t idx[16];
+        uint8_t digest[16][32];
+        unsigned n;
+};
+
+static int seen_envelope(void *ctx, uint64_t index, const uint8_t payload_sha256[32],
+                         const uint8_t entry_hash[32], struct vt_diag *d)
+{
+        struct seen *v = ctx;
+
+        (void)entry_hash;
+        (void)d;
+        if (v->n == 16)
+                return VT_ERANGE;
+        v->idx[v->n] = index;
+        memcpy(v->digest[v->n++], payload_sha256, 32);
+        return 0;
+}
+
+static int seen_subject(void *ctx, uint64_t index, const uint8_t digest[32], struct vt_diag *d)
+{
+        struct seen *v = ctx;
+
+        (void)d;
+        if (v->n == 16)
+                return VT_ERANGE;
+        v->idx[v->n] = index;
+        memcpy(v->digest[v->n++], digest, 32);
+        return 0;
+}
+
+/* The service rows of make_old(version 2) survived the move to version 4's tables. */
+static void assert_old_service_rows(struct vt_store *s)
+{
+        uint8_t subj[32], zero[32] = {0}, p[32];
+        struct seen v = {0};
+        struct vt_buf b;
+        struct vt_diag d = {{0}};
+
+        memset(subj, 0xab, sizeof(subj));
+        vt_buf_init(&b);
+        assert_int_equal(vt_store_envelope_get(s, 9, &b, &d), 0);
+        assert_int_equal(b.len, 5);
+        assert_memory_equal(b.p, "env-9", 5);
+        assert_int_equal(vt_store_envelope_keys(s, 7, p, NULL, &d), 0);
+        assert_memory_equal(p, zero, 32);
+        assert_int_equal(vt_store_envelope_scan(s, 0, seen_envelope, &v, &d), 0);
+        assert_int_equal(v.n, 2);
+        assert_int_equal(v.idx[0], 7);
+        assert_int_equal(v.idx[1], 9);
+        v.n = 0;
+        assert_int_equal(vt_store_subject_scan(s, 0, seen_subject, &v, &d), 0);
+        assert_int_equal(v.n, 2);
+        assert_int_equal(v.idx[0], 7);
+        assert_memory_equal(v.digest[1], subj, 32);
+        assert_int_equal(vt_store_subject_has(s, subj, 9, &d), 0);
+        assert_int_equal(vt_store_subject_has(s, subj, 8, &d), VT_ENOENT);
+        vt_buf_release(&b);
+}
+
+/*
+ * The service tables: rows by entry index, the digests read back by index
+ * and by ascending scans, one envelope per index.
+ */
+static void service_tables(void **state)
+{
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+        uint8_t ph[32], eh[32], sj[32], got[32];
+        struct seen v = {0};
+        struct vt_buf b;
+        uint64_t i;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        vt_buf_init(&b);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        for (i = 10; i > 0; i--) {
+                /* Any order of puts; the scans come back by index. */
+                memset(ph, (int)i, sizeof(ph));
+                memset(eh, (int)(100 + i), sizeof(eh));
+                memset(sj, (int)(i % 3), sizeof(sj));
+                assert_int_equal(vt_store_envelope_put(s, i, ph, eh, (const uint8_t *)"{}", 2, &d),
+                                 0);
+                assert_int_equal(vt_store_subject_put(s, sj, i, &d), 0);
+                assert_int_equal(vt_store_subject_put(s, sj, i, &d), 0); /* again: no-op */
+        }
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        /* One envelope per index (a failed put abandons its transaction: outside one here). */
+        assert_int_equal(vt_store_envelope_put(s, 3, ph, eh, (const uint8_t *)"{}", 2, &d),
+                         VT_EEXIST);
+        assert_int_equal(vt_store_envelope_keys(s, 4, got, eh, &d), 0);
+        memset(ph, 4, sizeof(ph));
+        assert_memory_equal(got, ph, 32);
+        assert_int_equal(eh[0], 104);
+        assert_int_equal(vt_store_envelope_keys(s, 11, got, NULL, &d), VT_ENOENT);
+        assert_int_equal(vt_store_envelope_get(s, 11, &b, &d), VT_ENOENT);
+        assert_int_equal(vt_store_envelope_scan(s, 5, seen_envelope, &v, &d), 0);
+        assert_int_equal(v.n, 6);
+        for (i = 0; i < 6; i++) {
+                assert_int_equal(v.idx[i], 5 + i);
+                assert_int_equal(v.digest[i][31], 5 + i);
+        }
+        v.n = 0;
+        assert_int_equal(vt_store_subject_scan(s, 0, seen_subject, &v, &d), 0);
+        assert_int_equal(v.n, 10);
+        for (i = 0; i < 10; i++) {
+                assert_int_equal(v.idx[i], 1 + i);
+                assert_int_equal(v.digest[i][0], (1 + i) % 3);
+        }
+        memset(sj, 1, sizeof(sj));
+        assert_int_equal(vt_store_subject_has(s, sj, 4, &d), 0);
+        assert_int_equal(vt_store_subject_has(s, sj, 5, &d), VT_ENOENT);
+        /* A callback's error stops the scan and comes back. */
+        v.n = 15;
+        assert_int_equal(vt_store_subject_scan(s, 0, seen_subject, &v, &d), VT_ERANGE);
+        assert_int_equal(vt_store_subject_scan(s, 0, NULL, &v, &d), VT_EINVAL);
+        vt_buf_release(&b);
+        vt_store_close(s);
+        scratch_free(&t);
 }
 
 /* assert_old_bundles(s, bundles, lens, n): the store holds exactly these bundles. */
@@ -1769,7 +1912,9 @@ static void upgrade_old_schemas(void **state)
                 s = open_ok(t.data, 0);
                 assert_old_bundles(s, bundles, lens, 3);
                 sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
-                assert_string_equal(res, "3");
+                assert_string_equal(res, "4");
+                if (version == 2)
+                        assert_old_service_rows(s);
                 sql_text(t.data, "SELECT group_concat(name) FROM pragma_table_info('bundles')", res,
                          sizeof(res));
                 assert_string_equal(res, "n,width,off,len");
@@ -1803,7 +1948,7 @@ static void upgrade_old_schemas(void **state)
                 else
                         assert_true(err == VT_EIO || err == VT_ESTORE);
                 sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
-                assert_true(strcmp(res, "2") == 0 || strcmp(res, "3") == 0);
+                assert_true(strcmp(res, "2") == 0 || strcmp(res, "4") == 0);
                 s = open_ok(t.data, 0);
                 assert_old_bundles(s, bundles, lens, 3);
                 vt_store_close(s);
@@ -1848,6 +1993,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(garbage_past_end_cut_on_open),
             cmocka_unit_test(rollback_cuts_segment),
             cmocka_unit_test(upgrade_old_schemas),
+            cmocka_unit_test(service_tables),
         };
         const char *child = getenv("VT_TEST_STORE_CHILD");
 
