@@ -54,6 +54,12 @@ void vt_store_fault_countdown(long n)
 }
 
 /* see store_impl.h */
+int vt_store_fault_armed(void)
+{
+        return atomic_load_explicit(&fault_countdown, memory_order_relaxed) >= 0;
+}
+
+/* see store_impl.h */
 int vt_store_fault_fire(void)
 {
         long c = atomic_load_explicit(&fault_countdown, memory_order_relaxed);

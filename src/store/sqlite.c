@@ -83,6 +83,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 
 #include "store/store_impl.h"
@@ -264,6 +266,14 @@ struct sq {
         uint64_t last_len;  /*   and how many */
         uint64_t seg_start; /* where this transaction began writing */
         uint64_t seg_pos;   /* where its next bytes go: the end it will commit */
+        /* Background checkpoints of a writer (sq_wal_hook). */
+        char *path;           /* the database file */
+        int ck_pages;         /* WAL pages that call for a checkpoint */
+        int ck_started;       /* the thread runs */
+        int ck_want, ck_stop; /* under ck_mu */
+        pthread_t ck_th;
+        pthread_mutex_t ck_mu;
+        pthread_cond_t ck_cv;
 };
 
 static const struct vt_store_ops sq_ops;
@@ -472,6 +482,7 @@ static int sq_configure(struct sq *q, const char *dir, int flags, struct vt_diag
                 return err;
         if (page < 512)
                 page = 512;
+        q->ck_pages = (int)(VT_SQLITE_CHECKPOINT_BYTES / page);
         snprintf(sql, sizeof(sql),
                  "PRAGMA synchronous=FULL; PRAGMA secure_delete=OFF; PRAGMA cache_size=-%d;"
                  " PRAGMA wal_autocheckpoint=%d; PRAGMA journal_size_limit=%d",
@@ -760,6 +771,102 @@ static int sq_segment_recover(struct sq *q, struct vt_diag *d)
         return err;
 }
 
+/*
+ * Background checkpoints. SQLite's automatic checkpoint runs inside the
+ * commit that crosses the threshold: that commit copies the whole WAL
+ * (VT_SQLITE_CHECKPOINT_BYTES) into the database and syncs it, tens of
+ * milliseconds on the committer's path. A writer instead gets a WAL hook
+ * that wakes a thread of its own, with its own connection, for a PASSIVE
+ * checkpoint (it never blocks the writer; the next transaction after a
+ * complete one starts the WAL over). Should the thread fall behind (WAL at
+ * twice the threshold) the commit checkpoints as before; and while a
+ * test's fault-injection countdown runs, checkpoints stay inline so that
+ * the count of I/O calls stays deterministic. A checkpoint that fails,
+ * here or inline, loses nothing: the WAL still holds every frame.
+ */
+static void *sq_ck_thread(void *arg)
+{
+        struct sq *q = arg;
+        sqlite3 *db = NULL;
+
+        if (sqlite3_open_v2(q->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                            vt_store_faultvfs_name()) != SQLITE_OK) {
+                sqlite3_close_v2(db);
+                db = NULL;
+        }
+        /* A first read makes the connection see the WAL (before it, a checkpoint is a no-op). */
+        if (db != NULL) {
+                sqlite3_busy_timeout(db, VT_SQLITE_BUSY_MS);
+                if (sqlite3_exec(db, "PRAGMA synchronous=FULL; SELECT count(*) FROM sqlite_schema",
+                                 NULL, NULL, NULL) != SQLITE_OK) {
+                        sqlite3_close_v2(db);
+                        db = NULL;
+                }
+        }
+        pthread_mutex_lock(&q->ck_mu);
+        for (;;) {
+                while (!q->ck_want && !q->ck_stop)
+                        pthread_cond_wait(&q->ck_cv, &q->ck_mu);
+                if (q->ck_stop)
+                        break;
+                q->ck_want = 0;
+                pthread_mutex_unlock(&q->ck_mu);
+                if (db != NULL)
+                        (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                                        NULL);
+                pthread_mutex_lock(&q->ck_mu);
+        }
+        pthread_mutex_unlock(&q->ck_mu);
+        sqlite3_close_v2(db);
+        return NULL;
+}
+
+/* sq_wal_hook: after each commit of the writer, with the WAL's size in pages. */
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+        struct sq *q = arg;
+        sigset_t all, old;
+
+        (void)name;
+        if (pages < q->ck_pages)
+                return SQLITE_OK;
+        if (vt_store_fault_armed() || pages >= 2 * q->ck_pages) {
+                (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                return SQLITE_OK;
+        }
+        pthread_mutex_lock(&q->ck_mu);
+        if (!q->ck_started) {
+                /* Signals stay with the program's own threads. */
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                q->ck_started = pthread_create(&q->ck_th, NULL, sq_ck_thread, q) == 0;
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+        }
+        q->ck_want = 1;
+        pthread_cond_signal(&q->ck_cv);
+        pthread_mutex_unlock(&q->ck_mu);
+        if (!q->ck_started)
+                (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+}
+
+/* sq_ck_stop(q): the checkpoint thread ends (its connection closes first). */
+static void sq_ck_stop(struct sq *q)
+{
+        if (q->path == NULL)
+                return; /* not a writer with a hook */
+        pthread_mutex_lock(&q->ck_mu);
+        q->ck_stop = 1;
+        pthread_cond_signal(&q->ck_cv);
+        pthread_mutex_unlock(&q->ck_mu);
+        if (q->ck_started)
+                pthread_join(q->ck_th, NULL);
+        pthread_mutex_destroy(&q->ck_mu);
+        pthread_cond_destroy(&q->ck_cv);
+        free(q->path);
+        q->path = NULL;
+}
+
 /* see store_impl.h */
 int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, struct vt_diag *d)
 {
@@ -840,8 +947,15 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
         }
         q->sole = 0;
         q->base.dir = NULL;
-        if (!(flags & VT_STORE_READONLY))
+        if (!(flags & VT_STORE_READONLY)) {
                 q->version = version;
+                pthread_mutex_init(&q->ck_mu, NULL);
+                pthread_cond_init(&q->ck_cv, NULL);
+                q->path = path;
+                path = NULL;
+                /* Replaces SQLite's automatic checkpoint (wal_autocheckpoint). */
+                sqlite3_wal_hook(q->db, sq_wal_hook, q);
+        }
         free(path);
         *out = &q->base;
         return 0;
@@ -865,6 +979,7 @@ static void sq_close(struct vt_store *s)
         struct sq *q = (struct sq *)s;
         int i;
 
+        sq_ck_stop(q);
         for (i = 0; i < ST_COUNT; i++)
                 sqlite3_finalize(q->st[i]);
         /* The last connection to close checkpoints the WAL into the database. */

@@ -155,6 +155,9 @@ int vt_store_segment_read(struct vt_store_segment *g, uint64_t off, size_t len, 
  */
 int vt_store_fault_fire(void);
 
+/* vt_store_fault_armed(): 1 while a fault-injection countdown is running. */
+int vt_store_fault_armed(void);
+
 /*
  * vt_store_faultvfs_name(): register the fault-injecting SQLite VFS
  * (faultvfs.c) once per process and return its name for sqlite3_open_v2(),

@@ -1130,15 +1130,51 @@ static void wal_flush_and_bound(void **state)
         r = open_ok(t.data, VT_STORE_READONLY);
         assert_int_equal(vt_store_wal_flush(r, &d), VT_EINVAL);
         vt_store_close(r);
-        /* Automatic checkpoints keep the WAL bounded: 40 MiB committed, the WAL stays small. */
+        /*
+         * Checkpoints (a thread of the writer's; inline past twice the 16 MiB
+         * threshold) keep the WAL bounded: 40 MiB committed in 2 MiB commits,
+         * the WAL stays under 32 MiB and a commit, the database grows.
+         */
         for (n = 1; n <= 160; n += 8) {
                 assert_int_equal(vt_store_begin(s, &d), 0);
                 assert_int_equal(big_envelopes(s, n, 8, 256 * 1024, &d), 0);
                 assert_int_equal(vt_store_commit(s, &d), 0);
         }
-        assert_true(file_size(t.data, "veritrail.db-wal") < (off_t)24 << 20);
-        assert_true(file_size(t.data, "veritrail.db") > (off_t)30 << 20);
+        assert_true(file_size(t.data, "veritrail.db-wal") < (off_t)35 << 20);
+        for (n = 0; n < 100 && file_size(t.data, "veritrail.db") < (off_t)16 << 20; n++)
+                usleep(50000);
+        assert_true(file_size(t.data, "veritrail.db") >= (off_t)16 << 20);
         assert_int_equal(state_of(s), 1);
+        vt_store_close(s);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * A writer's WAL past the checkpoint threshold (16 MiB) but under twice it:
+ * the commit returns without checkpointing, the writer's checkpoint thread
+ * copies the WAL into the database in the background.
+ */
+static void wal_background_checkpoint(void **state)
+{
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+        uint64_t n;
+        int k;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        for (n = 1; n <= 72; n += 8) {
+                assert_int_equal(vt_store_begin(s, &d), 0);
+                assert_int_equal(big_envelopes(s, n, 8, 256 * 1024, &d), 0);
+                assert_int_equal(vt_store_commit(s, &d), 0);
+        }
+        /* 18 MiB committed; nothing but the thread checkpoints now. */
+        for (k = 0; k < 200 && file_size(t.data, "veritrail.db") < (off_t)16 << 20; k++)
+                usleep(25000);
+        assert_true(file_size(t.data, "veritrail.db") >= (off_t)16 << 20);
         vt_store_close(s);
         assert_integrity(t.data);
         scratch_free(&t);
@@ -1979,6 +2015,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(readonly_refuses_writes),
             cmocka_unit_test(second_writer_is_busy),
             cmocka_unit_test(wal_flush_and_bound),
+            cmocka_unit_test(wal_background_checkpoint),
             cmocka_unit_test(failed_put_poisons_transaction),
             cmocka_unit_test(fault_sweep_then_reopen),
             cmocka_unit_test(fault_sweep_crash_recovery),
