@@ -2,8 +2,8 @@
  * sqlite.c: the SQLite back end of the store (store.h, store_impl.h).
  *
  * A data directory holds one database, dir/veritrail.db, and beside it the
- * entry segment dir/entries.seg (segment.c). Schema version 3
- * (docs/formats-store.md):
+ * entry segment dir/entries.seg (segment.c). Schema version 4
+ * (docs/FORMATS.md, "The store"):
  *
  *   meta(key TEXT PRIMARY KEY, value BLOB)
  *   bundles(n INTEGER PRIMARY KEY, width INTEGER, off INTEGER, len INTEGER)
@@ -11,15 +11,16 @@
  *         PRIMARY KEY(level, n)) WITHOUT ROWID
  *   checkpoints(size INTEGER PRIMARY KEY, note BLOB)
  *   segment(id INTEGER PRIMARY KEY CHECK (id = 0), committed INTEGER)
- *   envelopes(idx INTEGER PRIMARY KEY, payload_sha256 BLOB,
- *             entry_hash BLOB UNIQUE, envelope BLOB), index on payload_sha256
- *   subjects(digest BLOB, idx INTEGER, PRIMARY KEY(digest, idx)) WITHOUT ROWID
+ *   envelopes(idx INTEGER PRIMARY KEY, payload_sha256 BLOB, entry_hash BLOB)
+ *   envelope_bodies(idx INTEGER PRIMARY KEY, envelope BLOB)
+ *   subjects(idx INTEGER, digest BLOB, PRIMARY KEY(idx, digest)) WITHOUT ROWID
  *   tokens(name TEXT PRIMARY KEY, hash BLOB, admin INTEGER, revoked INTEGER,
  *          created INTEGER)
  *
- * Versions 1 (no service tables) and 2 (bundle bytes as blobs in bundles.data)
- * are upgraded by the first writer that opens them, in one transaction
- * (sq_migrate); a read-only connection reads them as they are.
+ * Versions 1 (no service tables), 2 (bundle bytes as blobs in bundles.data)
+ * and 3 (service tables keyed by digest) are upgraded by the first writer
+ * that opens them, in one transaction (sq_migrate); a read-only connection
+ * reads their log tables as they are.
  *
  * The file identifies itself: PRAGMA application_id is VT_SQLITE_APP_ID and
  * PRAGMA user_version the schema version, so a foreign SQLite file or a newer
