@@ -31,6 +31,7 @@
  * batches grow with the load (LevelDB's writer queue works the same way).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,15 +581,95 @@ int vt_log_checkpoint(struct vt_log *log, uint64_t *size, struct vt_buf *note, s
 }
 
 /*
- * log_append_locked(log, entries, lens, leaves, users, n, first, d): the
- * batch (wmu held, entries already checked). leaves[i] is the leaf hash of
- * entries[i], computed by the caller outside the lock. users (NULL for
+ * Leaf hashes (RFC 9162 §2.1.1) of a batch, shared out in chunks of
+ * LOG_HASH_CHUNK entries: a helper thread takes chunks from the start of an
+ * append, and the appending thread takes the rest once it has written the
+ * batch's bundles (which need no hash), so hashing, the most CPU an append
+ * costs, overlaps the copying of the entries to the segment.
+ */
+#define LOG_HASH_CHUNK 64
+
+struct log_hash_job {
+        const uint8_t *const *entries;
+        const size_t *lens;
+        struct vt_hash *leaves;
+        size_t n;
+        atomic_size_t next; /* the first entry no thread has taken yet */
+        pthread_t th;
+        int helper; /* th runs and has not been joined yet */
+};
+
+/* Take chunks until none are left. */
+static void *log_hash_work(void *p)
+{
+        struct log_hash_job *j = p;
+        size_t lo, hi, i;
+
+        for (;;) {
+                lo = atomic_fetch_add(&j->next, LOG_HASH_CHUNK);
+                if (lo >= j->n)
+                        return NULL;
+                hi = j->n - lo < LOG_HASH_CHUNK ? j->n : lo + LOG_HASH_CHUNK;
+                for (i = lo; i < hi; i++)
+                        vt_merkle_leaf_hash(j->entries[i], j->lens[i], &j->leaves[i]);
+        }
+}
+
+/*
+ * Start hashing: a big batch in a helper thread (if one can be made), which
+ * runs on while the caller appends; a small one here and now, before the
+ * caller takes the append lock.
+ */
+static void log_hash_start(struct log_hash_job *j, const uint8_t *const *entries,
+                           const size_t *lens, struct vt_hash *leaves, size_t n)
+{
+        j->entries = entries;
+        j->lens = lens;
+        j->leaves = leaves;
+        j->n = n;
+        atomic_init(&j->next, 0);
+        j->helper = n >= LOG_PARALLEL_HASH && pthread_create(&j->th, NULL, log_hash_work, j) == 0;
+        if (!j->helper)
+                log_hash_work(j);
+}
+
+/* A job whose n leaves are hashed already (vt_log_submit: by the submitters). */
+static void log_hash_ready(struct log_hash_job *j, struct vt_hash *leaves, size_t n)
+{
+        j->entries = NULL;
+        j->lens = NULL;
+        j->leaves = leaves;
+        j->n = n;
+        atomic_init(&j->next, n);
+        j->helper = 0;
+}
+
+/* Hash what is left in this thread, then wait for the helper: every leaf is done. */
+static void log_hash_finish(struct log_hash_job *j)
+{
+        log_hash_work(j);
+        if (j->helper)
+                pthread_join(j->th, NULL);
+        j->helper = 0;
+}
+
+/*
+ * log_append_locked(log, entries, lens, hj, users, n, first, d): the batch
+ * (wmu held, entries already checked). hj->leaves[i] becomes the leaf hash
+ * of entries[i]: hashing may be under way in a helper thread, and
+ * log_hash_finish(hj) is called before the tree needs them (the caller calls
+ * it again, a no-op then, in case we failed before). users (NULL for
  * vt_log_append) goes to the batch hook. See the invariants at the top.
+ *
+ * The bundles are written first: their bytes go to the segment, and the
+ * disk starts writing them (segment.c), while the leaves are hashed and the
+ * tiles built; the commit's sync then waits for little.
  */
 static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
-                             const struct vt_hash *leaves, void *const *users, size_t n,
-                             uint64_t *first, struct vt_diag *d)
+                             struct log_hash_job *hj, void *const *users, size_t n, uint64_t *first,
+                             struct vt_diag *d)
 {
+        const struct vt_hash *leaves = hj->leaves;
         struct vt_hash out[VT_MERKLE_MAX_NEW_HASHES], root;
         struct vt_merkle_frontier saved;
         int started = 0;
@@ -628,9 +709,9 @@ static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, 
                 fill_n[l] = 0;
         }
 
+        /* The entries into the bundles (C2SP: uint16 big-endian length before each). */
         for (i = 0; i < n; i++) {
                 idx = size0 + i;
-                /* The entry into the bundle (C2SP: uint16 big-endian length). */
                 b = &log->bundle[bact];
                 prefix[0] = (uint8_t)(lens[i] >> 8);
                 prefix[1] = (uint8_t)lens[i];
@@ -647,7 +728,15 @@ static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, 
                                 bact = 1 - log->bcur;
                         log->bundle[bact].len = 0;
                 }
-                /* The hashes: the leaf's, and those of every subtree it completes. */
+        }
+        w = (unsigned)((size0 + n) & 255);
+        if (w != 0 && (err = vt_store_bundle_put(log->ws, (size0 + n) >> 8, w, log->bundle[bact].p,
+                                                 log->bundle[bact].len, d)) != 0)
+                goto fail;
+        /* The hashes: each leaf's, and those of every subtree it completes. */
+        log_hash_finish(hj);
+        for (i = 0; i < n; i++) {
+                idx = size0 + i;
                 if ((err = vt_merkle_frontier_append(&log->front, &leaves[i], out, &cnt)) != 0)
                         goto fail;
                 for (l = 0; l < VT_LOG_LEVELS && 8 * l < cnt; l++) {
@@ -676,10 +765,6 @@ static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, 
                                              d)) != 0)
                         goto fail;
         }
-        w = (unsigned)(size & 255);
-        if (w != 0 && (err = vt_store_bundle_put(log->ws, size >> 8, w, log->bundle[bact].p,
-                                                 log->bundle[bact].len, d)) != 0)
-                goto fail;
         /* What the caller stores with these entries (vt_log_set_batch_hook), same transaction. */
         if (log->hook != NULL && (err = log->hook(log->hook_ctx, log->ws, size0, users, n, d)) != 0)
                 goto fail;
@@ -761,47 +846,6 @@ static int log_entries_check(struct vt_log *log, const uint8_t *const *entries, 
         return 0;
 }
 
-/* Leaf hashes (RFC 9162 §2.1.1) of a range of a batch. */
-struct log_hash_job {
-        const uint8_t *const *entries;
-        const size_t *lens;
-        struct vt_hash *leaves;
-        size_t lo, hi;
-};
-
-static void *log_hash_range(void *p)
-{
-        struct log_hash_job *j = p;
-        size_t i;
-
-        for (i = j->lo; i < j->hi; i++)
-                vt_merkle_leaf_hash(j->entries[i], j->lens[i], &j->leaves[i]);
-        return NULL;
-}
-
-/*
- * Hash the leaves of a batch before taking the append lock; a big batch in
- * two threads (SHA-256 of the entries is most of an append's CPU time).
- */
-static void log_hash_leaves(const uint8_t *const *entries, const size_t *lens, size_t n,
-                            struct vt_hash *leaves)
-{
-        struct log_hash_job a = {entries, lens, leaves, 0, n}, b;
-        pthread_t th;
-
-        if (n >= LOG_PARALLEL_HASH) {
-                a.hi = n / 2;
-                b = (struct log_hash_job){entries, lens, leaves, n / 2, n};
-                if (pthread_create(&th, NULL, log_hash_range, &b) == 0) {
-                        log_hash_range(&a);
-                        pthread_join(th, NULL);
-                        return;
-                }
-                a.hi = n;
-        }
-        log_hash_range(&a);
-}
-
 /* see log.h */
 int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_t *lens, size_t n,
                   uint64_t *first, struct vt_diag *d)
@@ -813,6 +857,7 @@ int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_
 int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
                      void *const *users, size_t n, uint64_t *first, struct vt_diag *d)
 {
+        struct log_hash_job hj;
         struct vt_hash *leaves;
         uint64_t f = 0;
         int err;
@@ -823,10 +868,14 @@ int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const si
                 vt_diag_set(d, "out of memory for %zu leaf hashes", n);
                 return VT_ENOMEM;
         }
-        log_hash_leaves(entries, lens, n, leaves);
+        /* The helper starts hashing now, while we may still wait for the lock. */
+        log_hash_start(&hj, entries, lens, leaves, n);
         pthread_mutex_lock(&log->wmu);
-        err = log_append_locked(log, entries, lens, leaves, users, n, &f, d);
+        err = log_append_locked(log, entries, lens, &hj, users, n, &f, d);
         pthread_mutex_unlock(&log->wmu);
+        if (err != 0)
+                atomic_store(&hj.next, n); /* what is not hashed yet never will be needed */
+        log_hash_finish(&hj);
         free(leaves);
         if (err == 0)
                 *first = f;
@@ -942,9 +991,12 @@ static int log_submit(struct vt_log *log, const uint8_t *entry, size_t len, void
                 last = &req;
                 m = 1;
         } else {
+                struct log_hash_job hj;
+
+                log_hash_ready(&hj, log->gh, m);
                 pthread_mutex_unlock(&log->qmu);
                 pthread_mutex_lock(&log->wmu);
-                err = log_append_locked(log, log->gp, log->gl, log->gh, (void *const *)log->gu, m,
+                err = log_append_locked(log, log->gp, log->gl, &hj, (void *const *)log->gu, m,
                                         &first, &bd);
                 pthread_mutex_unlock(&log->wmu);
                 pthread_mutex_lock(&log->qmu);

@@ -10,11 +10,34 @@
  * on the data directory that tells a writer it is the only connection.
  * sqlite.c owns the protocol (when to write, sync and cut, what the rows say).
  *
- * Fault injection: every write, sync and truncate here (and the directory
- * sync at creation) is counted against the same countdown as the SQLite
- * files (vt_store_fault_fire(), faultvfs.c), and fails with EIO, without
- * touching the file, once the countdown reaches zero.
+ * Fault injection: every write, writeback start, sync and truncate here
+ * (and the directory sync at creation) is counted against the same countdown
+ * as the SQLite files (vt_store_fault_fire(), faultvfs.c), and fails with
+ * EIO, without touching the file, once the countdown reaches zero.
+ *
+ * Streaming (measured with bench/bench_log.c): a batch writes megabytes here
+ * and then syncs them. Two things keep that close to the disk's own speed:
+ *
+ *   - writeback starts as the bytes are written: once VT_STORE_SEGMENT_KICK
+ *     bytes wait, their whole pages go to sync_file_range with
+ *     SYNC_FILE_RANGE_WRITE (Linux), which queues them for the disk and
+ *     returns without waiting for it. The disk works while the log hashes,
+ *     builds tiles and signs, and the fdatasync at commit waits only for the
+ *     tail. It is a hint to the kernel only: durability still comes from
+ *     that fdatasync, before the commit (sqlite.c's protocol is unchanged);
+ *     a failure of it is an I/O error like a failed write's.
+ *   - drop-behind: once a sync succeeded, the clean pages more than
+ *     VT_STORE_SEGMENT_KEEP bytes before the end written leave the page
+ *     cache (posix_fadvise POSIX_FADV_DONTNEED). The log never reads them
+ *     back on its hot path, they would push the database's pages out, and the
+ *     next writes reuse the freed pages, which costs far less than pages the
+ *     kernel must first find (on a VM, memory it gives back to the host and
+ *     has to fault in again). The newest bytes stay cached for readers of
+ *     the latest entries. A failed fadvise changes nothing and is ignored.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sync_file_range */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -29,6 +52,28 @@
 
 /* The largest single read or write we issue (Linux moves at most this much per call). */
 #define SEG_IO_MAX (1u << 30)
+
+/* Bytes at the end of the segment that a sync leaves in the page cache (see above). */
+#ifndef VT_STORE_SEGMENT_KEEP
+#define VT_STORE_SEGMENT_KEEP (32u << 20)
+#endif
+
+/*
+ * Writeback starts once this many bytes wait for it: fewer, larger requests
+ * to the disk than one per bundle (each request costs a VM exit on a
+ * virtual disk).
+ */
+#ifndef VT_STORE_SEGMENT_KICK
+#define VT_STORE_SEGMENT_KICK (1u << 20)
+#endif
+
+/* Page granularity of writeback and cache hints (a multiple of the real page size is fine). */
+#define SEG_PAGE 4096u
+
+static uint64_t seg_page_down(uint64_t off)
+{
+        return off & ~(uint64_t)(SEG_PAGE - 1);
+}
 
 /* seg_errstr(e): strerror, saying when the error was injected. */
 static const char *seg_errstr(int e, int injected)
@@ -81,6 +126,7 @@ int vt_store_segment_open(struct vt_store_segment *g, const char *dir, int writa
 
         g->fd = -1;
         g->path = NULL;
+        g->wend = g->kick = g->drop = 0;
         if ((path = malloc(n)) == NULL) {
                 vt_diag_set(d, "store '%s': out of memory", dir);
                 return VT_ENOMEM;
@@ -116,6 +162,7 @@ int vt_store_segment_open(struct vt_store_segment *g, const char *dir, int writa
         }
         g->fd = fd;
         g->path = path;
+        g->wend = g->kick = g->drop = (uint64_t)sb.st_size;
         return 0;
 }
 
@@ -205,8 +252,10 @@ int vt_store_segment_size(struct vt_store_segment *g, uint64_t *size, struct vt_
 int vt_store_segment_write(struct vt_store_segment *g, const uint8_t *p, size_t len, uint64_t off,
                            struct vt_diag *d)
 {
+        const uint64_t start = off;
         ssize_t r;
         size_t n;
+        uint64_t from, to;
         int injected;
 
         if (off > (uint64_t)INT64_MAX - len) {
@@ -230,18 +279,50 @@ int vt_store_segment_write(struct vt_store_segment *g, const uint8_t *p, size_t 
                 len -= (size_t)r;
                 off += (uint64_t)r;
         }
+        if (off > g->wend)
+                g->wend = off;
+        /*
+         * Start writeback of the whole pages below the end just written
+         * (the last, partial page is written again by the next write).
+         */
+        from = seg_page_down(start < g->kick ? start : g->kick);
+        to = seg_page_down(off);
+        if (to > from && to - from >= VT_STORE_SEGMENT_KICK) {
+                injected = vt_store_fault_fire();
+#ifdef SYNC_FILE_RANGE_WRITE
+                r = injected ? -1
+                             : sync_file_range(g->fd, (off_t)from, (off_t)(to - from),
+                                               SYNC_FILE_RANGE_WRITE);
+#else
+                r = injected ? -1 : 0;
+#endif
+                if (r != 0) {
+                        vt_diag_set(d, "cannot start writing '%s' to disk: %s", g->path,
+                                    seg_errstr(injected ? EIO : errno, injected));
+                        return VT_EIO;
+                }
+                g->kick = to;
+        }
         return 0;
 }
 
 /* see store_impl.h */
 int vt_store_segment_sync(struct vt_store_segment *g, struct vt_diag *d)
 {
+        uint64_t to;
         int injected;
 
         if ((injected = vt_store_fault_fire()) != 0 || fdatasync(g->fd) != 0) {
                 vt_diag_set(d, "cannot sync '%s': %s", g->path,
                             seg_errstr(injected ? EIO : errno, injected));
                 return VT_EIO;
+        }
+        /* Drop-behind (see the top of this file): the pages below are clean now. */
+        to = seg_page_down(g->wend > VT_STORE_SEGMENT_KEEP ? g->wend - VT_STORE_SEGMENT_KEEP : 0);
+        if (to > g->drop) {
+                (void)posix_fadvise(g->fd, (off_t)g->drop, (off_t)(to - g->drop),
+                                    POSIX_FADV_DONTNEED);
+                g->drop = to;
         }
         return 0;
 }
@@ -256,6 +337,12 @@ int vt_store_segment_truncate(struct vt_store_segment *g, uint64_t size, struct 
                             (unsigned long long)size, seg_errstr(injected ? EIO : errno, injected));
                 return VT_EIO;
         }
+        if (g->wend > size)
+                g->wend = size;
+        if (g->kick > size)
+                g->kick = size;
+        if (g->drop > size)
+                g->drop = size;
         return 0;
 }
 

@@ -780,7 +780,8 @@ static int sq_segment_recover(struct sq *q, struct vt_diag *d)
  * that wakes a thread of its own, with its own connection, for a PASSIVE
  * checkpoint (it never blocks the writer; the next transaction after a
  * complete one starts the WAL over). Should the thread fall behind (WAL at
- * twice the threshold) the commit checkpoints as before; and while a
+ * twice the threshold) the commit waits for it and checkpoints the rest
+ * (RESTART: the next transaction starts the WAL over); and while a
  * test's fault-injection countdown runs, checkpoints stay inline so that
  * the count of I/O calls stays deterministic. A checkpoint that fails,
  * here or inline, loses nothing: the WAL still holds every frame.
@@ -831,8 +832,13 @@ static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
         (void)name;
         if (pages < q->ck_pages)
                 return SQLITE_OK;
-        if (vt_store_fault_armed() || pages >= 2 * q->ck_pages) {
+        if (vt_store_fault_armed()) {
                 (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                return SQLITE_OK;
+        }
+        if (pages >= 2 * q->ck_pages) {
+                /* The thread is behind: wait for it, copy the rest, start the WAL over. */
+                (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
                 return SQLITE_OK;
         }
         pthread_mutex_lock(&q->ck_mu);

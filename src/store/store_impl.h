@@ -106,8 +106,11 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
 #define VT_STORE_SEGMENT_FILE "entries.seg"
 
 struct vt_store_segment {
-        int fd;     /* -1 when not open (a reader before the file exists) */
-        char *path; /* dir/entries.seg, owned */
+        int fd;        /* -1 when not open (a reader before the file exists) */
+        char *path;    /* dir/entries.seg, owned */
+        uint64_t wend; /* the end of what this handle wrote (the size at open) */
+        uint64_t kick; /* writeback started (sync_file_range) below this offset */
+        uint64_t drop; /* page cache dropped, after a sync, below this offset */
 };
 
 /*
@@ -136,10 +139,21 @@ int vt_store_lock_open(const char *dir, int writer, int *fd, int *sole, struct v
 int vt_store_lock_share(int fd);
 /* vt_store_segment_size(g, size, d): the file's size (0 when there is no file). */
 int vt_store_segment_size(struct vt_store_segment *g, uint64_t *size, struct vt_diag *d);
-/* vt_store_segment_write(g, p, len, off, d): pwrite all of p at off. */
+/*
+ * vt_store_segment_write(g, p, len, off, d): pwrite all of p at off; once
+ * VT_STORE_SEGMENT_KICK bytes or more wait, start the kernel's writeback of
+ * their whole pages (Linux sync_file_range, SYNC_FILE_RANGE_WRITE: it does
+ * not wait for the disk), so the sync at commit waits only for the tail. Both count
+ * against fault injection (segment.c).
+ */
 int vt_store_segment_write(struct vt_store_segment *g, const uint8_t *p, size_t len, uint64_t off,
                            struct vt_diag *d);
-/* vt_store_segment_sync(g, d): fdatasync. */
+/*
+ * vt_store_segment_sync(g, d): fdatasync; after it succeeded, drop from the
+ * page cache what lies more than VT_STORE_SEGMENT_KEEP bytes (segment.c)
+ * before the end written (posix_fadvise DONTNEED of clean pages: a hint,
+ * never an error).
+ */
 int vt_store_segment_sync(struct vt_store_segment *g, struct vt_diag *d);
 /* vt_store_segment_truncate(g, size, d): ftruncate to size bytes. */
 int vt_store_segment_truncate(struct vt_store_segment *g, uint64_t size, struct vt_diag *d);
