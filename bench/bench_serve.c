@@ -449,13 +449,14 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
                 fprintf(stderr, "bench_serve: cannot make envelopes\n");
                 return 0;
         }
-        printf("service over HTTP: %d connections, %zu pre-signed envelopes, %zu per request (%s)\n",
-               nconn, n * per_req, per_req,
-               per_req == 1 ? "POST /v1/entries" : "POST /v1/entries:batch");
+        printf(
+            "service over HTTP: %d connections, %zu pre-signed envelopes, %zu per request (%s)\n",
+            nconn, n * per_req, per_req,
+            per_req == 1 ? "POST /v1/entries" : "POST /v1/entries:batch");
         done = drive(reqs, n, nconn, 0, secs, lat, &nlat, &errors);
         rate = (double)logged / secs;
-        snprintf(what, sizeof(what), "submissions/s, %s", per_req == 1 ? "one per request" :
-                                                                          "batches of 64");
+        snprintf(what, sizeof(what), "submissions/s, %s",
+                 per_req == 1 ? "one per request" : "batches of 64");
         if (per_req != 1 && per_req != 64)
                 snprintf(what, sizeof(what), "submissions/s, batches of %zu", per_req);
         bench_report(what, rate, "entries/s", limit, "Ed25519 verify, all cores");

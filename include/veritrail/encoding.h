@@ -80,6 +80,35 @@ int vt_encoding_json_parse(const uint8_t *p, size_t n, size_t max, json_t **out,
  */
 int vt_encoding_json_dump(const json_t *v, size_t flags, struct vt_buf *out);
 
+/*
+ * struct vt_encoding_json_array: what vt_encoding_json_array_scan() found.
+ * Kinds are '{', '[', '"', '0' (a number), 't', 'f', 'n'.
+ */
+struct vt_encoding_json_array {
+        int root;          /* the document's kind: '{' or '[' */
+        size_t members;    /* root '{': how many members it has */
+        int member;        /* root '{': the kind of the named member's value, 0 when absent */
+        size_t n;          /* the elements of the array: the root, or the named member */
+        size_t *off, *len; /* element i is the bytes p[off[i] .. off[i] + len[i]) */
+};
+
+/*
+ * vt_encoding_json_array_scan(p, n, max, member, out, d): check p[0..n)
+ * exactly as vt_encoding_json_parse() does (same limits, codes and
+ * messages; no tree is built) and locate the elements of an array in it
+ * without copying them: the root when it is an array, or, when member is
+ * not NULL and the root is an object, the value of the root's member of that
+ * name when it is an array. Each element is the exact span of its bytes (no
+ * white space around it; white space inside). Fills the empty out; release
+ * it with vt_encoding_json_array_release(). Cost: linear in n.
+ */
+int vt_encoding_json_array_scan(const uint8_t *p, size_t n, size_t max, const char *member,
+                                struct vt_encoding_json_array *out,
+                                struct vt_diag *d) VT_WARN_UNUSED;
+
+/* vt_encoding_json_array_release(a): free what a holds and make it empty. */
+void vt_encoding_json_array_release(struct vt_encoding_json_array *a);
+
 /* ---- DSSE ---------------------------------------------------------------- */
 /*
  * DSSE v1 (secure-systems-lab/dsse, envelope.md and protocol.md): a JSON

@@ -13,8 +13,9 @@
  * most VT_ENCODING_DSSE_SIGS_MAX, and keyid is NULL or a non-empty string.
  *
  * Parsing refuses anything outside the limits in encoding.h before it
- * allocates for it; jansson itself is bounded by the byte limit given to
- * vt_encoding_json_parse().
+ * allocates for it. The JSON is checked whole by jscan.c (the rules of
+ * vt_encoding_json_parse(), without building a tree), then its fields are
+ * read in place: base64 without escapes is decoded straight from the input.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -143,50 +144,100 @@ static uint8_t *buf_take(struct vt_buf *b)
         return p;
 }
 
-/* Parse signatures[i] into s. */
-static int parse_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *s, struct vt_diag *d)
+/*
+ * The decoded string v: its bytes in place when it has no escape, else
+ * decoded into tmp. *s and *n locate it; 0 or VT_ENOMEM.
+ */
+static int str_of(const struct vt_encoding_int_jval *v, struct vt_buf *tmp, const char **s,
+                  size_t *n)
 {
+        if (!v->esc) {
+                *s = (const char *)v->p;
+                *n = v->n;
+                return 0;
+        }
+        if (vt_encoding_int_jscan_str(v, tmp) != 0)
+                return VT_ENOMEM;
+        *s = (const char *)tmp->p;
+        *n = tmp->len;
+        return 0;
+}
+
+/* A heap copy of the n bytes at s, NUL-terminated. */
+static char *copy_str(const char *s, size_t n)
+{
+        char *c = malloc(n + 1);
+
+        if (c != NULL) {
+                memcpy(c, s, n);
+                c[n] = '\0';
+        }
+        return c;
+}
+
+/* Parse signatures[i] (the checked value o) into s; tmp is scratch. */
+static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_encoding_dsse_sig *s,
+                     struct vt_buf *tmp, struct vt_diag *d)
+{
+        struct vt_encoding_int_jval k, v, keyid, sig;
+        struct vt_encoding_int_jiter it;
+        int has_keyid = 0, has_sig = 0;
         struct vt_buf b;
-        json_t *v;
+        const char *str;
+        size_t len;
         char what[48];
         int err;
 
         snprintf(what, sizeof(what), "signatures[%zu]", i);
-        if (!json_is_object(o)) {
+        if (o->kind != '{') {
                 vt_diag_set(d, "envelope: %s: not an object", what);
                 return VT_EMALFORMED;
         }
-        v = json_object_get(o, "keyid");
-        if (v != NULL && !json_is_string(v)) {
+        /* Keys are unique (checked): each is found at most once. */
+        vt_encoding_int_jscan_iter(o, &it);
+        while (vt_encoding_int_jscan_next(&it, &k, &v)) {
+                if (vt_encoding_int_jscan_key_is(&k, "keyid")) {
+                        keyid = v;
+                        has_keyid = 1;
+                } else if (vt_encoding_int_jscan_key_is(&k, "sig")) {
+                        sig = v;
+                        has_sig = 1;
+                }
+        }
+        if (has_keyid && keyid.kind != '"') {
                 vt_diag_set(d, "envelope: %s.keyid: not a string", what);
                 return VT_EMALFORMED;
         }
-        if (v != NULL && json_string_length(v) > VT_ENCODING_DSSE_KEYID_MAX) {
-                vt_diag_set(d, "envelope: %s.keyid: longer than %d bytes", what,
-                            VT_ENCODING_DSSE_KEYID_MAX);
-                return VT_ETOOBIG;
+        if (has_keyid) {
+                if (str_of(&keyid, tmp, &str, &len) != 0)
+                        return VT_ENOMEM;
+                if (len > VT_ENCODING_DSSE_KEYID_MAX) {
+                        vt_diag_set(d, "envelope: %s.keyid: longer than %d bytes", what,
+                                    VT_ENCODING_DSSE_KEYID_MAX);
+                        return VT_ETOOBIG;
+                }
+                /* An empty keyid says nothing: treat it as absent (Go omits it, Python writes "").
+                 */
+                if (len > 0 && (s->keyid = copy_str(str, len)) == NULL)
+                        return VT_ENOMEM;
         }
-        /* An empty keyid says nothing: treat it as absent (Go omits it, Python writes ""). */
-        if (v != NULL && json_string_length(v) > 0 &&
-            (s->keyid = strdup(json_string_value(v))) == NULL)
-                return VT_ENOMEM;
-        v = json_object_get(o, "sig");
-        if (v == NULL || !json_is_string(v)) {
-                vt_diag_set(d, "envelope: %s.sig: %s", what,
-                            v == NULL ? "missing" : "not a string");
+        if (!has_sig || sig.kind != '"') {
+                vt_diag_set(d, "envelope: %s.sig: %s", what, !has_sig ? "missing" : "not a string");
                 return VT_EMALFORMED;
         }
-        if (json_string_length(v) == 0) {
+        if (str_of(&sig, tmp, &str, &len) != 0)
+                return VT_ENOMEM;
+        if (len == 0) {
                 vt_diag_set(d, "envelope: %s.sig: empty", what);
                 return VT_EMALFORMED;
         }
-        if (json_string_length(v) > (VT_ENCODING_DSSE_SIG_MAX + 2) / 3 * 4) {
+        if (len > (VT_ENCODING_DSSE_SIG_MAX + 2) / 3 * 4) {
                 vt_diag_set(d, "envelope: %s.sig: longer than %d bytes", what,
                             VT_ENCODING_DSSE_SIG_MAX);
                 return VT_ETOOBIG;
         }
         vt_buf_init(&b);
-        err = b64_decode_any(json_string_value(v), json_string_length(v), &b);
+        err = b64_decode_any(str, len, &b);
         if (err != 0) {
                 vt_buf_release(&b);
                 snprintf(what + strlen(what), sizeof(what) - strlen(what), ".sig");
@@ -210,63 +261,87 @@ static int parse_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *s, struct
 int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *out,
                            struct vt_diag *d)
 {
+        struct vt_encoding_int_jval root, k, v, ptype, payload, sigs;
+        int has_ptype = 0, has_payload = 0, has_sigs = 0;
+        struct vt_encoding_int_jiter it;
         struct vt_encoding_dsse e;
-        struct vt_buf b;
-        json_t *root = NULL, *v, *sigs;
-        size_t i;
+        struct vt_buf b, tmp;
+        const char *str;
+        size_t i, len, nsigs;
         int err;
 
         vt_encoding_dsse_init(&e);
         vt_buf_init(&b);
+        vt_buf_init(&tmp);
         if (n > VT_ENCODING_DSSE_MAX) {
                 vt_diag_set(d, "envelope: larger than %d bytes", VT_ENCODING_DSSE_MAX);
                 return VT_ETOOBIG;
         }
-        if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_DSSE_MAX, &root, d)) != 0) {
+        /* The whole document first, as jansson did: a syntax error anywhere wins. */
+        if ((err = vt_encoding_int_jscan_check(p, n, VT_ENCODING_DSSE_MAX, d)) != 0) {
                 vt_diag_prefix(d, "envelope");
                 return err;
         }
         err = VT_EMALFORMED;
-        if (!json_is_object(root)) {
+        vt_encoding_int_jscan_root(p, n, &root);
+        if (root.kind != '{') {
                 vt_diag_set(d, "envelope: not a JSON object");
                 goto out;
         }
+        /* Keys are unique (checked): each is found at most once. */
+        vt_encoding_int_jscan_iter(&root, &it);
+        while (vt_encoding_int_jscan_next(&it, &k, &v)) {
+                if (vt_encoding_int_jscan_key_is(&k, "payloadType")) {
+                        ptype = v;
+                        has_ptype = 1;
+                } else if (vt_encoding_int_jscan_key_is(&k, "payload")) {
+                        payload = v;
+                        has_payload = 1;
+                } else if (vt_encoding_int_jscan_key_is(&k, "signatures")) {
+                        sigs = v;
+                        has_sigs = 1;
+                }
+        }
 
         /* payloadType: a required, non-empty string (it identifies the payload). */
-        v = json_object_get(root, "payloadType");
-        if (v == NULL || !json_is_string(v)) {
-                vt_diag_set(d, "envelope: payloadType: %s", v == NULL ? "missing" : "not a string");
+        if (!has_ptype || ptype.kind != '"') {
+                vt_diag_set(d, "envelope: payloadType: %s",
+                            !has_ptype ? "missing" : "not a string");
                 goto out;
         }
-        if (json_string_length(v) == 0) {
+        if ((err = str_of(&ptype, &tmp, &str, &len)) != 0)
+                goto out;
+        err = VT_EMALFORMED;
+        if (len == 0) {
                 vt_diag_set(d, "envelope: payloadType: empty");
                 goto out;
         }
-        if (json_string_length(v) > VT_ENCODING_DSSE_TYPE_MAX) {
+        if (len > VT_ENCODING_DSSE_TYPE_MAX) {
                 vt_diag_set(d, "envelope: payloadType: longer than %d bytes",
                             VT_ENCODING_DSSE_TYPE_MAX);
                 err = VT_ETOOBIG;
                 goto out;
         }
-        e.payload_type_len = json_string_length(v);
-        if ((e.payload_type = strdup(json_string_value(v))) == NULL) {
+        e.payload_type_len = len;
+        if ((e.payload_type = copy_str(str, len)) == NULL) {
                 err = VT_ENOMEM;
                 goto out;
         }
 
         /* payload: a required string, base64 (possibly empty: an empty body). */
-        v = json_object_get(root, "payload");
-        if (v == NULL || !json_is_string(v)) {
-                vt_diag_set(d, "envelope: payload: %s", v == NULL ? "missing" : "not a string");
+        if (!has_payload || payload.kind != '"') {
+                vt_diag_set(d, "envelope: payload: %s", !has_payload ? "missing" : "not a string");
                 goto out;
         }
-        if (json_string_length(v) / 4 * 3 > VT_ENCODING_DSSE_PAYLOAD_MAX + 2) {
+        if ((err = str_of(&payload, &tmp, &str, &len)) != 0)
+                goto out;
+        if (len / 4 * 3 > VT_ENCODING_DSSE_PAYLOAD_MAX + 2) {
                 vt_diag_set(d, "envelope: payload: larger than %d bytes",
                             VT_ENCODING_DSSE_PAYLOAD_MAX);
                 err = VT_ETOOBIG;
                 goto out;
         }
-        if ((err = b64_decode_any(json_string_value(v), json_string_length(v), &b)) != 0) {
+        if ((err = b64_decode_any(str, len, &b)) != 0) {
                 err = b64_fail(err, "payload", d);
                 goto out;
         }
@@ -284,30 +359,30 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
 
         /* signatures: a non-empty array of {"keyid"?, "sig"} objects. */
         err = VT_EMALFORMED;
-        sigs = json_object_get(root, "signatures");
-        if (sigs == NULL || !json_is_array(sigs)) {
-                vt_diag_set(d, "envelope: signatures: %s",
-                            sigs == NULL ? "missing" : "not an array");
+        if (!has_sigs || sigs.kind != '[') {
+                vt_diag_set(d, "envelope: signatures: %s", !has_sigs ? "missing" : "not an array");
                 goto out;
         }
-        if (json_array_size(sigs) == 0) {
+        nsigs = vt_encoding_int_jscan_count(&sigs);
+        if (nsigs == 0) {
                 vt_diag_set(d, "envelope: signatures: empty");
                 goto out;
         }
-        if (json_array_size(sigs) > VT_ENCODING_DSSE_SIGS_MAX) {
+        if (nsigs > VT_ENCODING_DSSE_SIGS_MAX) {
                 vt_diag_set(d, "envelope: signatures: more than %d", VT_ENCODING_DSSE_SIGS_MAX);
                 err = VT_ETOOBIG;
                 goto out;
         }
-        e.sigs = calloc(json_array_size(sigs), sizeof(*e.sigs));
+        e.sigs = calloc(nsigs, sizeof(*e.sigs));
         if (e.sigs == NULL) {
                 err = VT_ENOMEM;
                 goto out;
         }
-        for (i = 0; i < json_array_size(sigs); i++) {
+        vt_encoding_int_jscan_iter(&sigs, &it);
+        for (i = 0; vt_encoding_int_jscan_next(&it, NULL, &v); i++) {
                 /* Count it first, so that release frees what parse_sig left half-done. */
                 e.nsigs = i + 1;
-                if ((err = parse_sig(json_array_get(sigs, i), i, &e.sigs[i], d)) != 0)
+                if ((err = parse_sig(&v, i, &e.sigs[i], &tmp, d)) != 0)
                         goto out;
         }
         *out = e;
@@ -316,7 +391,7 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
 out:
         vt_encoding_dsse_release(&e);
         vt_buf_release(&b);
-        json_decref(root);
+        vt_buf_release(&tmp);
         return err;
 }
 

@@ -55,4 +55,64 @@ int vt_encoding_int_json_object(const uint8_t *p, size_t n, size_t max, const ch
  */
 int vt_encoding_int_b64_fail(int err, struct vt_diag *d, const char *fmt, ...) VT_PRINTF(3, 4);
 
+/* ---- jscan.c: a strict JSON checker and a reader of what it passed ---- */
+
+/*
+ * vt_encoding_int_jscan_check(p, n, max, d): check p[0..n) exactly as
+ * vt_encoding_json_parse(p, n, max, ...) would, without building anything:
+ * 0, VT_ETOOBIG (more than max bytes: "JSON is larger than the limit of
+ * <max> bytes"; nested deeper than VT_ENCODING_JSON_MAX_DEPTH: "JSON nests
+ * deeper than 32 levels"), VT_EMALFORMED ("malformed JSON at line L column
+ * C: <reason>"), VT_ENOMEM. Cost: linear in n; allocates only for objects of
+ * more than 16 keys, keys with escapes and nesting past 24 levels.
+ */
+int vt_encoding_int_jscan_check(const uint8_t *p, size_t n, size_t max, struct vt_diag *d);
+
+/*
+ * struct vt_encoding_int_jval: one value of a document that
+ * vt_encoding_int_jscan_check() passed, as a span of its bytes. kind is '{',
+ * '[', '"', '0' (a number), 't', 'f' or 'n'. A string's span is its body
+ * between the quotes, esc set when it holds a backslash escape (else the
+ * span is its value); any other value's span is all of it.
+ */
+struct vt_encoding_int_jval {
+        const uint8_t *p;
+        size_t n;
+        char kind;
+        char esc;
+};
+
+/* An iterator over the members or elements of a checked object or array. */
+struct vt_encoding_int_jiter {
+        const uint8_t *p, *e;
+};
+
+/*
+ * The reader: its functions trust the syntax of what they read, so they
+ * must only be given documents (and values of documents) that
+ * vt_encoding_int_jscan_check() passed.
+ *
+ *   jscan_root(p, n, v): v is the root value of the checked p[0..n).
+ *   jscan_iter(v, it): it walks the object or array v;
+ *   jscan_next(it, key, val): 1 with the next member (key and val) of an
+ *     object or element (val, key NULL) of an array, 0 at its end;
+ *   jscan_count(v): how many members or elements v holds;
+ *   jscan_str(v, out): the decoded string v into out (replaced, NUL after
+ *     it): 0 or VT_ENOMEM;
+ *   jscan_key_is(k, lit): 1 when the decoded string k is lit (at most 40
+ *     bytes);
+ *   jscan_tree(v, out): a jansson value equal to what json_loadb() makes of
+ *     v, into *out (the caller json_decref()s it): 0 or VT_ENOMEM. v must
+ *     nest at most VT_ENCODING_JSON_MAX_DEPTH levels (it recurses).
+ */
+void vt_encoding_int_jscan_root(const uint8_t *p, size_t n, struct vt_encoding_int_jval *v);
+void vt_encoding_int_jscan_iter(const struct vt_encoding_int_jval *v,
+                                struct vt_encoding_int_jiter *it);
+int vt_encoding_int_jscan_next(struct vt_encoding_int_jiter *it, struct vt_encoding_int_jval *key,
+                               struct vt_encoding_int_jval *val);
+size_t vt_encoding_int_jscan_count(const struct vt_encoding_int_jval *v);
+int vt_encoding_int_jscan_str(const struct vt_encoding_int_jval *v, struct vt_buf *out);
+int vt_encoding_int_jscan_key_is(const struct vt_encoding_int_jval *k, const char *lit);
+int vt_encoding_int_jscan_tree(const struct vt_encoding_int_jval *v, json_t **out);
+
 #endif

@@ -7,11 +7,13 @@
  * ignore what it tells consumers to ignore (unknown fields, README.md
  * "Parsing rules"). The parsed value keeps the whole JSON document, so
  * predicates can be read by the modules above (trace, policy) without a
- * second parse.
+ * second parse. The bytes are checked by jscan.c (the rules of
+ * vt_encoding_json_parse()) and the tree is built from them directly.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding/encoding_int.h"
 #include "veritrail/encoding.h"
 
 /* see encoding.h */
@@ -241,6 +243,7 @@ fail:
 int vt_encoding_statement_parse(const uint8_t *p, size_t n, struct vt_encoding_statement *out,
                                 struct vt_diag *d)
 {
+        struct vt_encoding_int_jval v;
         json_t *root = NULL;
         int err;
 
@@ -248,8 +251,14 @@ int vt_encoding_statement_parse(const uint8_t *p, size_t n, struct vt_encoding_s
                 vt_diag_set(d, "statement: larger than %d bytes", VT_ENCODING_STATEMENT_MAX);
                 return VT_ETOOBIG;
         }
-        if ((err = vt_encoding_json_parse(p, n, VT_ENCODING_STATEMENT_MAX, &root, d)) != 0) {
+        /* Checked whole by jscan.c, then the tree built from the checked bytes. */
+        if ((err = vt_encoding_int_jscan_check(p, n, VT_ENCODING_STATEMENT_MAX, d)) != 0) {
                 vt_diag_prefix(d, "statement");
+                return err;
+        }
+        vt_encoding_int_jscan_root(p, n, &v);
+        if ((err = vt_encoding_int_jscan_tree(&v, &root)) != 0) {
+                vt_diag_set(d, "statement: out of memory");
                 return err;
         }
         if ((err = statement_from_json(root, out, d)) != 0)

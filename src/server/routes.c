@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <microhttpd.h>
 
 #include "server/server_int.h"
@@ -224,78 +223,59 @@ static void h_submit(struct vt_server_call *c, struct vt_server_reply *r)
 
 /*
  * The envelopes of a batch body: a JSON array of envelopes, or an object
- * whose only member "envelopes" is one. Each element is serialised again
- * (compact) into one buffer; offs[i] / lens[i] locate element i. 0 or -1
- * after replying.
+ * whose only member "envelopes" is one. The whole body is checked as
+ * strictly as any JSON we read (vt_encoding_json_parse()'s rules: a
+ * malformed or too deeply nested body is refused whole), and each element
+ * is located in place: offs[i] / lens[i] are the bytes of element i in the
+ * request body, as sent (the service parses each one strictly itself). 0
+ * or -1 after replying.
  */
-static int batch_split(struct vt_server_call *c, struct vt_buf *all, size_t **offs, size_t **lens,
-                       size_t *n, struct vt_server_reply *r)
+int vt_server_batch_split(const uint8_t *body, size_t len, size_t max, size_t **offs, size_t **lens,
+                          size_t *n, struct vt_server_reply *r)
 {
-        json_t *doc = NULL, *arr;
+        struct vt_encoding_json_array a;
         struct vt_diag d = {""};
-        size_t i, count;
         int err;
 
-        err = vt_encoding_json_parse(c->rq->body.p, c->rq->body.len, c->rq->body_max, &doc, &d);
+        err = vt_encoding_json_array_scan(body, len, max, "envelopes", &a, &d);
         if (err != 0) {
                 vt_server_reply_code(r, err, d.msg);
                 return -1;
         }
-        arr = doc;
-        if (json_is_object(doc)) {
-                arr = json_object_get(doc, "envelopes");
-                if (json_object_size(doc) != 1 || arr == NULL) {
-                        vt_server_reply_error(r, 400, "malformed",
-                                              "batch object must have exactly one member, "
-                                              "'envelopes'");
-                        goto fail;
-                }
+        if (a.root == '{' && (a.members != 1 || a.member == 0)) {
+                vt_server_reply_error(r, 400, "malformed",
+                                      "batch object must have exactly one member, "
+                                      "'envelopes'");
+                goto fail;
         }
-        if (!json_is_array(arr)) {
+        if (a.root == '{' && a.member != '[') {
                 vt_server_reply_error(r, 400, "malformed",
                                       "batch must be a JSON array of envelopes or "
                                       "{\"envelopes\":[...]}");
                 goto fail;
         }
-        count = json_array_size(arr);
-        if (count == 0) {
+        if (a.n == 0) {
                 vt_server_reply_error(r, 400, "malformed", "batch holds no envelopes");
                 goto fail;
         }
-        if (count > VT_SERVICE_BATCH_MAX) {
+        if (a.n > VT_SERVICE_BATCH_MAX) {
                 vt_server_reply_error(r, 413, "too_large",
-                                      "batch holds %zu envelopes, more than %d", count,
+                                      "batch holds %zu envelopes, more than %d", a.n,
                                       VT_SERVICE_BATCH_MAX);
                 goto fail;
         }
-        *offs = calloc(count, sizeof(**offs));
-        *lens = calloc(count, sizeof(**lens));
-        if (*offs == NULL || *lens == NULL || vt_buf_reserve(all, c->rq->body.len) != 0)
-                goto nomem;
-        for (i = 0; i < count; i++) {
-                (*offs)[i] = all->len;
-                if (vt_encoding_json_dump(json_array_get(arr, i), JSON_COMPACT | JSON_ENCODE_ANY,
-                                          all) != 0)
-                        goto nomem;
-                (*lens)[i] = all->len - (*offs)[i];
-        }
-        *n = count;
-        json_decref(doc);
+        *offs = a.off;
+        *lens = a.len;
+        *n = a.n;
         return 0;
-nomem:
-        vt_server_reply_code(r, VT_ENOMEM, NULL);
 fail:
-        free(*offs);
-        free(*lens);
-        *offs = *lens = NULL;
-        json_decref(doc);
+        vt_encoding_json_array_release(&a);
         return -1;
 }
 
 /* A batch request's submissions in the service, while the request is parked. */
 struct batch_work {
-        struct vt_server_request *rq;
-        struct vt_buf all; /* the envelopes, each serialised again */
+        struct vt_server_request *rq; /* its body holds the envelopes until the reply */
         size_t *offs, *lens, n;
         struct vt_service_op **ops; /* NULL for one that could not start */
         atomic_size_t left;         /* started and not yet done, plus one while starting */
@@ -317,7 +297,6 @@ static void batch_work_free(struct vt_service *svc, void *p)
                 b.len = 0;
         }
         vt_buf_release(&b);
-        vt_buf_release(&w->all);
         free(w->ops);
         free(w->offs);
         free(w->lens);
@@ -358,9 +337,9 @@ static void h_batch(struct vt_server_call *c, struct vt_server_reply *r)
                 vt_server_reply_code(r, VT_ENOMEM, NULL);
                 return;
         }
-        vt_buf_init(&w->all);
         w->rq = c->rq;
-        if (batch_split(c, &w->all, &w->offs, &w->lens, &w->n, r) != 0)
+        if (vt_server_batch_split(c->rq->body.p, c->rq->body.len, c->rq->body_max, &w->offs,
+                                  &w->lens, &w->n, r) != 0)
                 goto done;
         n = w->n;
         /* One token per envelope: a batch is charged for what it holds. */
@@ -380,8 +359,8 @@ static void h_batch(struct vt_server_call *c, struct vt_server_reply *r)
         }
         atomic_init(&w->left, n + 1);
         for (i = 0; i < n; i++)
-                if (vt_service_submit_start(c->svc, w->all.p + w->offs[i], w->lens[i], batch_done,
-                                            w, &w->ops[i]) != 0) {
+                if (vt_service_submit_start(c->svc, c->rq->body.p + w->offs[i], w->lens[i],
+                                            batch_done, w, &w->ops[i]) != 0) {
                         w->ops[i] = NULL;
                         atomic_fetch_sub(&w->left, 1);
                 }

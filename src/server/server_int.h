@@ -171,6 +171,19 @@ int vt_server_route_find(const char *method, const char *path, const struct vt_s
 /* vt_server_route_tail(route, path): the part of path after the route's prefix ("" if exact). */
 const char *vt_server_route_tail(const struct vt_server_route *route, const char *path);
 
+/*
+ * vt_server_batch_split(body, len, max, offs, lens, n, r): the envelopes of
+ * a POST /v1/entries:batch body of len bytes (at most max): a JSON array,
+ * or an object whose only member "envelopes" is one, checked whole with
+ * vt_encoding_json_parse()'s rules. 0 with *n (1..VT_SERVICE_BATCH_MAX)
+ * elements, element i being body[(*offs)[i] .. + (*lens)[i]) (no copy; the
+ * caller frees both arrays); or -1 with the error reply in r: the JSON
+ * error's (400 malformed, 413 for size or depth), 400 for another shape or
+ * no element, 413 for too many. Defined in routes.c.
+ */
+int vt_server_batch_split(const uint8_t *body, size_t len, size_t max, size_t **offs, size_t **lens,
+                          size_t *n, struct vt_server_reply *r);
+
 /* ---- rate limits --------------------------------------------------------- */
 
 struct vt_server_limiter;

@@ -8,7 +8,7 @@ if out=$(scripts/check-deps 2>&1); then ok "modules include only modules below t
 fi
 if command -v clang-format >/dev/null; then
 	if make -s check-format >"$T/fmt" 2>&1; then ok "sources match .clang-format"; else
-		notok "sources differ from .clang-format: $(grep -c warning "$T/fmt") places"
+		notok "sources differ from .clang-format: $(grep -cE "(warning|error):" "$T/fmt") places"
 		head -5 "$T/fmt"
 	fi
 else
