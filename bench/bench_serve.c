@@ -281,6 +281,18 @@ static int cmp_double(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+/* Write what the socket takes of c's request (a batch of 64 is ~85 KiB: often in parts). */
+static void send_more(struct conn *c)
+{
+        ssize_t w;
+
+        while (c->r != NULL && c->sent < c->r->n) {
+                if ((w = write(c->fd, c->r->p + c->sent, c->r->n - c->sent)) <= 0)
+                        break; /* the kernel buffer is full: the next loop goes on */
+                c->sent += (size_t)w;
+        }
+}
+
 /*
  * drive(reqs, n, conns, rate, secs, lat, nlat, errors): send requests over
  * conns connections for secs seconds; rate 0 = closed loop, else an open
@@ -316,6 +328,9 @@ static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double s
                 now = bench_now();
                 if (now - start >= secs)
                         break;
+                /* Requests the socket could not take whole: their next bytes (as room frees). */
+                for (i = 0; i < nconn; i++)
+                        send_more(&cs[i]);
                 /* Start requests on idle connections: all of them (closed loop) or when due. */
                 for (i = 0; i < nconn && next < n; i++) {
                         struct conn *c = &cs[i];
@@ -327,13 +342,7 @@ static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double s
                         c->sent = 0;
                         c->inlen = 0;
                         c->t0 = now;
-                        while (c->sent < c->r->n) {
-                                ssize_t w = write(c->fd, c->r->p + c->sent, c->r->n - c->sent);
-                                if (w <= 0)
-                                        break; /* the kernel buffer is full: rare for ~1 KiB
-                                                  requests */
-                                c->sent += (size_t)w;
-                        }
+                        send_more(c);
                         if (rate > 0)
                                 due += 1.0 / rate;
                 }
@@ -350,9 +359,6 @@ static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double s
                         c->inlen += (size_t)r;
                         if (c->r == NULL || (used = response_done(c, &status)) == 0)
                                 continue;
-                        if (c->sent <
-                            c->r->n) /* finish a request the socket could not take at once */
-                                (void)!write(c->fd, c->r->p + c->sent, c->r->n - c->sent);
                         if (status == 201 || (status == 200 && per_req == 1)) {
                                 lat[(*nlat)++] = bench_now() - c->t0;
                                 logged++;
