@@ -1,6 +1,6 @@
 /*
  * segment.c: the entry segment file of the SQLite back end, dir/entries.seg
- * (store_impl.h, docs/formats-store.md "Entry segment").
+ * (store_impl.h, docs/FORMATS.md "Entry segment").
  *
  * The segment holds the bytes of the entry bundles, appended; the database
  * holds where each bundle is (offset, length) and how many bytes of the file

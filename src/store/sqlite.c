@@ -200,7 +200,7 @@ static const char *const sq_sql[ST_COUNT] = {
     [ST_TOKEN_LIST] = "SELECT name, hash, admin, revoked, created FROM tokens ORDER BY name",
 };
 
-/* Schema version 3 (a new database); docs/formats-store.md describes it. */
+/* The log's tables of version 1 (docs/FORMATS.md, "The store"): a new database starts here. */
 static const char sq_schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
     "CREATE TABLE bundles(n INTEGER PRIMARY KEY, width INTEGER NOT NULL, off INTEGER NOT NULL,"
@@ -581,11 +581,12 @@ out:
 }
 
 /*
- * sq_migrate(q, dir, version, d): bring a schema version 1 or 2 database to
- * version 3 in one transaction (1 -> 2: add the service tables; 2 -> 3: move
- * the bundle bytes to the segment, which must be open for writing);
+ * sq_migrate(q, dir, version, d): bring a schema version 1, 2 or 3 database
+ * to version 4 in one transaction (1 -> 2: add the service tables; 2 -> 3:
+ * move the bundle bytes to the segment, which must be open for writing;
+ * 3 -> 4: key the service tables by entry index);
  * *version becomes the version found or made. Another process migrating at
- * the same time serialises on BEGIN IMMEDIATE; the second finds version 3.
+ * the same time serialises on BEGIN IMMEDIATE; the second finds version 4.
  */
 static int sq_migrate(struct sq *q, const char *dir, int64_t *version, struct vt_diag *d)
 {
@@ -626,8 +627,8 @@ fail:
 
 /*
  * sq_schema(q, dir, path, flags, version, d): check the database is ours and
- * of a schema version we know (1..3), setting *version; with
- * VT_STORE_CREATE, create the version 3 schema in an empty database. Two
+ * of a schema version we know (1..4), setting *version; with
+ * VT_STORE_CREATE, create the version 4 schema in an empty database. Two
  * processes creating at once serialise on BEGIN IMMEDIATE and the second
  * finds the schema in place.
  */
