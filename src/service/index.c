@@ -19,8 +19,10 @@
  * against the store, so two digests sharing 8 bytes (by chance or by
  * design) cost a lookup, never a wrong answer.
  *
- * Locking: a rwlock; vt_service_index_reserve() allocates outside the
- * committer's hot path so that adding never fails.
+ * Locking: a rwlock. One thread adds (the committer; the scans at open
+ * before it starts) and reserves room first, so that adding never fails;
+ * growing builds the larger tables under the read lock and swaps them in
+ * under the write lock, so lookups never wait for a rehash.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -97,47 +99,64 @@ void vt_service_index_free(struct vt_service_index *ix)
 /* see service_int.h */
 int vt_service_index_reserve(struct vt_service_index *ix, size_t keys)
 {
-        struct ix_slot *ns = NULL;
-        struct ix_node *nn;
-        size_t cap, need, i;
-        int err = 0;
+        struct ix_slot *ns = NULL, *os = NULL;
+        struct ix_node *nn = NULL, *on = NULL;
+        size_t cap, ncap, need, i;
 
-        pthread_rwlock_wrlock(&ix->lk);
+        /*
+         * Only the adding thread calls this (service_int.h), so the tables
+         * cannot change under it: the larger ones are built under the read
+         * lock, lookups go on meanwhile, and the write lock is held only to
+         * swap them in.
+         */
+        pthread_rwlock_rdlock(&ix->lk);
         if (keys > SIZE_MAX / 4 - ix->nused) {
-                err = VT_ENOMEM;
-                goto out;
+                pthread_rwlock_unlock(&ix->lk);
+                return VT_ENOMEM;
         }
         need = ix->nused + keys;
-        if (need > ix->ncap) {
-                size_t ncap = ix->ncap ? ix->ncap : IX_MIN_CAP;
-                while (ncap < need)
-                        ncap *= 2;
-                if ((nn = vt_util_reallocarray(ix->node, ncap, sizeof(*nn))) == NULL) {
-                        err = VT_ENOMEM;
-                        goto out;
-                }
-                ix->node = nn;
-                ix->ncap = ncap;
+        ncap = ix->ncap;
+        if (need > ncap) {
+                for (ncap = ncap ? ncap : IX_MIN_CAP; ncap < need; ncap *= 2)
+                        ;
+                if ((nn = vt_util_reallocarray(NULL, ncap, sizeof(*nn))) == NULL)
+                        goto nomem;
+                if (ix->nused > 0)
+                        memcpy(nn, ix->node, ix->nused * sizeof(*nn));
         }
         /* Every new key may need a slot: keep the load at most 0.7. */
         need = ix->used + keys;
         for (cap = ix->cap; need > cap / 10 * 7; cap *= 2)
                 ;
         if (cap != ix->cap) {
-                if ((ns = calloc(cap, sizeof(*ns))) == NULL) {
-                        err = VT_ENOMEM;
-                        goto out;
-                }
+                if ((ns = calloc(cap, sizeof(*ns))) == NULL)
+                        goto nomem;
                 for (i = 0; i < ix->cap; i++)
                         if (ix->slot[i].head != 0)
                                 *ix_find(ns, cap, ix->slot[i].h) = ix->slot[i];
-                free(ix->slot);
+        }
+        pthread_rwlock_unlock(&ix->lk);
+        if (nn == NULL && ns == NULL)
+                return 0;
+        pthread_rwlock_wrlock(&ix->lk);
+        if (nn != NULL) {
+                on = ix->node;
+                ix->node = nn;
+                ix->ncap = ncap;
+        }
+        if (ns != NULL) {
+                os = ix->slot;
                 ix->slot = ns;
                 ix->cap = cap;
         }
-out:
         pthread_rwlock_unlock(&ix->lk);
-        return err;
+        free(on);
+        free(os);
+        return 0;
+nomem:
+        pthread_rwlock_unlock(&ix->lk);
+        free(nn);
+        return VT_ENOMEM;
 }
 
 /* see service_int.h */

@@ -178,7 +178,8 @@ void vt_service_index_free(struct vt_service_index *ix);
 
 /*
  * vt_service_index_reserve(ix, keys): room for keys more
- * vt_service_index_add() calls without allocating. 0 or VT_ENOMEM.
+ * vt_service_index_add() calls without allocating. 0 or VT_ENOMEM. Only
+ * the thread that adds may call it (lookups may run meanwhile).
  */
 int vt_service_index_reserve(struct vt_service_index *ix, size_t keys);
 
