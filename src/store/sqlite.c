@@ -273,6 +273,7 @@ struct sq {
         int ck_started;       /* the thread runs */
         int ck_want, ck_stop; /* under ck_mu */
         pthread_t ck_th;
+        pthread_mutex_t ck_run; /* held around every checkpoint of the writer's (see below) */
         pthread_mutex_t ck_mu;
         pthread_cond_t ck_cv;
 };
@@ -814,9 +815,12 @@ static void *sq_ck_thread(void *arg)
                         break;
                 q->ck_want = 0;
                 pthread_mutex_unlock(&q->ck_mu);
-                if (db != NULL)
+                if (db != NULL) {
+                        pthread_mutex_lock(&q->ck_run);
                         (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
                                                         NULL);
+                        pthread_mutex_unlock(&q->ck_run);
+                }
                 pthread_mutex_lock(&q->ck_mu);
         }
         pthread_mutex_unlock(&q->ck_mu);
@@ -838,8 +842,14 @@ static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
                 return SQLITE_OK;
         }
         if (pages >= 2 * q->ck_pages) {
-                /* The thread is behind: wait for it, copy the rest, start the WAL over. */
+                /*
+                 * The thread is behind: wait for it (a second checkpointer gets
+                 * SQLITE_BUSY at once, without the busy handler), copy the rest,
+                 * start the WAL over.
+                 */
+                pthread_mutex_lock(&q->ck_run);
                 (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+                pthread_mutex_unlock(&q->ck_run);
                 return SQLITE_OK;
         }
         pthread_mutex_lock(&q->ck_mu);
@@ -869,6 +879,7 @@ static void sq_ck_stop(struct sq *q)
         pthread_mutex_unlock(&q->ck_mu);
         if (q->ck_started)
                 pthread_join(q->ck_th, NULL);
+        pthread_mutex_destroy(&q->ck_run);
         pthread_mutex_destroy(&q->ck_mu);
         pthread_cond_destroy(&q->ck_cv);
         free(q->path);
@@ -957,6 +968,7 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
         q->base.dir = NULL;
         if (!(flags & VT_STORE_READONLY)) {
                 q->version = version;
+                pthread_mutex_init(&q->ck_run, NULL);
                 pthread_mutex_init(&q->ck_mu, NULL);
                 pthread_cond_init(&q->ck_cv, NULL);
                 q->path = path;
@@ -1002,8 +1014,16 @@ static int sq_wal_flush(struct vt_store *s, struct vt_diag *d)
         struct sq *q = (struct sq *)s;
         int rc, log = 0, done = 0;
 
-        /* FULL: wait (busy timeout) for the writer, copy every frame, sync the database. */
+        /*
+         * FULL: wait (busy timeout) for the writer, copy every frame, sync the
+         * database; after the writer's checkpoint thread, if it is at work (a
+         * second checkpointer would get SQLITE_BUSY at once).
+         */
+        if (q->path != NULL)
+                pthread_mutex_lock(&q->ck_run);
         rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_FULL, &log, &done);
+        if (q->path != NULL)
+                pthread_mutex_unlock(&q->ck_run);
         if (rc != SQLITE_OK)
                 return sq_fail(s->dir, q->db, rc, "flushing the write-ahead log", d);
         if (done < log) {

@@ -1175,6 +1175,14 @@ static void wal_background_checkpoint(void **state)
         for (k = 0; k < 200 && file_size(t.data, "veritrail.db") < (off_t)16 << 20; k++)
                 usleep(25000);
         assert_true(file_size(t.data, "veritrail.db") >= (off_t)16 << 20);
+        /* A flush waits for the thread instead of finding the WAL busy. */
+        for (k = 0; k < 3; k++) {
+                assert_int_equal(vt_store_begin(s, &d), 0);
+                assert_int_equal(big_envelopes(s, 100 + 80 * (uint64_t)k, 72, 256 * 1024, &d), 0);
+                assert_int_equal(vt_store_commit(s, &d), 0);
+                if (vt_store_wal_flush(s, &d) != 0)
+                        fail_msg("flush after commit %d: %s", k, d.msg);
+        }
         vt_store_close(s);
         assert_integrity(t.data);
         scratch_free(&t);
