@@ -94,13 +94,17 @@ int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_
                   uint64_t *first, struct vt_diag *d);
 
 /*
- * vt_log_append_ex(log, entries, lens, users, n, first, d): vt_log_append()
- * that hands users (n opaque pointers of the caller, or NULL) to the batch
- * hook (vt_log_set_batch_hook) of this batch, as vt_log_submit_ex() does
- * for one entry: for a caller that gathers its own batches.
+ * vt_log_append_ex(log, entries, lens, leaves, users, n, first, d):
+ * vt_log_append() for a caller that gathers its own batches. users (n
+ * opaque pointers of the caller, or NULL) go to the batch hook
+ * (vt_log_set_batch_hook) of this batch, as vt_log_submit_ex() does for one
+ * entry. leaves: the RFC 9162 leaf hashes of the entries when the caller
+ * has them already (vt_merkle_leaf_hash), else NULL and the log computes
+ * them; they are taken as given (an audit recomputes every one).
  */
 int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
-                     void *const *users, size_t n, uint64_t *first, struct vt_diag *d);
+                     const struct vt_hash *leaves, void *const *users, size_t n, uint64_t *first,
+                     struct vt_diag *d);
 
 /*
  * vt_log_submit(log, entry, len, index, d): thread-safe append of one entry

@@ -850,12 +850,13 @@ static int log_entries_check(struct vt_log *log, const uint8_t *const *entries, 
 int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_t *lens, size_t n,
                   uint64_t *first, struct vt_diag *d)
 {
-        return vt_log_append_ex(log, entries, lens, NULL, n, first, d);
+        return vt_log_append_ex(log, entries, lens, NULL, NULL, n, first, d);
 }
 
 /* see log.h */
 int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
-                     void *const *users, size_t n, uint64_t *first, struct vt_diag *d)
+                     const struct vt_hash *given, void *const *users, size_t n, uint64_t *first,
+                     struct vt_diag *d)
 {
         struct log_hash_job hj;
         struct vt_hash *leaves;
@@ -868,8 +869,13 @@ int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const si
                 vt_diag_set(d, "out of memory for %zu leaf hashes", n);
                 return VT_ENOMEM;
         }
-        /* The helper starts hashing now, while we may still wait for the lock. */
-        log_hash_start(&hj, entries, lens, leaves, n);
+        if (given != NULL) {
+                memcpy(leaves, given, n * sizeof(*leaves));
+                log_hash_ready(&hj, leaves, n);
+        } else {
+                /* The helper starts hashing now, while we may still wait for the lock. */
+                log_hash_start(&hj, entries, lens, leaves, n);
+        }
         pthread_mutex_lock(&log->wmu);
         err = log_append_locked(log, entries, lens, &hj, users, n, &f, d);
         pthread_mutex_unlock(&log->wmu);

@@ -663,8 +663,8 @@ static void *svc_committer(void *arg)
                                  (err = vt_service_index_reserve(s->ix_subject, nsubj)) != 0))
                         vt_diag_set(&d, "out of memory for the lookup index of %zu entries", m);
                 if (err == 0)
-                        err = vt_log_append_ex(s->log, s->gp, s->gl, (void *const *)s->gu, m,
-                                               &first, &d);
+                        err = vt_log_append_ex(s->log, s->gp, s->gl, leaves, (void *const *)s->gu,
+                                               m, &first, &d);
                 /* Into the filter and the index before anyone leaves the in-flight table (S2). */
                 if (err == 0 && s->filter != NULL)
                         vt_service_filter_add(s->filter, leaves, m);
