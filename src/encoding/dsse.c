@@ -163,18 +163,6 @@ static int str_of(const struct vt_encoding_int_jval *v, struct vt_buf *tmp, cons
         return 0;
 }
 
-/* A heap copy of the n bytes at s, NUL-terminated. */
-static char *copy_str(const char *s, size_t n)
-{
-        char *c = malloc(n + 1);
-
-        if (c != NULL) {
-                memcpy(c, s, n);
-                c[n] = '\0';
-        }
-        return c;
-}
-
 /* Parse signatures[i] (the checked value o) into s; tmp is scratch. */
 static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_encoding_dsse_sig *s,
                      struct vt_buf *tmp, struct vt_diag *d)
@@ -218,7 +206,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
                 }
                 /* An empty keyid says nothing: treat it as absent (Go omits it, Python writes "").
                  */
-                if (len > 0 && (s->keyid = copy_str(str, len)) == NULL)
+                if (len > 0 && (s->keyid = vt_encoding_int_strndup(str, len)) == NULL)
                         return VT_ENOMEM;
         }
         if (!has_sig || sig.kind != '"') {
@@ -323,7 +311,7 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
                 goto out;
         }
         e.payload_type_len = len;
-        if ((e.payload_type = copy_str(str, len)) == NULL) {
+        if ((e.payload_type = vt_encoding_int_strndup(str, len)) == NULL) {
                 err = VT_ENOMEM;
                 goto out;
         }

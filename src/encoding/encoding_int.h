@@ -27,6 +27,12 @@ void vt_encoding_int_sigs_free(struct vt_encoding_dsse_sig *sigs, size_t n);
 int vt_encoding_int_put_string(struct vt_buf *out, const char *s, size_t n);
 
 /*
+ * vt_encoding_int_strndup(s, n): a heap copy of the n bytes at s,
+ * NUL-terminated, or NULL when out of memory. Defined in json.c.
+ */
+char *vt_encoding_int_strndup(const char *s, size_t n);
+
+/*
  * vt_encoding_int_buf_rewind(out, len): cut out back to its first len bytes
  * (len <= out->len), keeping the NUL after them; the capacity stays. Writers
  * use it to leave out as it was when they fail. Defined in json.c.

@@ -121,17 +121,6 @@ static int entry_string(json_t *o, const char *key, const char *where, const cha
         return 0;
 }
 
-static char *entry_strndup(const char *s, size_t n)
-{
-        char *p = malloc(n + 1);
-
-        if (p != NULL) {
-                memcpy(p, s, n);
-                p[n] = '\0';
-        }
-        return p;
-}
-
 /* Parse signatures[i] into sig. */
 static int entry_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *sig, struct vt_diag *d)
 {
@@ -160,7 +149,7 @@ static int entry_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *sig, stru
                                     VT_ENCODING_DSSE_KEYID_MAX);
                         return VT_ETOOBIG;
                 }
-                if ((sig->keyid = entry_strndup(s, n)) == NULL)
+                if ((sig->keyid = vt_encoding_int_strndup(s, n)) == NULL)
                         return VT_ENOMEM;
         }
         if (json_object_size(o) != members) {
@@ -239,7 +228,7 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
                 err = len == 0 ? VT_EMALFORMED : VT_ETOOBIG;
                 goto out;
         }
-        if ((e.payload_type = entry_strndup(s, len)) == NULL) {
+        if ((e.payload_type = vt_encoding_int_strndup(s, len)) == NULL) {
                 err = VT_ENOMEM;
                 goto out;
         }

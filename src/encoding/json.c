@@ -81,6 +81,18 @@ int vt_encoding_int_put_string(struct vt_buf *out, const char *s, size_t n)
 }
 
 /* see encoding_int.h */
+char *vt_encoding_int_strndup(const char *s, size_t n)
+{
+        char *c = malloc(n + 1);
+
+        if (c != NULL) {
+                memcpy(c, s, n);
+                c[n] = '\0';
+        }
+        return c;
+}
+
+/* see encoding_int.h */
 void vt_encoding_int_buf_rewind(struct vt_buf *out, size_t len)
 {
         out->len = len;
