@@ -37,26 +37,6 @@ static struct vt_crypto_key *kx; /* a stranger */
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static char *tmpdir_new(void)
-{
-        const char *t = getenv("TMPDIR");
-        char *p = malloc(4096);
-
-        assert_non_null(p);
-        snprintf(p, 4096, "%s/vt-test-bundle.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
-        assert_non_null(mkdtemp(p));
-        return p;
-}
-
-static void tmpdir_free(char *p)
-{
-        char cmd[4200];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
-        assert_int_equal(system(cmd), 0);
-        free(p);
-}
-
 /* An in-toto envelope about subject name (its bytes as digest), signed by k. */
 static void make_env(struct vt_encoding_dsse *e, const char *ptype, const char *name,
                      const struct vt_crypto_key *k)
@@ -559,7 +539,7 @@ static int fix_setup(void **state)
         char name[32];
 
         assert_non_null(f);
-        f->dir = tmpdir_new();
+        f->dir = vt_test_tmpdir_new("bundle");
         if (vt_log_init(f->dir, ORIGIN, &d) != 0 || vt_log_open(f->dir, 0, &f->log, &d) != 0)
                 fail_msg("log: %s", d.msg);
         for (i = 0; i < NENV; i++) {
@@ -595,7 +575,7 @@ static int fix_teardown(void **state)
         vt_buf_release(&f->note);
         vt_buf_release(&f->note3);
         vt_log_close(f->log);
-        tmpdir_free(f->dir);
+        vt_test_tmpdir_free(f->dir);
         free(f);
         return 0;
 }

@@ -34,28 +34,6 @@
 
 #define assert_hash_equal(x, y) assert_memory_equal((x)->b, (y)->b, 32)
 
-static char *tmpdir_new(void)
-{
-        const char *t = getenv("TMPDIR");
-        char *p = malloc(4096);
-
-        assert_non_null(p);
-        snprintf(p, 4096, "%s/vt-test-log.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
-        assert_non_null(mkdtemp(p));
-        return p;
-}
-
-static void tmpdir_free(char *p)
-{
-        char cmd[4200];
-
-        if (p == NULL)
-                return;
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
-        assert_int_equal(system(cmd), 0);
-        free(p);
-}
-
 /* "<dir>/<name>" in a static buffer of the caller. */
 static const char *sub(char *buf, size_t cap, const char *dir, const char *name)
 {
@@ -328,7 +306,7 @@ static struct vt_log *reopen(struct vt_log *log, const char *dir, int flags)
 
 static void init_and_open(void **state)
 {
-        char *dir = tmpdir_new(), p[4200], sub2[4200];
+        char *dir = vt_test_tmpdir_new("log"), p[4200], sub2[4200];
         struct vt_log *log = NULL;
         struct vt_diag d = {""};
         struct vt_hash empty, h;
@@ -367,13 +345,13 @@ static void init_and_open(void **state)
         sub(sub2, sizeof(sub2), p, "log.key");
         assert_int_equal(vt_util_write_file(sub2, "x", 1, 0600, NULL), 0);
         assert_int_equal(vt_log_init(p, "example.com/x", &d), VT_EEXIST);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* One entry at a time up to 300: root, every inclusion proof and consistency at each size. */
 static void append_one_by_one(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct vt_log *log = new_log(dir);
         struct ref r = {0};
         uint64_t n, i, m;
@@ -403,14 +381,14 @@ static void append_one_by_one(void **state)
         audit_ok(log);
         vt_log_close(log);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* Batches of awkward sizes across tile boundaries, at every level. */
 static void batches_cross_tiles(void **state)
 {
         static const size_t batches[] = {255, 1, 256, 257, 3, 510, 65536 + 1, 2, 300};
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct vt_log *log = new_log(dir);
         struct ref r = {0};
         struct vt_buf t;
@@ -480,12 +458,12 @@ static void batches_cross_tiles(void **state)
         audit_ok(log);
         vt_log_close(log);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 static void entry_limits(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct vt_log *log = new_log(dir);
         uint8_t *big = malloc(VT_LOG_ENTRY_MAX + 1);
         const uint8_t *p[2];
@@ -539,7 +517,7 @@ static void entry_limits(void **state)
         audit_ok(log);
         vt_log_close(log);
         free(big);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* ---- group commit -------------------------------------------------------------- */
@@ -574,7 +552,7 @@ static void *gc_thread(void *p)
 
 static void run_group_commit(unsigned linger_us)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct vt_log *log = new_log(dir);
         struct gc_arg *args = calloc(GC_THREADS, sizeof(*args));
         pthread_t th[GC_THREADS];
@@ -634,7 +612,7 @@ static void run_group_commit(unsigned linger_us)
         vt_log_close(log);
         free(seen);
         free(args);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 static void group_commit_threads(void **state)
@@ -676,7 +654,7 @@ static int audit_dir(const char *dir, struct vt_diag *d)
 
 static void audit_tampered_tile(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct ref r = {0};
         struct vt_store *s = NULL;
         struct vt_buf b;
@@ -717,7 +695,7 @@ static void audit_tampered_tile(void **state)
         assert_non_null(strstr(d.msg, "beyond the tree"));
         vt_buf_release(&b);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /*
@@ -751,7 +729,7 @@ static void tamper_bundle(const char *dir, uint64_t n, const uint8_t *p, size_t 
 
 static void audit_tampered_bundle(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct ref r = {0};
         struct vt_store *s = NULL;
         struct vt_buf b;
@@ -781,12 +759,12 @@ static void audit_tampered_bundle(void **state)
         assert_non_null(strstr(d.msg, "bytes after its 256 entries"));
         vt_buf_release(&b);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 static void audit_tampered_checkpoint(void **state)
 {
-        char *dir = tmpdir_new(), kp[4200];
+        char *dir = vt_test_tmpdir_new("log"), kp[4200];
         struct ref r = {0};
         struct vt_store *s = NULL;
         struct vt_crypto_key *k = NULL, *other = NULL;
@@ -843,13 +821,13 @@ static void audit_tampered_checkpoint(void **state)
         vt_crypto_key_free(other);
         vt_buf_release(&b);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* A key file that is not the log's: open refuses to sign with it. */
 static void wrong_key_file(void **state)
 {
-        char *dir = tmpdir_new(), kp[4200];
+        char *dir = vt_test_tmpdir_new("log"), kp[4200];
         struct vt_log *log = new_log(dir);
         struct vt_crypto_key *k = NULL;
         struct vt_buf pem;
@@ -869,13 +847,13 @@ static void wrong_key_file(void **state)
         vt_log_close(log);
         vt_crypto_key_free(k);
         vt_buf_wipe(&pem);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* Two handles on one directory (as two processes): each notices the other's appends. */
 static void two_writers(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct vt_log *a = new_log(dir), *b = NULL;
         struct ref r = {0};
         int i;
@@ -890,7 +868,7 @@ static void two_writers(void **state)
         vt_log_close(a);
         vt_log_close(b);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /*
@@ -901,7 +879,7 @@ static void two_writers(void **state)
  */
 static void fault_every_write(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct vt_log *log = new_log(dir);
         struct ref r = {0};
         uint8_t data[300][256];
@@ -973,13 +951,13 @@ static void fault_every_write(void **state)
         audit_ok(log);
         vt_log_close(log);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* Export: the files a tlog-tiles client fetches, each equal to the tile the log serves. */
 static void export_tree(void **state)
 {
-        char *dir = tmpdir_new(), out[4200], p[4400];
+        char *dir = vt_test_tmpdir_new("log"), out[4200], p[4400];
         struct vt_log *log = new_log(dir);
         struct ref r = {0};
         struct vt_buf f, t;
@@ -1031,7 +1009,7 @@ static void export_tree(void **state)
         vt_buf_release(&t);
         vt_log_close(log);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* Read a whole file of the shared vectors. */
@@ -1065,7 +1043,7 @@ static void tessera_same_tree(void **state)
 
         (void)state;
         VT_TEST_NEED_SHARED(shared);
-        dir = tmpdir_new();
+        dir = vt_test_tmpdir_new("log");
         log = new_log(dir);
         vt_buf_init(&bundle);
         vt_buf_init(&f);
@@ -1121,13 +1099,13 @@ static void tessera_same_tree(void **state)
         vt_buf_release(&f);
         vt_buf_release(&t);
         vt_log_close(log);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* Out-of-range requests are errors, not crashes. */
 static void read_ranges(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("log");
         struct vt_log *log = new_log(dir);
         struct ref r = {0};
         struct vt_hash proof[VT_LOG_PROOF_MAX], h;
@@ -1158,7 +1136,7 @@ static void read_ranges(void **state)
         vt_buf_release(&b);
         vt_log_close(log);
         free(r.h);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 /* argv[1], if given, selects tests by name (cmocka pattern: '*' and '?'). */

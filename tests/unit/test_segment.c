@@ -27,26 +27,6 @@
 #define ENTRY 1024
 #define BATCH 4096
 
-static char *tmpdir_new(void)
-{
-        const char *t = getenv("TMPDIR");
-        char *p = malloc(4096);
-
-        assert_non_null(p);
-        snprintf(p, 4096, "%s/vt-test-segment.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp");
-        assert_non_null(mkdtemp(p));
-        return p;
-}
-
-static void tmpdir_free(char *p)
-{
-        char cmd[4200];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
-        assert_int_equal(system(cmd), 0);
-        free(p);
-}
-
 static struct vt_log *open_log(const char *dir)
 {
         struct vt_log *log = NULL;
@@ -109,7 +89,7 @@ static void audit_ok(struct vt_log *log)
 
 static void big_batches_read_back(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("segment");
         struct vt_log *log;
         struct vt_diag d = {""};
         uint8_t *data = malloc((size_t)BATCH * ENTRY);
@@ -146,12 +126,12 @@ static void big_batches_read_back(void **state)
         free(data);
         free(p);
         free(lens);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 static void fault_every_io_of_a_big_batch(void **state)
 {
-        char *dir = tmpdir_new();
+        char *dir = vt_test_tmpdir_new("segment");
         struct vt_log *log;
         struct vt_diag d = {""};
         uint8_t *data = malloc((size_t)BATCH * ENTRY);
@@ -210,7 +190,7 @@ static void fault_every_io_of_a_big_batch(void **state)
         free(data);
         free(p);
         free(lens);
-        tmpdir_free(dir);
+        vt_test_tmpdir_free(dir);
 }
 
 int main(int argc, char **argv)

@@ -35,6 +35,34 @@ static inline const char *vt_test_shared(void)
         return s;
 }
 
+/*
+ * vt_test_tmpdir_new(name): a new private directory under $TMPDIR (or
+ * /tmp) named vt-test-<name>.XXXXXX; free() it after vt_test_tmpdir_free().
+ * vt_test_tmpdir_free(p): remove it with everything in it, and free p
+ * (NULL is a no-op).
+ */
+static inline char *vt_test_tmpdir_new(const char *name)
+{
+        const char *t = getenv("TMPDIR");
+        char *p = malloc(4096);
+
+        assert_non_null(p);
+        snprintf(p, 4096, "%s/vt-test-%s.XXXXXX", t != NULL && *t != '\0' ? t : "/tmp", name);
+        assert_non_null(mkdtemp(p));
+        return p;
+}
+
+static inline void vt_test_tmpdir_free(char *p)
+{
+        char cmd[4200];
+
+        if (p == NULL)
+                return;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
+        assert_int_equal(system(cmd), 0);
+        free(p);
+}
+
 /* VT_TEST_NEED_SHARED(var): set var to the shared directory or skip the test, saying why. */
 #define VT_TEST_NEED_SHARED(var)                                                                   \
         do {                                                                                       \
