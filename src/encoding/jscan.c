@@ -322,6 +322,24 @@ static int tab_grow(struct jscan *s, struct jframe *f, size_t cap)
 }
 
 /*
+ * grow(arr, inl, cap, elem): arr (*cap elements of elem bytes, the inline
+ * array inl until it first grows) doubled on the heap; *cap follows. NULL
+ * when out of memory (arr is kept).
+ */
+static void *grow(void *arr, void *inl, size_t *cap, size_t elem)
+{
+        size_t n = *cap * 2;
+        void *p = arr == inl ? malloc(n * elem) : vt_util_reallocarray(arr, n, elem);
+
+        if (p == NULL)
+                return NULL;
+        if (arr == inl)
+                memcpy(p, inl, *cap * elem);
+        *cap = n;
+        return p;
+}
+
+/*
  * The key q[0..e) (a string body; esc when it holds an escape) of the
  * innermost object: refuse it when the object has it already, else add it.
  */
@@ -369,15 +387,9 @@ static int key_add(struct jscan *s, const uint8_t *q, const uint8_t *e, int esc)
                 }
         }
         if (s->kn == s->kcap) {
-                size_t cap = s->kcap * 2;
-                nk = s->k == s->kinl ? malloc(cap * sizeof(*nk))
-                                     : vt_util_reallocarray(s->k, cap, sizeof(*nk));
-                if (nk == NULL)
+                if ((nk = grow(s->k, s->kinl, &s->kcap, sizeof(*nk))) == NULL)
                         return nomem(s);
-                if (s->k == s->kinl)
-                        memcpy(nk, s->kinl, sizeof(s->kinl));
                 s->k = nk;
-                s->kcap = cap;
         }
         s->k[s->kn++] = k;
         if (f->tab != NULL) {
@@ -555,15 +567,9 @@ static int push(struct jscan *s, const uint8_t *q)
         struct jframe *f;
 
         if (s->depth == s->fcap) {
-                size_t cap = s->fcap * 2;
-                f = s->f == s->finl ? malloc(cap * sizeof(*f))
-                                    : vt_util_reallocarray(s->f, cap, sizeof(*f));
-                if (f == NULL)
+                if ((f = grow(s->f, s->finl, &s->fcap, sizeof(*f))) == NULL)
                         return nomem(s);
-                if (s->f == s->finl)
-                        memcpy(f, s->finl, sizeof(s->finl));
                 s->f = f;
-                s->fcap = cap;
         }
         f = &s->f[s->depth++];
         f->start = (size_t)(q - s->b);
