@@ -257,6 +257,124 @@ static void sign_is_deterministic_for_ed25519(void **state)
         vt_crypto_key_free(k);
 }
 
+/* RFC 4648 §10, both ways. */
+static void base64_known_answers(void **state)
+{
+        static const char *const kat[][2] = {
+            {"", ""},
+            {"f", "Zg=="},
+            {"fo", "Zm8="},
+            {"foo", "Zm9v"},
+            {"foob", "Zm9vYg=="},
+            {"fooba", "Zm9vYmE="},
+            {"foobar", "Zm9vYmFy"},
+        };
+        char enc[16];
+        uint8_t dec[16];
+        size_t i, n;
+
+        (void)state;
+        for (i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
+                vt_encoding_base64_encode((const uint8_t *)kat[i][0], strlen(kat[i][0]), enc);
+                assert_string_equal(enc, kat[i][1]);
+                assert_int_equal(vt_encoding_base64_len(strlen(kat[i][0])), strlen(kat[i][1]));
+                assert_int_equal(
+                    vt_encoding_base64_decode(kat[i][1], strlen(kat[i][1]), dec, sizeof(dec), &n),
+                    0);
+                assert_int_equal(n, strlen(kat[i][0]));
+                assert_memory_equal(dec, kat[i][0], n);
+        }
+        /* Every character of the alphabet, in every position of a group. */
+        assert_int_equal(vt_encoding_base64_decode("+/+/", 4, dec, sizeof(dec), &n), 0);
+        assert_int_equal(n, 3);
+        assert_memory_equal(dec, "\xfb\xff\xbf", 3);
+}
+
+/* One encoding per byte string: everything else is refused, with the right code. */
+static void base64_refusals(void **state)
+{
+        static const struct {
+                const char *s;
+                int err;
+        } bad[] = {
+            {"Zg=", VT_EMALFORMED}, /* length not a multiple of 4 */
+            {"Zg", VT_EMALFORMED},
+            {"Z", VT_EMALFORMED},
+            {"Zh==", VT_ENONCANON}, /* unused bits set */
+            {"Zm9=", VT_ENONCANON},
+            {"Z===", VT_ENONCANON}, /* '=' too early */
+            {"=Zg=", VT_ENONCANON},
+            {"Zg==Zg==", VT_ENONCANON}, /* padding inside */
+            {"Zm=v", VT_ENONCANON},
+            {"Zm9vZ=9v", VT_ENONCANON},
+            {"Zm9*", VT_EMALFORMED},
+            {"Zm9v Zm9v", VT_EMALFORMED},
+            {"Zm9vZm\x80"
+             "9v",
+             VT_EMALFORMED},
+            {"Zm9-", VT_EMALFORMED}, /* URL-safe: dsse.c's job */
+            {"Zm9vZm9_", VT_EMALFORMED},
+            {"\n\nZg", VT_EMALFORMED},
+        };
+        uint8_t dec[16];
+        size_t i, n;
+        char s[64];
+
+        (void)state;
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                n = 99;
+                assert_int_equal(
+                    vt_encoding_base64_decode(bad[i].s, strlen(bad[i].s), dec, sizeof(dec), &n),
+                    bad[i].err);
+                assert_int_equal(n, 99); /* nothing reported */
+        }
+        /* Room: exactly enough is fine, one byte less is refused before any write. */
+        assert_int_equal(vt_encoding_base64_decode("Zm9vYg==", 8, dec, 4, &n), 0);
+        assert_int_equal(vt_encoding_base64_decode("Zm9vYg==", 8, dec, 3, &n), VT_ETOOBIG);
+        /* A bad character at every position of a longer string, first group to last. */
+        for (i = 0; i < 16; i++) {
+                snprintf(s, sizeof(s), "Zm9vYmFyZm9vYmFy");
+                s[i] = '.';
+                assert_int_equal(vt_encoding_base64_decode(s, 16, dec, sizeof(dec), &n),
+                                 VT_EMALFORMED);
+                s[i] = '=';
+                /* Misplaced padding; at the end, "ZmF=" leaves a bit set. */
+                assert_int_equal(vt_encoding_base64_decode(s, 16, dec, sizeof(dec), &n),
+                                 VT_ENONCANON);
+        }
+}
+
+/* Every length 0..300 and random bytes: decode(encode(x)) == x; a changed character changes it. */
+static void base64_round_trip(void **state)
+{
+        uint8_t src[300] = {0}, dec[300];
+        char enc[404];
+        size_t len, n, m, k;
+        uint32_t x = 12345;
+
+        (void)state;
+        for (len = 0; len <= sizeof(src); len++) {
+                for (k = 0; k < len; k++) {
+                        x = x * 1103515245u + 12345u;
+                        src[k] = (uint8_t)(x >> 16);
+                }
+                vt_encoding_base64_encode(src, len, enc);
+                m = strlen(enc);
+                assert_int_equal(m, vt_encoding_base64_len(len));
+                assert_int_equal(vt_encoding_base64_decode(enc, m, dec, sizeof(dec), &n), 0);
+                assert_int_equal(n, len);
+                if (len > 0)
+                        assert_memory_equal(dec, src, len);
+                if (len >= 3) {
+                        /* The first character of the first group, flipped to another letter. */
+                        enc[0] = enc[0] == 'A' ? 'B' : 'A';
+                        assert_int_equal(vt_encoding_base64_decode(enc, m, dec, sizeof(dec), &n),
+                                         0);
+                        assert_memory_not_equal(dec, src, 1);
+                }
+        }
+}
+
 static void url_safe_base64_accepted(void **state)
 {
         struct vt_encoding_dsse e;
@@ -780,6 +898,9 @@ int main(int argc, char **argv)
             cmocka_unit_test(round_trip_golden),
             cmocka_unit_test(round_trip_spec_vector),
             cmocka_unit_test(sign_is_deterministic_for_ed25519),
+            cmocka_unit_test(base64_known_answers),
+            cmocka_unit_test(base64_refusals),
+            cmocka_unit_test(base64_round_trip),
             cmocka_unit_test(url_safe_base64_accepted),
             cmocka_unit_test(unknown_fields_ignored_empty_keyid_absent),
             cmocka_unit_test(payload_type_escaped_on_output),
