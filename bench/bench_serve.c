@@ -12,8 +12,16 @@
  *   2. open loop at half that rate: submit-to-bundle latency percentiles.
  *
  * The limit beside it is the machine's Ed25519 verify rate (libsodium, all
- * cores) measured in the same run; target: >= 75% of it, p99 <= 100 ms at
- * half load. The load generator shares the machine's cores with the server.
+ * cores) measured in the same run, before the runs and again after each
+ * closed loop (the higher counts: the host's speed drifts); target: >= 75%
+ * of it, p99 <= 100 ms at half load. The load generator shares the
+ * machine's cores with the server.
+ *
+ * Beside the rate: the CPU time the server (/proc/PID/stat) and the load
+ * generator (getrusage) spent per logged envelope in the closed loop, and
+ * the ratio one verification bears to their sum: the rate the machine
+ * would reach, as a fraction of the limit, if nothing else ran on it. It
+ * tells a CPU cost (which this code can cut) from time lost elsewhere.
  *
  * Two runs on one server: one envelope per request (POST /v1/entries, 64
  * connections), then batches of 64 (POST /v1/entries:batch, 16
@@ -36,6 +44,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +77,7 @@ static size_t logged;      /* envelopes answered 201/200 by drive() */
 static char tmpdir[64];
 static pid_t server_pid;
 static int port;
+static int ncpu_g = 1; /* cores */
 
 static int run(const char *fmt, ...) VT_PRINTF(1, 2);
 static int run(const char *fmt, ...)
@@ -171,6 +181,38 @@ static int setup(char *token, size_t toklen)
         for (i = 0; i < 200 && !healthy(); i++)
                 usleep(50000);
         return healthy() ? 0 : -1;
+}
+
+/* server_cpu(): the server's CPU time so far (user + system, seconds), -1 if unknown. */
+static double server_cpu(void)
+{
+        char path[64], buf[1024], *p;
+        unsigned long long ut, st;
+        size_t len;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)server_pid);
+        if ((f = fopen(path, "r")) == NULL)
+                return -1;
+        len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        /* After the command name in parentheses: state is field 3, utime 14, stime 15. */
+        if ((p = strrchr(buf, ')')) == NULL ||
+            sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+                return -1;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* self_cpu(): this process's CPU time so far (the load generator's), seconds. */
+static double self_cpu(void)
+{
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_SELF, &ru) != 0)
+                return 0;
+        return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
 /*
@@ -444,7 +486,7 @@ static void cleanup(void)
 static size_t measure(const char *token, double limit, double secs, int nconn, uint64_t base)
 {
         size_t n, done, nlat, errors, i;
-        double rate, *lat;
+        double rate, *lat, cpu0, cpu1, self0, self1, again;
         struct req *reqs;
         char what[96];
 
@@ -459,8 +501,23 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
             "service over HTTP: %d connections, %zu pre-signed envelopes, %zu per request (%s)\n",
             nconn, n * per_req, per_req,
             per_req == 1 ? "POST /v1/entries" : "POST /v1/entries:batch");
+        cpu0 = server_cpu();
+        self0 = self_cpu();
         done = drive(reqs, n, nconn, 0, secs, lat, &nlat, &errors);
+        cpu1 = server_cpu();
+        self1 = self_cpu();
         rate = (double)logged / secs;
+        /*
+         * The host's speed drifts (a shared VM): the limit is measured again
+         * right after the closed loop, with the server idle, and the higher
+         * of the two measurements is the one the rate is held against.
+         */
+        again = verify_limit(ncpu_g, bench_seconds());
+        printf("  Ed25519 verify limit: %.0f/s before the runs, %.0f/s after this one; the higher "
+               "counts\n",
+               limit, again);
+        if (again > limit)
+                limit = again;
         snprintf(what, sizeof(what), "submissions/s, %s",
                  per_req == 1 ? "one per request" : "batches of 64");
         if (per_req != 1 && per_req != 64)
@@ -471,6 +528,16 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
                 printf("  full load latency per request: p50 %.1f ms, p99 %.1f ms; %zu errors of "
                        "%zu envelopes\n",
                        lat[nlat / 2] * 1e3, lat[nlat * 99 / 100] * 1e3, errors, done * per_req);
+        if (logged > 0 && cpu0 >= 0 && cpu1 >= cpu0) {
+                double srv = (cpu1 - cpu0) / (double)logged * 1e6;
+                double gen = (self1 - self0) / (double)logged * 1e6;
+                double ver = ncpu_g * 1e6 / limit;
+
+                printf("  CPU per envelope at full load: server %.1f us, load generator %.1f us, "
+                       "one Ed25519 verify %.1f us; CPU-bound ratio %.3f; cores busy %.0f%%\n",
+                       srv, gen, ver, ver / (srv + gen),
+                       100.0 * ((cpu1 - cpu0) + (self1 - self0)) / (secs * ncpu_g));
+        }
         if (rate > 0 && n - done > 100 / per_req + 1) {
                 size_t left = n - done;
                 done = drive(reqs + (n - left), left, nconn, rate / 2 / (double)per_req, secs / 2,
@@ -517,6 +584,7 @@ int main(void)
                 fprintf(stderr, "bench_serve: VT_BENCH_BATCH must be 1..1000\n");
                 return 1;
         }
+        ncpu_g = ncpu > 0 ? ncpu : 1;
         limit = verify_limit(ncpu, bench_seconds());
         printf("machine: %d cores, Ed25519 verify (libsodium, all cores) %.0f/s; the load "
                "generator shares the cores\n",
