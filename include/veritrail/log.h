@@ -17,8 +17,11 @@
  * at its last committed checkpoint, and the stored tree always agrees with
  * the latest checkpoint. vt_log_open() checks that agreement.
  *
- * Threads: a struct vt_log may be shared by threads. Appends are serialised
- * by the log; vt_log_submit() gathers concurrent submissions into one batch
+ * Threads: a struct vt_log may be shared by threads. Appends are committed
+ * one batch at a time, in the order they were prepared: while one thread's
+ * batch commits, another thread's is prepared (hashed, its tiles built, its
+ * checkpoint signed), so two appending threads keep the disk busier than
+ * one; vt_log_submit() gathers concurrent submissions into one batch
  * (group commit). Reads (entries, proofs, tiles) use a second store
  * connection, so they do not wait for a commit in progress; they see every
  * entry below vt_log_size(). Only one process may append to a data

@@ -16,13 +16,25 @@
  *   I2  Every batch (bundles, tiles, checkpoint) is one transaction, so I1
  *       holds after any crash: SQLite recovers to the last committed batch.
  *   I3  In memory, the right edge (the partial tile of every level and the
- *       partial bundle) and the frontier (merkle.h) mirror the store at
- *       wsize, so an append reads nothing from the tree. They change only
- *       after a commit succeeded; a failed batch leaves them as they were
- *       (see struct vt_log_level).
- *   I4  An append first checks, inside its transaction, that the store's
- *       latest checkpoint still has size wsize (another process could have
- *       appended); if not, it reloads the edge under the same transaction.
+ *       partial bundle) and the frontier (merkle.h) are the tree at wsize:
+ *       the store's, plus the batches prepared since (at most one not yet
+ *       committed, see Pipeline), so an append reads nothing from the tree.
+ *       When storing a batch fails, the generation (gen) changes: a batch
+ *       prepared on the old one is prepared again, and the edge is loaded
+ *       from the store first.
+ *   I4  Storing a batch first checks, inside its transaction, that the
+ *       store's latest checkpoint still has the size the batch was prepared
+ *       on and that gen is unchanged (another process could have appended,
+ *       an earlier batch could have failed); if not, it writes nothing, and
+ *       the batch is prepared again on the store's state.
+ *
+ * Pipeline: an append is prepared (amu: hashes, tiles, bundles and the
+ * signed checkpoint, in memory, into a struct vt_log_batch), then stored
+ * (wmu: one transaction). wmu is taken before amu is let go, so batches are
+ * stored in the order they were prepared, and while one is stored the next
+ * one (another thread's) is prepared: its CPU work overlaps the other's
+ * writes and syncs. Two batch slots suffice: one being stored, one being
+ * prepared.
  *
  * Group commit (vt_log_submit): submitters queue; the one at the head of the
  * queue is the leader: it takes up to max_entries queued submissions,
@@ -117,7 +129,7 @@ static int log_edge_fetch(void *ctx, const struct vt_merkle_tile *t, uint8_t *bu
         w = (unsigned)((f->size >> (8 * l)) & 255);
         if (t->n != vt_log_shr(f->size, 8 * (l + 1)) || t->width > w)
                 return VT_ECORRUPT; /* cannot happen: see the comment above */
-        memcpy(buf, f->log->lv[l].buf[f->log->lv[l].cur], (size_t)w * VT_MERKLE_HASH_LEN);
+        memcpy(buf, f->log->lv[l].buf, (size_t)w * VT_MERKLE_HASH_LEN);
         *len = (size_t)w * VT_MERKLE_HASH_LEN;
         return 0;
 }
@@ -205,11 +217,11 @@ static int log_load(struct vt_log *log, struct vt_store *s, struct vt_diag *d)
                         err = VT_ECORRUPT;
                         goto out;
                 }
-                memcpy(log->lv[l].buf[log->lv[l].cur], tmp.p, tmp.len);
+                memcpy(log->lv[l].buf, tmp.p, tmp.len);
         }
         /* The partial entry bundle, checked against the leaf hashes. */
         w = (unsigned)(size & 255);
-        log->bundle[log->bcur].len = 0;
+        log->bundle.len = 0;
         if (w != 0) {
                 tmp.len = 0;
                 err = vt_store_bundle_get(s, size >> 8, &sw, &tmp, d);
@@ -227,13 +239,12 @@ static int log_load(struct vt_log *log, struct vt_store *s, struct vt_diag *d)
                         goto out;
                 }
                 if (vt_merkle_bundle_check(tmp.p, tmp.len, w,
-                                           (const struct vt_hash *)log->lv[0].buf[log->lv[0].cur],
-                                           d) != 0) {
+                                           (const struct vt_hash *)log->lv[0].buf, d) != 0) {
                         vt_diag_prefix(d, "log '%s': entry bundle %s", log->dir, name);
                         err = VT_ECORRUPT;
                         goto out;
                 }
-                if (vt_buf_append(&log->bundle[log->bcur], tmp.p, tmp.len) != 0) {
+                if (vt_buf_append(&log->bundle, tmp.p, tmp.len) != 0) {
                         err = VT_ENOMEM;
                         goto out;
                 }
@@ -426,13 +437,14 @@ static void log_free(struct vt_log *log)
         vt_store_close(log->rs);
         vt_crypto_key_free(log->key);
         vt_encoding_note_verifier_free(log->verifier);
-        for (l = 0; l < VT_LOG_LEVELS; l++) {
-                free(log->lv[l].buf[0]);
-                free(log->lv[l].buf[1]);
+        for (l = 0; l < VT_LOG_LEVELS; l++)
+                free(log->lv[l].buf);
+        for (l = 0; l < 2; l++) {
+                vt_buf_release(&log->batch[l].bytes);
+                vt_buf_release(&log->batch[l].note);
+                free(log->batch[l].puts);
         }
-        vt_buf_release(&log->bundle[0]);
-        vt_buf_release(&log->bundle[1]);
-        vt_buf_release(&log->note);
+        vt_buf_release(&log->bundle);
         vt_buf_release(&log->wtmp);
         vt_buf_release(&log->rtmp);
         vt_buf_release(&log->ckpt);
@@ -444,6 +456,7 @@ static void log_free(struct vt_log *log)
         free(log->dir);
         free(log->origin);
         free(log->vkey);
+        pthread_mutex_destroy(&log->amu);
         pthread_mutex_destroy(&log->wmu);
         pthread_mutex_destroy(&log->rmu);
         pthread_mutex_destroy(&log->smu);
@@ -464,6 +477,7 @@ int vt_log_open(const char *dir, int flags, struct vt_log **out, struct vt_diag 
 
         if ((log = calloc(1, sizeof(*log))) == NULL)
                 return VT_ENOMEM;
+        pthread_mutex_init(&log->amu, NULL);
         pthread_mutex_init(&log->wmu, NULL);
         pthread_mutex_init(&log->rmu, NULL);
         pthread_mutex_init(&log->smu, NULL);
@@ -473,10 +487,9 @@ int vt_log_open(const char *dir, int flags, struct vt_log **out, struct vt_diag 
         log->flags = flags;
         log->max_entries = LOG_DEFAULT_MAX_ENTRIES;
         log->max_bytes = LOG_DEFAULT_MAX_BYTES;
+        atomic_init(&log->gen, 0);
         for (l = 0; l < VT_LOG_LEVELS; l++) {
-                log->lv[l].buf[0] = malloc(VT_MERKLE_TILE_BYTES);
-                log->lv[l].buf[1] = malloc(VT_MERKLE_TILE_BYTES);
-                if (log->lv[l].buf[0] == NULL || log->lv[l].buf[1] == NULL) {
+                if ((log->lv[l].buf = malloc(VT_MERKLE_TILE_BYTES)) == NULL) {
                         err = VT_ENOMEM;
                         goto fail;
                 }
@@ -653,169 +666,283 @@ static void log_hash_finish(struct log_hash_job *j)
         j->helper = 0;
 }
 
-/*
- * log_append_locked(log, entries, lens, hj, users, n, first, d): the batch
- * (wmu held, entries already checked). hj->leaves[i] becomes the leaf hash
- * of entries[i]: hashing may be under way in a helper thread, and
- * log_hash_finish(hj) is called before the tree needs them (the caller calls
- * it again, a no-op then, in case we failed before). users (NULL for
- * vt_log_append) goes to the batch hook. See the invariants at the top.
- *
- * The bundles are written first: their bytes go to the segment, and the
- * disk starts writing them (segment.c), while the leaves are hashed and the
- * tiles built; the commit's sync then waits for little.
- */
-static int log_append_locked(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
-                             struct log_hash_job *hj, void *const *users, size_t n, uint64_t *first,
-                             struct vt_diag *d)
+/* Room for k more puts in b. */
+static int log_batch_room(struct vt_log_batch *b, size_t k)
 {
-        const struct vt_hash *leaves = hj->leaves;
-        struct vt_hash out[VT_MERKLE_MAX_NEW_HASHES], root;
-        struct vt_merkle_frontier saved;
-        int started = 0;
-        unsigned act[VT_LOG_LEVELS], touched[VT_LOG_LEVELS], filled[VT_LOG_LEVELS];
-        uint64_t fill_n[VT_LOG_LEVELS];
-        unsigned bact, l, w;
-        size_t i, cnt, blen0;
-        uint64_t size0, size, idx, k, tsize;
-        uint8_t prefix[2];
-        struct vt_buf *b;
+        struct vt_log_put *p;
+        size_t cap;
+
+        if (b->cap - b->nputs >= k)
+                return 0;
+        cap = b->cap ? b->cap : 64;
+        while (cap - b->nputs < k)
+                cap *= 2;
+        if ((p = vt_util_reallocarray(b->puts, cap, sizeof(*p))) == NULL)
+                return VT_ENOMEM;
+        b->puts = p;
+        b->cap = cap;
+        return 0;
+}
+
+/* A tile put: the first w hashes of buf, copied into the batch. */
+static int log_batch_tile(struct vt_log_batch *b, unsigned l, uint64_t n, unsigned w, int cache,
+                          const uint8_t *buf)
+{
+        size_t off = b->bytes.len, len = (size_t)w * VT_MERKLE_HASH_LEN;
+
+        if (log_batch_room(b, 1) != 0 || vt_buf_append(&b->bytes, buf, len) != 0)
+                return VT_ENOMEM;
+        b->puts[b->nputs++] = (struct vt_log_put){(int)l, w, cache, n, off, len};
+        return 0;
+}
+
+/*
+ * log_reload(log, d): load the edge from the store again (amu held): after
+ * a stored batch failed, or when another process may have appended. Waits
+ * for the batch being stored, if any (wmu), and reads inside a write
+ * transaction so that no other process commits halfway through.
+ */
+static int log_reload(struct vt_log *log, struct vt_diag *d)
+{
+        uint64_t gen;
         int err;
 
-        if ((err = vt_store_begin(log->ws, d)) != 0)
-                return err;
-        /* I4: has anyone else grown the tree since we loaded it? */
-        log->wtmp.len = 0;
-        if ((err = vt_store_checkpoint_latest(log->ws, &tsize, &log->wtmp, d)) != 0)
-                goto fail;
-        if (!log->loaded || tsize != log->wsize) {
-                if ((err = log_load(log, log->ws, d)) != 0)
-                        goto fail;
+        pthread_mutex_lock(&log->wmu);
+        gen = atomic_load(&log->gen);
+        if ((err = vt_store_begin(log->ws, d)) == 0) {
+                err = log_load(log, log->ws, d);
+                vt_store_rollback(log->ws);
+        }
+        pthread_mutex_unlock(&log->wmu);
+        if (err == 0)
+                log->agen = gen;
+        return err;
+}
+
+/*
+ * log_prepare(log, entries, lens, hj, n, b, d): stage one of an append
+ * (amu held, entries already checked): compute in memory everything the
+ * batch's transaction will write, into b: the entry bundles it fills or
+ * grows, every tile it changes, and the signed checkpoint of the new size.
+ * The edge in memory (I3) moves on to the new size at once, so the next
+ * batch can be prepared while this one is stored; if storing fails, the
+ * generation changes and the edge is loaded again (log_store_batch).
+ * hj->leaves become the leaf hashes (log_hash_finish() is called here).
+ */
+static int log_prepare(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                       struct log_hash_job *hj, size_t n, struct vt_log_batch *b, struct vt_diag *d)
+{
+        const struct vt_hash *leaves = hj->leaves;
+        struct vt_hash out[VT_MERKLE_MAX_NEW_HASHES];
+        unsigned filled[VT_LOG_LEVELS], touched[VT_LOG_LEVELS], l, w;
+        uint64_t size0, size, idx, k;
+        size_t i, cnt, start, bend, nb;
+        uint8_t prefix[2];
+        int err;
+
+        if (!log->loaded || log->agen != atomic_load(&log->gen)) {
+                if ((err = log_reload(log, d)) != 0)
+                        return err;
         }
         size0 = log->wsize;
         if (n > VT_MERKLE_MAX_SIZE - size0) {
                 vt_diag_set(d, "log '%s' is full", log->dir);
-                err = VT_ERANGE;
-                goto fail;
+                return VT_ERANGE;
         }
-        saved = log->front;
-        blen0 = log->bundle[log->bcur].len;
-        started = 1;
-        bact = log->bcur;
-        for (l = 0; l < VT_LOG_LEVELS; l++) {
-                act[l] = log->lv[l].cur;
-                touched[l] = 0;
-                filled[l] = 0;
-                fill_n[l] = 0;
-        }
-
-        /* The entries into the bundles (C2SP: uint16 big-endian length before each). */
+        size = size0 + n;
+        b->size0 = size0;
+        b->size = size;
+        b->gen = log->agen;
+        b->bytes.len = 0;
+        b->nputs = 0;
+        /* The bundles: the partial one grown, then the new ones (C2SP: uint16 length first). */
+        nb = (size_t)((size - 1) / 256 - size0 / 256 + 1);
+        if (log_batch_room(b, nb + 2 * VT_LOG_LEVELS) != 0 ||
+            vt_buf_append(&b->bytes, log->bundle.p, log->bundle.len) != 0)
+                goto nomem;
+        start = 0;
         for (i = 0; i < n; i++) {
                 idx = size0 + i;
-                b = &log->bundle[bact];
                 prefix[0] = (uint8_t)(lens[i] >> 8);
                 prefix[1] = (uint8_t)lens[i];
-                if (vt_buf_append(b, prefix, 2) != 0 ||
-                    vt_buf_append(b, entries[i], lens[i]) != 0) {
-                        err = VT_ENOMEM;
-                        goto fail;
-                }
+                if (vt_buf_append(&b->bytes, prefix, 2) != 0 ||
+                    vt_buf_append(&b->bytes, entries[i], lens[i]) != 0)
+                        goto nomem;
                 if ((idx & 255) == 255) {
-                        if ((err = vt_store_bundle_put(log->ws, idx >> 8, 256, b->p, b->len, d)) !=
-                            0)
-                                goto fail;
-                        if (bact == log->bcur)
-                                bact = 1 - log->bcur;
-                        log->bundle[bact].len = 0;
+                        b->puts[b->nputs++] = (struct vt_log_put){
+                            VT_MERKLE_TILE_ENTRIES, 256, 0, idx >> 8, start, b->bytes.len - start};
+                        start = b->bytes.len;
                 }
         }
-        w = (unsigned)((size0 + n) & 255);
-        if (w != 0 && (err = vt_store_bundle_put(log->ws, (size0 + n) >> 8, w, log->bundle[bact].p,
-                                                 log->bundle[bact].len, d)) != 0)
-                goto fail;
+        bend = b->bytes.len;
+        w = (unsigned)(size & 255);
+        if (w != 0)
+                b->puts[b->nputs++] = (struct vt_log_put){
+                    VT_MERKLE_TILE_ENTRIES, w, 0, size >> 8, start, bend - start};
         /* The hashes: each leaf's, and those of every subtree it completes. */
         log_hash_finish(hj);
+        for (l = 0; l < VT_LOG_LEVELS; l++)
+                filled[l] = touched[l] = 0;
         for (i = 0; i < n; i++) {
                 idx = size0 + i;
                 if ((err = vt_merkle_frontier_append(&log->front, &leaves[i], out, &cnt)) != 0)
-                        goto fail;
+                        goto broken;
                 for (l = 0; l < VT_LOG_LEVELS && 8 * l < cnt; l++) {
                         k = idx >> (8 * l);
-                        memcpy(log->lv[l].buf[act[l]] + (k & 255) * VT_MERKLE_HASH_LEN,
-                               out[8 * l].b, VT_MERKLE_HASH_LEN);
+                        memcpy(log->lv[l].buf + (k & 255) * VT_MERKLE_HASH_LEN, out[8 * l].b,
+                               VT_MERKLE_HASH_LEN);
                         touched[l] = 1;
                         if ((k & 255) == 255) {
-                                if ((err = vt_store_tile_put(log->ws, l, k >> 8, 256,
-                                                             log->lv[l].buf[act[l]],
-                                                             VT_MERKLE_TILE_BYTES, d)) != 0)
-                                        goto fail;
-                                if (filled[l]++ == 0)
-                                        fill_n[l] = k >> 8; /* stays in buf[cur] (see below) */
-                                act[l] = 1 - log->lv[l].cur;
+                                /* The first tile that fills at a level goes to the proof cache. */
+                                if (log_batch_tile(b, l, k >> 8, 256, filled[l]++ == 0,
+                                                   log->lv[l].buf) != 0)
+                                        goto nomem_broken;
                         }
                 }
         }
-        size = size0 + n;
-        /* The partial tiles and bundle that grew. */
+        /* The partial tiles that grew. */
         for (l = 0; l < VT_LOG_LEVELS; l++) {
                 w = (unsigned)((size >> (8 * l)) & 255);
                 if (touched[l] && w != 0 &&
-                    (err = vt_store_tile_put(log->ws, l, vt_log_shr(size, 8 * (l + 1)), w,
-                                             log->lv[l].buf[act[l]], (size_t)w * VT_MERKLE_HASH_LEN,
-                                             d)) != 0)
+                    log_batch_tile(b, l, vt_log_shr(size, 8 * (l + 1)), w, 1, log->lv[l].buf) != 0)
+                        goto nomem_broken;
+        }
+        /* The new partial bundle stays in memory for the next batch. */
+        log->bundle.len = 0;
+        if ((size & 255) != 0 && vt_buf_append(&log->bundle, b->bytes.p + start, bend - start) != 0)
+                goto nomem_broken;
+        vt_merkle_frontier_root(&log->front, &b->root);
+        if ((err = log_sign(log->origin, log->key, size, &b->root, &b->note, d)) != 0)
+                goto broken;
+        log->wsize = size;
+        return 0;
+nomem:
+        vt_diag_set(d, "out of memory for a batch of %zu entries", n);
+        return VT_ENOMEM;
+nomem_broken:
+        vt_diag_set(d, "out of memory for a batch of %zu entries", n);
+        err = VT_ENOMEM;
+broken:
+        /* The frontier or the tiles moved: load them again before the next batch. */
+        log->loaded = 0;
+        return err;
+}
+
+/* log_store_batch(): a prepared batch must be prepared again (see log_append_run). */
+#define LOG_REPREPARE (-1000)
+
+/*
+ * log_store_batch(log, b, users, n, first, d): stage two (wmu held): b's
+ * transaction, the batch hook's rows in it (users, n), and its commit
+ * (I2). I4: the store must still be where b was prepared (no other process
+ * appended, no earlier batch of ours failed since), otherwise nothing is
+ * written and LOG_REPREPARE is returned. Once committed, the new state is
+ * published, and its tiles handed to the proof cache first.
+ */
+static int log_store_batch(struct vt_log *log, const struct vt_log_batch *b, void *const *users,
+                           size_t n, uint64_t *first, struct vt_diag *d)
+{
+        const struct vt_log_put *p;
+        uint64_t tsize;
+        size_t i;
+        int err;
+
+        if ((err = vt_store_begin(log->ws, d)) != 0)
+                goto failed;
+        log->wtmp.len = 0;
+        if ((err = vt_store_checkpoint_latest(log->ws, &tsize, &log->wtmp, d)) != 0)
+                goto fail;
+        if (tsize != b->size0 || b->gen != atomic_load(&log->gen)) {
+                vt_store_rollback(log->ws);
+                atomic_fetch_add(&log->gen, 1);
+                return LOG_REPREPARE;
+        }
+        for (i = 0; i < b->nputs; i++) {
+                p = &b->puts[i];
+                err = p->level == VT_MERKLE_TILE_ENTRIES
+                          ? vt_store_bundle_put(log->ws, p->n, p->width, b->bytes.p + p->off,
+                                                p->len, d)
+                          : vt_store_tile_put(log->ws, (unsigned)p->level, p->n, p->width,
+                                              b->bytes.p + p->off, p->len, d);
+                if (err != 0)
                         goto fail;
         }
         /* What the caller stores with these entries (vt_log_set_batch_hook), same transaction. */
-        if (log->hook != NULL && (err = log->hook(log->hook_ctx, log->ws, size0, users, n, d)) != 0)
+        if (log->hook != NULL &&
+            (err = log->hook(log->hook_ctx, log->ws, b->size0, users, n, d)) != 0)
                 goto fail;
-        /* The checkpoint of the new size, in the same transaction. */
-        vt_merkle_frontier_root(&log->front, &root);
-        if ((err = log_sign(log->origin, log->key, size, &root, &log->note, d)) != 0 ||
-            (err = vt_store_checkpoint_put(log->ws, size, log->note.p, log->note.len, d)) != 0)
+        if ((err = vt_store_checkpoint_put(log->ws, b->size, b->note.p, b->note.len, d)) != 0)
                 goto fail;
         if ((err = vt_store_commit(log->ws, d)) != 0) {
                 vt_store_rollback(log->ws);
-                goto undo;
+                goto failed;
         }
-        /* Durable: now the memory may move on (I3). */
-        for (l = 0; l < VT_LOG_LEVELS; l++)
-                log->lv[l].cur = act[l];
-        if (bact != log->bcur) {
-                log->bundle[log->bcur].len = 0;
-                log->bcur = bact;
-        }
-        log->wsize = size;
         /*
-         * Hand the new right edge to the proof cache before the size is
-         * published, so a proof for an entry of this batch reads no tile
-         * from the store. The first tile of each level that filled up in
-         * this batch is still whole in the buffer the batch started with
-         * (later ones went to the other buffer); the partial tiles are in
-         * buf[cur].
+         * Durable. Hand the new right edge to the proof cache before the size
+         * is published, so a proof for an entry of this batch reads no tile
+         * from the store.
          */
-        for (l = 0; l < VT_LOG_LEVELS; l++) {
-                if (filled[l] > 0)
-                        vt_log_xcache_put(log, l, fill_n[l], VT_MERKLE_TILE_WIDTH,
-                                          log->lv[l].buf[1 - log->lv[l].cur]);
-                w = (unsigned)((size >> (8 * l)) & 255);
-                if (touched[l] && w != 0)
-                        vt_log_xcache_put(log, l, vt_log_shr(size, 8 * (l + 1)), w,
-                                          log->lv[l].buf[log->lv[l].cur]);
+        for (i = 0; i < b->nputs; i++) {
+                p = &b->puts[i];
+                if (p->cache)
+                        vt_log_xcache_put(log, (unsigned)p->level, p->n, p->width,
+                                          b->bytes.p + p->off);
         }
-        if (log_publish(log, size, &root, log->note.p, log->note.len) != 0) {
-                /* The state is durable; only the copy of the note is missing. */
-                log->loaded = 0;
+        if (log_publish(log, b->size, &b->root, b->note.p, b->note.len) != 0) {
+                /* The state is durable; only the copy of the note is missing: reload it. */
+                atomic_fetch_add(&log->gen, 1);
         }
-        *first = size0;
+        *first = b->size0;
         return 0;
 fail:
         vt_store_rollback(log->ws);
-undo:
-        if (started && log->loaded) {
-                log->front = saved;
-                log->bundle[log->bcur].len = blen0;
-        }
+failed:
+        /* Every batch prepared on top of this one is void: prepare again from the store. */
+        atomic_fetch_add(&log->gen, 1);
         return err;
+}
+
+/*
+ * log_append_run(log, entries, lens, hj, users, n, first, d): one batch,
+ * prepared (amu) and stored (wmu). The locks overlap (wmu is taken before
+ * amu is let go), so batches are stored in the order they were prepared,
+ * and the next batch is prepared while this one is stored: its hashing,
+ * tiles and signature overlap this one's writes and syncs. A batch whose
+ * ground moved (an earlier one failed, or another process appended) is
+ * prepared again, a few times at most.
+ */
+static int log_append_run(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                          struct log_hash_job *hj, void *const *users, size_t n, uint64_t *first,
+                          struct vt_diag *d)
+{
+        struct vt_log_batch *b;
+        int err, tries;
+
+        for (tries = 0;; tries++) {
+                pthread_mutex_lock(&log->amu);
+                /*
+                 * The slot the last prepared batch did not take: that one may
+                 * still be being stored, this one is free (only a batch
+                 * that goes on to be stored moves bnext).
+                 */
+                b = &log->batch[log->bnext];
+                if ((err = log_prepare(log, entries, lens, hj, n, b, d)) != 0) {
+                        pthread_mutex_unlock(&log->amu);
+                        return err;
+                }
+                log->bnext ^= 1;
+                pthread_mutex_lock(&log->wmu);
+                pthread_mutex_unlock(&log->amu);
+                err = log_store_batch(log, b, users, n, first, d);
+                pthread_mutex_unlock(&log->wmu);
+                if (err != LOG_REPREPARE)
+                        return err;
+                if (tries == 3) {
+                        vt_diag_set(d, "log '%s': the tree kept changing under the batch",
+                                    log->dir);
+                        return VT_EBUSY;
+                }
+        }
 }
 
 static int log_entries_check(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
@@ -876,9 +1003,7 @@ int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const si
                 /* The helper starts hashing now, while we may still wait for the lock. */
                 log_hash_start(&hj, entries, lens, leaves, n);
         }
-        pthread_mutex_lock(&log->wmu);
-        err = log_append_locked(log, entries, lens, &hj, users, n, &f, d);
-        pthread_mutex_unlock(&log->wmu);
+        err = log_append_run(log, entries, lens, &hj, users, n, &f, d);
         if (err != 0)
                 atomic_store(&hj.next, n); /* what is not hashed yet never will be needed */
         log_hash_finish(&hj);
@@ -999,12 +1124,16 @@ static int log_submit(struct vt_log *log, const uint8_t *entry, size_t len, void
         } else {
                 struct log_hash_job hj;
 
+                /*
+                 * The lead is kept until the batch is stored: the next batch
+                 * gathers what queues meanwhile. (Handing it on after the
+                 * preparation made every batch tiny: each one then paid a
+                 * whole commit for a few entries.)
+                 */
                 log_hash_ready(&hj, log->gh, m);
                 pthread_mutex_unlock(&log->qmu);
-                pthread_mutex_lock(&log->wmu);
-                err = log_append_locked(log, log->gp, log->gl, &hj, (void *const *)log->gu, m,
-                                        &first, &bd);
-                pthread_mutex_unlock(&log->wmu);
+                err = log_append_run(log, log->gp, log->gl, &hj, (void *const *)log->gu, m, &first,
+                                     &bd);
                 pthread_mutex_lock(&log->qmu);
         }
         /* Answer the batch (ourselves first in the queue) and pass the lead on. */

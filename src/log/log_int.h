@@ -5,7 +5,8 @@
  *
  * Locks, always taken in this order when more than one is held:
  *   qmu  the group-commit queue (log.c)
- *   wmu  appends: the writer connection ws, the right edge, the frontier
+ *   amu  preparing a batch: the right edge and the frontier in memory (log.c)
+ *   wmu  storing a batch: the writer connection ws (and the batch hook)
  *   rmu  reads: the reader connection rs, the tile reader and its buffers
  *   smu  the published snapshot (size, root, latest checkpoint note)
  */
@@ -13,6 +14,7 @@
 #define VT_LOG_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,18 +39,39 @@ static inline uint64_t vt_log_shr(uint64_t x, unsigned s)
 #define VT_LOG_FORMAT      "veritrail-log/1"
 
 /*
- * One level of the right edge: the partial tile of the committed tree is in
- * buf[cur] (its width follows from the size). During a batch, new hashes go
- * to buf[cur] after the committed ones; once that tile fills up, later ones
- * go to buf[1 - cur], so the committed content stays intact until the
- * batch commits (and is still there if it does not).
+ * One level of the right edge: buf holds the partial tile of the tree at
+ * wsize (its width follows from the size), VT_MERKLE_TILE_BYTES.
  */
 struct vt_log_level {
-        uint8_t *buf[2]; /* VT_MERKLE_TILE_BYTES each */
-        unsigned cur;
+        uint8_t *buf;
 };
 
 struct vt_log_req; /* a waiting submission (log.c) */
+
+/* One store write of a prepared batch: a bundle or a tile, its bytes at off in the batch. */
+struct vt_log_put {
+        int level; /* VT_MERKLE_TILE_ENTRIES (-1) for an entry bundle */
+        unsigned width;
+        int cache; /* a tile to hand to the proof cache once committed */
+        uint64_t n;
+        size_t off, len;
+};
+
+/*
+ * A prepared batch (log.c): everything its store transaction writes,
+ * computed in memory before the transaction starts. bytes holds the
+ * bundles' and tiles' bytes back to back; puts says what goes where, in
+ * the order the store needs (bundles first, each level's tiles in order).
+ */
+struct vt_log_batch {
+        uint64_t size0, size; /* the tree before and after */
+        uint64_t gen;         /* log->gen when prepared */
+        struct vt_hash root;
+        struct vt_buf bytes;
+        struct vt_log_put *puts;
+        size_t nputs, cap;
+        struct vt_buf note; /* its signed checkpoint */
+};
 
 /*
  * An expanded tile (log_read.c): the width hashes of tile (level, n) and
@@ -71,17 +94,22 @@ struct vt_log {
         struct vt_crypto_key *key; /* signing key; NULL when read-only */
         struct vt_encoding_note_verifier *verifier;
 
-        /* Appends (wmu). */
-        pthread_mutex_t wmu;
-        struct vt_store *ws; /* writer connection; NULL when read-only */
-        int loaded;          /* the edge below matches the store at wsize */
-        uint64_t wsize;
+        /* Preparing batches (amu): the tree as the batches prepared so far leave it. */
+        pthread_mutex_t amu;
+        int loaded;     /* the edge below is the store's at some size, plus prepared batches */
+        uint64_t wsize; /* the tree size after the last prepared batch */
+        uint64_t agen;  /* gen when the edge was loaded */
         struct vt_merkle_frontier front;
         struct vt_log_level lv[VT_LOG_LEVELS];
-        struct vt_buf bundle[2]; /* the partial entry bundle, as for levels */
-        unsigned bcur;
-        struct vt_buf note; /* scratch: the checkpoint being signed */
-        struct vt_buf wtmp; /* scratch */
+        struct vt_buf bundle;         /* the partial entry bundle at wsize */
+        struct vt_log_batch batch[2]; /* one being prepared, one being stored */
+        unsigned bnext;
+
+        /* Storing batches (wmu). */
+        pthread_mutex_t wmu;
+        struct vt_store *ws;  /* writer connection; NULL when read-only */
+        _Atomic uint64_t gen; /* bumped when a stored batch fails: later ones are re-prepared */
+        struct vt_buf wtmp;   /* scratch */
 
         /* Reads (rmu). */
         pthread_mutex_t rmu;

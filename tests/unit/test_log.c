@@ -627,6 +627,128 @@ static void group_commit_linger(void **state)
         run_group_commit(2000);
 }
 
+/*
+ * Pipelined appends (log.c: the next batch is prepared while one is
+ * stored) from several threads, while I/O errors come and go: a batch
+ * prepared on top of one that then failed must be prepared again, never
+ * stored as it was. Every batch that succeeded holds its own entries at its
+ * indexes, together they are the whole tree, and it audits, also reopened.
+ */
+#define PL_THREADS 3
+#define PL_BATCHES 40
+#define PL_N       50
+
+struct pl_arg {
+        struct vt_log *log;
+        int t;
+        uint64_t first[PL_BATCHES];
+        int err[PL_BATCHES];
+};
+
+static void pl_entry(char *buf, size_t cap, int t, int b, int i)
+{
+        snprintf(buf, cap, "thread %d batch %d entry %d", t, b, i);
+}
+
+static void *pl_thread(void *p)
+{
+        struct pl_arg *a = p;
+        static __thread char ebuf[PL_N][48];
+        const uint8_t *e[PL_N];
+        size_t len[PL_N];
+        struct vt_diag d;
+        int b, i;
+
+        for (b = 0; b < PL_BATCHES; b++) {
+                for (i = 0; i < PL_N; i++) {
+                        pl_entry(ebuf[i], sizeof(ebuf[i]), a->t, b, i);
+                        e[i] = (const uint8_t *)ebuf[i];
+                        len[i] = strlen(ebuf[i]);
+                }
+                a->err[b] = vt_log_append(a->log, e, len, PL_N, &a->first[b], &d);
+        }
+        return NULL;
+}
+
+static void pipelined_appends_with_failures(void **state)
+{
+        char *dir = vt_test_tmpdir_new("log");
+        struct vt_log *log = new_log(dir);
+        struct pl_arg *args = calloc(PL_THREADS, sizeof(*args));
+        pthread_t th[PL_THREADS];
+        uint64_t size, ok = 0, failed = 0, x;
+        uint8_t *seen;
+        struct vt_buf got;
+        char want[48];
+        int t, b, i, round;
+
+        (void)state;
+        assert_non_null(args);
+        for (t = 0; t < PL_THREADS; t++) {
+                args[t].log = log;
+                args[t].t = t;
+                assert_int_equal(pthread_create(&th[t], NULL, pl_thread, &args[t]), 0);
+        }
+        /* Disk failures that come and go, at varying depths into a batch. */
+        for (round = 0; round < 30; round++) {
+                vt_store_fault_countdown(3 + (round * 7) % 23);
+                usleep(1000);
+                vt_store_fault_countdown(-1);
+                usleep(2000);
+        }
+        for (t = 0; t < PL_THREADS; t++)
+                assert_int_equal(pthread_join(th[t], NULL), 0);
+        vt_store_fault_countdown(-1);
+        /* The log stays usable after failures: one more batch. */
+        {
+                const uint8_t *e = (const uint8_t *)"after";
+                size_t len = 5;
+                struct vt_diag d;
+                uint64_t f;
+
+                if (vt_log_append(log, &e, &len, 1, &f, &d) != 0)
+                        fail_msg("append after the failures: %s", d.msg);
+        }
+        size = vt_log_size(log);
+        seen = calloc(size, 1);
+        assert_non_null(seen);
+        vt_buf_init(&got);
+        for (t = 0; t < PL_THREADS; t++) {
+                for (b = 0; b < PL_BATCHES; b++) {
+                        if (args[t].err[b] != 0) {
+                                failed++;
+                                continue;
+                        }
+                        ok++;
+                        for (i = 0; i < PL_N; i++) {
+                                x = args[t].first[b] + (uint64_t)i;
+                                assert_true(x < size - 1);
+                                assert_int_equal(seen[x], 0);
+                                seen[x] = 1;
+                                got.len = 0;
+                                assert_int_equal(vt_log_entry(log, x, &got, NULL), 0);
+                                pl_entry(want, sizeof(want), t, b, i);
+                                assert_int_equal(got.len, strlen(want));
+                                assert_memory_equal(got.p, want, got.len);
+                        }
+                }
+        }
+        /* Exactly the successful batches (and the last entry) make the tree. */
+        assert_int_equal(size, ok * PL_N + 1);
+        assert_true(ok > 0);
+        print_message("pipelined appends: %llu batches stored, %llu failed\n",
+                      (unsigned long long)ok, (unsigned long long)failed);
+        vt_buf_release(&got);
+        audit_ok(log);
+        log = reopen(log, dir, 0);
+        assert_int_equal(vt_log_size(log), size);
+        audit_ok(log);
+        vt_log_close(log);
+        free(seen);
+        free(args);
+        vt_test_tmpdir_free(dir);
+}
+
 /* ---- audit and tampering ------------------------------------------------------- */
 
 /* A log of 600 entries in batches of 100 (checkpoints at 0, 100, ..., 600). */
@@ -1148,6 +1270,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(batches_cross_tiles),
             cmocka_unit_test(entry_limits),
             cmocka_unit_test(group_commit_threads),
+            cmocka_unit_test(pipelined_appends_with_failures),
             cmocka_unit_test(group_commit_linger),
             cmocka_unit_test(audit_tampered_tile),
             cmocka_unit_test(audit_tampered_bundle),
