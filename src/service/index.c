@@ -20,11 +20,22 @@
  * design) cost a lookup, never a wrong answer.
  *
  * Locking: a rwlock. One thread adds (the committer; the scans at open
- * before it starts) and reserves room first, so that adding never fails;
- * growing builds the larger tables under the read lock and swaps them in
- * under the write lock, so lookups never wait for a rehash.
+ * before it starts) and reserves room first, so that adding never fails.
+ *
+ * Growing never stalls the adder: once the slots are half full, or the
+ * nodes three quarters, a grower thread builds tables twice as large from
+ * the current ones, a few thousand slots per read-lock hold (nodes never
+ * change once written, so their copy needs no lock), while adds and
+ * lookups go on. The adder notes every h it adds meanwhile (the journal);
+ * when the new tables are ready, a reserve swaps them in under the write
+ * lock after copying the nodes added since and the journal's slots (their
+ * final state in the old table). Only when the adder outruns the grower
+ * (the slots 0.7 full, the nodes full) does a reserve wait for it. Before,
+ * a reserve rehashed in the committer's own thread: 30-110 ms at a few
+ * hundred thousand entries, during which no submission was answered.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,9 +57,24 @@ struct vt_service_index {
         size_t cap, used; /* slots (a power of two) and slots in use */
         struct ix_node *node;
         size_t ncap, nused;
+
+        /* Growing (see the top): the adder's, except what the grower fills in before ready. */
+        int growing;           /* a grower was started and not joined yet */
+        pthread_t th;          /* the grower */
+        atomic_int ready;      /* the grower is done (gerr says how) */
+        int gerr;              /* 0 or VT_ENOMEM */
+        struct ix_slot *gslot; /* the new slots, gcap of them, gused in use */
+        size_t gcap, gused;
+        struct ix_node *gnode; /* the new nodes: gncap, the first gnused copied */
+        size_t gncap, gnused;
+        uint64_t *jh; /* the journal: h of every add since the grower started */
+        size_t jn, jcap;
 };
 
-#define IX_MIN_CAP 1024
+#define IX_MIN_CAP   1024
+#define IX_CHUNK     4096 /* slots rehashed per read-lock hold */
+#define IX_SOFT_LOAD 5    /* tenths: slots this full start a grower */
+#define IX_HARD_LOAD 7    /* tenths: slots at most this full */
 
 static uint64_t ix_h(const uint8_t d[32])
 {
@@ -90,73 +116,166 @@ void vt_service_index_free(struct vt_service_index *ix)
 {
         if (ix == NULL)
                 return;
+        if (ix->growing)
+                pthread_join(ix->th, NULL);
         pthread_rwlock_destroy(&ix->lk);
+        free(ix->gslot);
+        free(ix->gnode);
+        free(ix->jh);
         free(ix->slot);
         free(ix->node);
         free(ix);
 }
 
+/*
+ * The grower: the tables twice as large as those it found, built from them
+ * (see the top). The adder may add meanwhile; what it adds is in the
+ * journal and in the nodes past gnused, copied at the swap.
+ */
+static void *ix_grow(void *arg)
+{
+        struct vt_service_index *ix = arg;
+        const struct ix_slot *os;
+        size_t ocap, i, lo, hi, used = 0;
+
+        pthread_rwlock_rdlock(&ix->lk);
+        os = ix->slot;
+        ocap = ix->cap;
+        ix->gnused = ix->nused;
+        pthread_rwlock_unlock(&ix->lk);
+        ix->gslot = calloc(ix->gcap, sizeof(*ix->gslot));
+        ix->gnode = vt_util_reallocarray(NULL, ix->gncap, sizeof(*ix->gnode));
+        if (ix->gslot == NULL || ix->gnode == NULL) {
+                ix->gerr = VT_ENOMEM;
+                atomic_store(&ix->ready, 1);
+                return NULL;
+        }
+        /* The slot table only changes (and is only swapped) by the adder: read it in chunks. */
+        for (lo = 0; lo < ocap; lo = hi) {
+                hi = ocap - lo > IX_CHUNK ? lo + IX_CHUNK : ocap;
+                pthread_rwlock_rdlock(&ix->lk);
+                for (i = lo; i < hi; i++)
+                        if (os[i].head != 0) {
+                                *ix_find(ix->gslot, ix->gcap, os[i].h) = os[i];
+                                used++;
+                        }
+                pthread_rwlock_unlock(&ix->lk);
+        }
+        /* Nodes below gnused never change, and the array is not swapped while we run. */
+        if (ix->gnused > 0)
+                memcpy(ix->gnode, ix->node, ix->gnused * sizeof(*ix->gnode));
+        ix->gused = used;
+        atomic_store(&ix->ready, 1);
+        return NULL;
+}
+
+/* Start a grower for tables of twice the current size (the adder, not growing). */
+static int ix_grow_start(struct vt_service_index *ix)
+{
+        if (ix->cap > SIZE_MAX / 2 / sizeof(*ix->slot) ||
+            ix->ncap > SIZE_MAX / 2 / sizeof(*ix->node))
+                return VT_ENOMEM;
+        ix->gcap = ix->cap * 2;
+        ix->gncap = ix->ncap ? ix->ncap * 2 : IX_MIN_CAP;
+        ix->gslot = NULL;
+        ix->gnode = NULL;
+        ix->gerr = 0;
+        ix->jn = 0;
+        atomic_store(&ix->ready, 0);
+        if (pthread_create(&ix->th, NULL, ix_grow, ix) != 0)
+                return VT_ENOMEM;
+        ix->growing = 1;
+        return 0;
+}
+
+/*
+ * Wait for the grower and swap its tables in: the nodes added since it
+ * started, then the journal's slots as the old table has them now.
+ */
+static int ix_grow_finish(struct vt_service_index *ix)
+{
+        struct ix_slot *os, *o, *g;
+        struct ix_node *on;
+        size_t i;
+        int err;
+
+        pthread_join(ix->th, NULL);
+        ix->growing = 0;
+        if ((err = ix->gerr) != 0) {
+                free(ix->gslot);
+                free(ix->gnode);
+                ix->gslot = NULL;
+                ix->gnode = NULL;
+                return err;
+        }
+        pthread_rwlock_wrlock(&ix->lk);
+        memcpy(ix->gnode + ix->gnused, ix->node + ix->gnused,
+               (ix->nused - ix->gnused) * sizeof(*ix->gnode));
+        for (i = 0; i < ix->jn; i++) {
+                o = ix_find(ix->slot, ix->cap, ix->jh[i]);
+                g = ix_find(ix->gslot, ix->gcap, ix->jh[i]);
+                if (g->head == 0)
+                        ix->gused++;
+                *g = *o;
+        }
+        os = ix->slot;
+        on = ix->node;
+        ix->slot = ix->gslot;
+        ix->cap = ix->gcap;
+        ix->used = ix->gused;
+        ix->node = ix->gnode;
+        ix->ncap = ix->gncap;
+        pthread_rwlock_unlock(&ix->lk);
+        ix->gslot = NULL;
+        ix->gnode = NULL;
+        ix->jn = 0;
+        free(os);
+        free(on);
+        return 0;
+}
+
 /* see service_int.h */
 int vt_service_index_reserve(struct vt_service_index *ix, size_t keys)
 {
-        struct ix_slot *ns = NULL, *os = NULL;
-        struct ix_node *nn = NULL, *on = NULL;
-        size_t cap, ncap, need, i;
+        size_t cap;
+        uint64_t *jh;
+        int err;
 
         /*
-         * Only the adding thread calls this (service_int.h), so the tables
-         * cannot change under it: the larger ones are built under the read
-         * lock, lookups go on meanwhile, and the write lock is held only to
-         * swap them in.
+         * Only the adding thread calls this (service_int.h), so nothing but
+         * the grower and lookups run meanwhile, and the sizes below are ours
+         * to read without the lock.
          */
-        pthread_rwlock_rdlock(&ix->lk);
-        if (keys > SIZE_MAX / 4 - ix->nused) {
-                pthread_rwlock_unlock(&ix->lk);
+        if (keys > SIZE_MAX / 4 - ix->nused)
                 return VT_ENOMEM;
+        for (;;) {
+                /* Hard limits: wait for the grower (starting one if need be). */
+                if (ix->used + keys > ix->cap / 10 * IX_HARD_LOAD || ix->nused + keys > ix->ncap) {
+                        if (!ix->growing && (err = ix_grow_start(ix)) != 0)
+                                return err;
+                        if ((err = ix_grow_finish(ix)) != 0)
+                                return err;
+                        continue;
+                }
+                break;
         }
-        need = ix->nused + keys;
-        ncap = ix->ncap;
-        if (need > ncap) {
-                for (ncap = ncap ? ncap : IX_MIN_CAP; ncap < need; ncap *= 2)
+        if (ix->growing && atomic_load(&ix->ready) && (err = ix_grow_finish(ix)) != 0)
+                return err;
+        if (!ix->growing && (ix->used + keys > ix->cap / 10 * IX_SOFT_LOAD ||
+                             ix->nused + keys > ix->ncap / 4 * 3)) {
+                if ((err = ix_grow_start(ix)) != 0)
+                        return err;
+        }
+        /* Room in the journal for these adds while a grower runs. */
+        if (ix->growing && ix->jcap - ix->jn < keys) {
+                for (cap = ix->jcap ? ix->jcap : 1024; cap - ix->jn < keys; cap *= 2)
                         ;
-                if ((nn = vt_util_reallocarray(NULL, ncap, sizeof(*nn))) == NULL)
-                        goto nomem;
-                if (ix->nused > 0)
-                        memcpy(nn, ix->node, ix->nused * sizeof(*nn));
+                if ((jh = vt_util_reallocarray(ix->jh, cap, sizeof(*jh))) == NULL)
+                        return VT_ENOMEM;
+                ix->jh = jh;
+                ix->jcap = cap;
         }
-        /* Every new key may need a slot: keep the load at most 0.7. */
-        need = ix->used + keys;
-        for (cap = ix->cap; need > cap / 10 * 7; cap *= 2)
-                ;
-        if (cap != ix->cap) {
-                if ((ns = calloc(cap, sizeof(*ns))) == NULL)
-                        goto nomem;
-                for (i = 0; i < ix->cap; i++)
-                        if (ix->slot[i].head != 0)
-                                *ix_find(ns, cap, ix->slot[i].h) = ix->slot[i];
-        }
-        pthread_rwlock_unlock(&ix->lk);
-        if (nn == NULL && ns == NULL)
-                return 0;
-        pthread_rwlock_wrlock(&ix->lk);
-        if (nn != NULL) {
-                on = ix->node;
-                ix->node = nn;
-                ix->ncap = ncap;
-        }
-        if (ns != NULL) {
-                os = ix->slot;
-                ix->slot = ns;
-                ix->cap = cap;
-        }
-        pthread_rwlock_unlock(&ix->lk);
-        free(on);
-        free(os);
         return 0;
-nomem:
-        pthread_rwlock_unlock(&ix->lk);
-        free(nn);
-        return VT_ENOMEM;
 }
 
 /* see service_int.h */
@@ -165,19 +284,24 @@ void vt_service_index_add(struct vt_service_index *ix, const uint8_t digest[32],
         uint64_t h = ix_h(digest);
         struct ix_slot *sl;
 
+        /*
+         * vt_service_index_reserve() made room (in the journal too, while a
+         * grower runs); a caller that did not loses the key, never memory.
+         */
+        if (ix->nused >= ix->ncap || ix->used >= ix->cap / 10 * IX_HARD_LOAD ||
+            (ix->growing && ix->jn >= ix->jcap))
+                return;
         pthread_rwlock_wrlock(&ix->lk);
-        /* vt_service_index_reserve() made room; a caller that did not loses the key, never
-         * memory. */
-        if (ix->nused < ix->ncap && ix->used < ix->cap / 10 * 7) {
-                sl = ix_find(ix->slot, ix->cap, h);
-                if (sl->head == 0) {
-                        sl->h = h;
-                        ix->used++;
-                }
-                ix->node[ix->nused] = (struct ix_node){idx, sl->head};
-                sl->head = ++ix->nused;
+        sl = ix_find(ix->slot, ix->cap, h);
+        if (sl->head == 0) {
+                sl->h = h;
+                ix->used++;
         }
+        ix->node[ix->nused] = (struct ix_node){idx, sl->head};
+        sl->head = ++ix->nused;
         pthread_rwlock_unlock(&ix->lk);
+        if (ix->growing)
+                ix->jh[ix->jn++] = h;
 }
 
 /* see service_int.h */

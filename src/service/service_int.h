@@ -179,7 +179,10 @@ void vt_service_index_free(struct vt_service_index *ix);
 /*
  * vt_service_index_reserve(ix, keys): room for keys more
  * vt_service_index_add() calls without allocating. 0 or VT_ENOMEM. Only
- * the thread that adds may call it (lookups may run meanwhile).
+ * the thread that adds may call it (lookups may run meanwhile). It starts
+ * the index's growth in a thread of its own once the tables are half
+ * full, and swaps the grown tables in when they are ready; it waits for
+ * them only when the adds outrun the growth (index.c).
  */
 int vt_service_index_reserve(struct vt_service_index *ix, size_t keys);
 

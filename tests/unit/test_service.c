@@ -868,6 +868,112 @@ static void filter_restart(void **state)
  * through growth; the service's lookups survive a restart (the index is
  * rebuilt from the store) and tell digests that share a prefix apart.
  */
+/*
+ * The lookup index grows in a thread of its own while keys are added in
+ * batches (as the committer does) and looked up from another thread: across
+ * a dozen growths every key added is found, with its entries in ascending
+ * order, by the reader meanwhile and at the end.
+ */
+#define IXG_BATCH 1000
+#define IXG_KEYS  (400 * IXG_BATCH)
+
+struct ixg {
+        struct vt_service_index *ix;
+        atomic_ulong added; /* keys 0 .. added-1 are in */
+        atomic_int stop;
+        unsigned long checks;
+        int bad;
+};
+
+static void ixg_key(uint64_t i, uint8_t d[32])
+{
+        memset(d, 0, 32);
+        /* Every 10th key is the shared one (many entries under one digest). */
+        if (i % 10 == 9) {
+                memset(d, 0xee, 32);
+                return;
+        }
+        memcpy(d, &i, sizeof(i));
+        d[9] = 0x5a;
+}
+
+static void *ixg_reader(void *p)
+{
+        struct ixg *g = p;
+        uint64_t x = 88172645463325252ull, *v, i;
+        uint8_t d[32];
+        size_t n, k;
+
+        while (!atomic_load(&g->stop)) {
+                unsigned long added = atomic_load(&g->added);
+
+                if (added == 0)
+                        continue;
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                i = x % added;
+                ixg_key(i, d);
+                if (vt_service_index_get(g->ix, d, &v, &n) != 0) {
+                        g->bad = 1;
+                        continue;
+                }
+                for (k = 0; k < n && v[k] != 100 + i; k++)
+                        ;
+                if (k == n)
+                        g->bad = 2; /* an added key not found */
+                for (k = 1; k < n; k++)
+                        if (v[k] <= v[k - 1])
+                                g->bad = 3;
+                free(v);
+                g->checks++;
+        }
+        return NULL;
+}
+
+static void index_grows_in_background(void **state)
+{
+        struct ixg g = {0};
+        pthread_t th;
+        uint8_t d[32];
+        uint64_t i, *v;
+        size_t n, k;
+
+        (void)state;
+        assert_int_equal(vt_service_index_new(&g.ix), 0);
+        assert_int_equal(pthread_create(&th, NULL, ixg_reader, &g), 0);
+        for (i = 0; i < IXG_KEYS; i++) {
+                if (i % IXG_BATCH == 0)
+                        assert_int_equal(vt_service_index_reserve(g.ix, IXG_BATCH), 0);
+                ixg_key(i, d);
+                vt_service_index_add(g.ix, d, 100 + i);
+                if (i % IXG_BATCH == IXG_BATCH - 1)
+                        atomic_store(&g.added, (unsigned long)(i + 1));
+        }
+        atomic_store(&g.stop, 1);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(g.bad, 0);
+        assert_true(g.checks > 0);
+        for (i = 0; i < IXG_KEYS; i++) {
+                if (i % 10 == 9 && i != 9)
+                        continue; /* the shared digest: once is enough */
+                ixg_key(i, d);
+                assert_int_equal(vt_service_index_get(g.ix, d, &v, &n), 0);
+                if (i % 10 == 9) {
+                        /* The shared digest: every tenth entry. */
+                        assert_int_equal(n, IXG_KEYS / 10);
+                        for (k = 0; k < n; k++)
+                                assert_int_equal(v[k], 100 + 9 + 10 * k);
+                        free(v);
+                        continue;
+                }
+                assert_int_equal(n, 1);
+                assert_int_equal(v[0], 100 + i);
+                free(v);
+        }
+        vt_service_index_free(g.ix);
+}
+
 static void lookup_index(void **state)
 {
         struct fix *f = *state;
@@ -1178,6 +1284,7 @@ int main(int argc, char **argv)
             T(filter_restart),
             T(filter_build),
             T(lookup_index),
+            cmocka_unit_test(index_grows_in_background),
         };
 #undef T
 
