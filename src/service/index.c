@@ -209,8 +209,9 @@ static int ix_grow_finish(struct vt_service_index *ix)
                 return err;
         }
         pthread_rwlock_wrlock(&ix->lk);
-        memcpy(ix->gnode + ix->gnused, ix->node + ix->gnused,
-               (ix->nused - ix->gnused) * sizeof(*ix->gnode));
+        if (ix->nused > ix->gnused)
+                memcpy(ix->gnode + ix->gnused, ix->node + ix->gnused,
+                       (ix->nused - ix->gnused) * sizeof(*ix->gnode));
         for (i = 0; i < ix->jn; i++) {
                 o = ix_find(ix->slot, ix->cap, ix->jh[i]);
                 g = ix_find(ix->gslot, ix->gcap, ix->jh[i]);

@@ -653,7 +653,7 @@ static void pl_entry(char *buf, size_t cap, int t, int b, int i)
 static void *pl_thread(void *p)
 {
         struct pl_arg *a = p;
-        static __thread char ebuf[PL_N][48];
+        char ebuf[PL_N][80];
         const uint8_t *e[PL_N];
         size_t len[PL_N];
         struct vt_diag d;
@@ -679,7 +679,7 @@ static void pipelined_appends_with_failures(void **state)
         uint64_t size, ok = 0, failed = 0, x;
         uint8_t *seen;
         struct vt_buf got;
-        char want[48];
+        char want[80];
         int t, b, i, round;
 
         (void)state;
