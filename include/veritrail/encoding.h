@@ -48,7 +48,10 @@ int vt_encoding_base64_append(struct vt_buf *b, const uint8_t *p, size_t n);
 int vt_encoding_base64_decode(const char *s, size_t slen, uint8_t *out, size_t cap,
                               size_t *outlen) VT_WARN_UNUSED;
 
-/* vt_encoding_base64_decode_buf(s, slen, out): decode and append to out. */
+/*
+ * vt_encoding_base64_decode_buf(s, slen, out): decode and append to out;
+ * on failure (the codes of vt_encoding_base64_decode()) out->len is as it was.
+ */
 int vt_encoding_base64_decode_buf(const char *s, size_t slen, struct vt_buf *out) VT_WARN_UNUSED;
 
 /* vt_encoding_hex_encode(p, n, out): lowercase hex of p and a NUL; out holds 2n+1. */

@@ -88,7 +88,7 @@ static int b64_decode_any(const char *s, size_t n, struct vt_buf *out)
 {
         struct vt_buf tmp;
         int std = 0, url = 0, err;
-        size_t i, len0 = out->len;
+        size_t i;
 
         /*
          * The standard alphabet first, in one pass: it is what nearly every
@@ -97,7 +97,7 @@ static int b64_decode_any(const char *s, size_t n, struct vt_buf *out)
          */
         if ((err = vt_encoding_base64_decode_buf(s, n, out)) == 0 || err == VT_ENOMEM)
                 return err;
-        out->len = len0;
+        /* A failed decoding appended nothing to out. */
         for (i = 0; i < n; i++) {
                 if (s[i] == '+' || s[i] == '/')
                         std = 1;

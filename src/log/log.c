@@ -17,8 +17,9 @@
  *       holds after any crash: SQLite recovers to the last committed batch.
  *   I3  In memory, the right edge (the partial tile of every level and the
  *       partial bundle) and the frontier (merkle.h) are the tree at wsize:
- *       the store's, plus the batches prepared since (at most one not yet
- *       committed, see Pipeline), so an append reads nothing from the tree.
+ *       the store's, plus the batches prepared since (at most two not yet
+ *       committed: one being stored, one waiting for it; see Pipeline), so an
+ *       append reads nothing from the tree.
  *       When storing a batch fails, the generation (gen) changes: a batch
  *       prepared on the old one is prepared again, and the edge is loaded
  *       from the store first.
@@ -852,7 +853,13 @@ static int log_store_batch(struct vt_log *log, const struct vt_log_batch *b, voi
         log->wtmp.len = 0;
         if ((err = vt_store_checkpoint_latest(log->ws, &tsize, &log->wtmp, d)) != 0)
                 goto fail;
-        if (tsize != b->size0 || b->gen != atomic_load(&log->gen)) {
+        if (b->gen != atomic_load(&log->gen)) {
+                /* Prepared on a batch that failed: the edge is being loaded again already. */
+                vt_store_rollback(log->ws);
+                return LOG_REPREPARE;
+        }
+        if (tsize != b->size0) {
+                /* Another process appended: the edge in memory must be loaded again. */
                 vt_store_rollback(log->ws);
                 atomic_fetch_add(&log->gen, 1);
                 return LOG_REPREPARE;

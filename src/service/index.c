@@ -249,16 +249,12 @@ int vt_service_index_reserve(struct vt_service_index *ix, size_t keys)
          */
         if (keys > SIZE_MAX / 4 - ix->nused)
                 return VT_ENOMEM;
-        for (;;) {
-                /* Hard limits: wait for the grower (starting one if need be). */
-                if (ix->used + keys > ix->cap / 10 * IX_HARD_LOAD || ix->nused + keys > ix->ncap) {
-                        if (!ix->growing && (err = ix_grow_start(ix)) != 0)
-                                return err;
-                        if ((err = ix_grow_finish(ix)) != 0)
-                                return err;
-                        continue;
-                }
-                break;
+        /* Hard limits: wait for the grower (starting one if need be), as often as it takes. */
+        while (ix->used + keys > ix->cap / 10 * IX_HARD_LOAD || ix->nused + keys > ix->ncap) {
+                if (!ix->growing && (err = ix_grow_start(ix)) != 0)
+                        return err;
+                if ((err = ix_grow_finish(ix)) != 0)
+                        return err;
         }
         if (ix->growing && atomic_load(&ix->ready) && (err = ix_grow_finish(ix)) != 0)
                 return err;

@@ -736,6 +736,7 @@ static void pipelined_appends_with_failures(void **state)
         /* Exactly the successful batches (and the last entry) make the tree. */
         assert_int_equal(size, ok * PL_N + 1);
         assert_true(ok > 0);
+        assert_true(failed > 0); /* the failure path was taken */
         print_message("pipelined appends: %llu batches stored, %llu failed\n",
                       (unsigned long long)ok, (unsigned long long)failed);
         vt_buf_release(&got);
