@@ -1,6 +1,7 @@
 /*
  * fuzz_statement.c: libFuzzer target for in-toto Statement v1 parsing
- * (vt_encoding_statement_parse).
+ * (vt_encoding_statement_parse) and scanning without a tree
+ * (vt_encoding_statement_scan).
  *
  * Properties checked beyond "no crash":
  *   - the output is untouched when parsing fails;
@@ -10,7 +11,11 @@
  *   - its canonical JSON (compact, sorted keys) parses again;
  *   - when every subject has a unique name and a sha256, rebuilding it with
  *     vt_encoding_statement_build() gives a statement that parses to the
- *     same subjects.
+ *     same subjects;
+ *   - the scan decides as the parse does: the same error code and message,
+ *     its output untouched on failure, and on success the same predicate
+ *     type, subject count and sha256 digests in subject order
+ *     (__builtin_trap() otherwise).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,17 +25,56 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The scan of data beside the parse's verdict (err, d) and result st. */
+static void check_scan(const uint8_t *data, size_t size, int err, const struct vt_diag *d,
+                       const struct vt_encoding_statement *st)
+{
+        static struct vt_encoding_statement_digests sd, before; /* 1.3 KiB each: off the stack */
+        struct vt_diag d2 = {""};
+        size_t i, k;
+
+        memset(&sd, 0x5a, sizeof(sd));
+        vt_encoding_statement_digests_init(&sd);
+        memcpy(&before, &sd, sizeof(sd));
+        if (vt_encoding_statement_scan(data, size, &sd, &d2) != err || strcmp(d->msg, d2.msg) != 0)
+                __builtin_trap();
+        if (err != 0) {
+                if (memcmp(&before, &sd, sizeof(sd)) != 0)
+                        __builtin_trap();
+                return;
+        }
+        if (sd.predicate_type_len != strlen(st->predicate_type) ||
+            memcmp(sd.predicate_type, st->predicate_type, sd.predicate_type_len + 1) != 0 ||
+            sd.nsubjects != st->nsubjects || sd.nsha256 > sd.nsubjects ||
+            (sd.sha256 == sd.sha256_inline) != (sd.nsha256 <= VT_ENCODING_STATEMENT_DIGESTS_INLINE))
+                __builtin_trap();
+        for (i = 0, k = 0; i < st->nsubjects; i++) {
+                if (!st->subjects[i].has_sha256)
+                        continue;
+                if (k >= sd.nsha256 ||
+                    memcmp(sd.sha256[k].b, st->subjects[i].sha256.b, sizeof(sd.sha256[k].b)) != 0)
+                        __builtin_trap();
+                k++;
+        }
+        if (k != sd.nsha256)
+                __builtin_trap();
+        vt_encoding_statement_digests_release(&sd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct vt_encoding_statement st, st2, st3;
+        struct vt_diag d = {""};
         struct vt_buf out;
         size_t i;
-        int rebuild = 1;
+        int rebuild = 1, err;
 
         vt_encoding_statement_init(&st);
         vt_encoding_statement_init(&st2);
         vt_encoding_statement_init(&st3);
-        if (vt_encoding_statement_parse(data, size, &st, NULL) != 0) {
+        err = vt_encoding_statement_parse(data, size, &st, &d);
+        check_scan(data, size, err, &d, &st);
+        if (err != 0) {
                 if (st.json != NULL || st.subjects != NULL || st.nsubjects != 0)
                         abort();
                 return 0;

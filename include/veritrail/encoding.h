@@ -370,6 +370,75 @@ int vt_encoding_statement_build(const struct vt_encoding_subject *subjects, size
                                 const char *predicate_type, const json_t *predicate,
                                 struct vt_buf *out, struct vt_diag *d);
 
+/*
+ * Scanning a statement without a tree: what the service needs of each
+ * envelope (the predicate type, for the policy, and the subjects' sha256
+ * digests) with no jansson tree and, in the common case, no allocation.
+ * vt_encoding_statement_scan() runs the very checks of
+ * vt_encoding_statement_parse() (one validation walk serves both), so the
+ * two accept and refuse the same bytes with the same code and the same
+ * diagnostic.
+ */
+
+/* sha256 digests a struct vt_encoding_statement_digests holds without allocating. */
+#define VT_ENCODING_STATEMENT_DIGESTS_INLINE 8
+
+/*
+ * struct vt_encoding_statement_digests: what vt_encoding_statement_scan()
+ * keeps of a statement, caller-owned.
+ *   predicate_type  the decoded JSON string (escapes resolved), NUL-
+ *                   terminated, predicate_type_len bytes: the same bytes as
+ *                   vt_encoding_statement.predicate_type;
+ *   nsubjects       the statement's subjects;
+ *   sha256          the nsha256 sha256 digests of the subjects that have one,
+ *                   in subject order (subjects without one are skipped).
+ * sha256 points into the struct itself (sha256_inline) when nsha256 <=
+ * VT_ENCODING_STATEMENT_DIGESTS_INLINE, else to the heap: pass the struct
+ * by pointer, never copy it by value. Initialise with
+ * vt_encoding_statement_digests_init(), release with
+ * vt_encoding_statement_digests_release().
+ */
+struct vt_encoding_statement_digests {
+        char predicate_type[VT_ENCODING_STATEMENT_URI_MAX + 1];
+        size_t predicate_type_len;
+        size_t nsubjects;
+        size_t nsha256;
+        struct vt_hash *sha256;
+        struct vt_hash sha256_inline[VT_ENCODING_STATEMENT_DIGESTS_INLINE];
+};
+
+/* vt_encoding_statement_digests_init(sd): make sd empty (no allocation). */
+void vt_encoding_statement_digests_init(struct vt_encoding_statement_digests *sd);
+
+/*
+ * vt_encoding_statement_digests_release(sd): free what sd holds and make it
+ * empty. sd may be NULL.
+ */
+void vt_encoding_statement_digests_release(struct vt_encoding_statement_digests *sd);
+
+/*
+ * vt_encoding_statement_scan(p, n, out, d): validate the statement p[0..n)
+ * exactly as vt_encoding_statement_parse() does (the rules above; same
+ * return codes, same messages in d) and fill the empty out with its
+ * predicate type and sha256 digests. out is untouched on failure. Cost:
+ * linear in n; no jansson tree; allocates only for more than
+ * VT_ENCODING_STATEMENT_DIGESTS_INLINE sha256 digests, for the strings it
+ * reads that hold escapes, and where the JSON check does (objects of more
+ * than 16 keys, nesting past 24 levels).
+ */
+int vt_encoding_statement_scan(const uint8_t *p, size_t n,
+                               struct vt_encoding_statement_digests *out,
+                               struct vt_diag *d) VT_WARN_UNUSED;
+
+/*
+ * vt_encoding_statement_scan_envelope(e, out, d): the payloadType check of
+ * vt_encoding_statement_from_envelope() (VT_EMALFORMED, same message), then
+ * vt_encoding_statement_scan() of e's payload. Signatures are not looked at.
+ */
+int vt_encoding_statement_scan_envelope(const struct vt_encoding_dsse *e,
+                                        struct vt_encoding_statement_digests *out,
+                                        struct vt_diag *d) VT_WARN_UNUSED;
+
 /* ---- Signed notes, checkpoints, cosignatures ----------------------------- */
 /*
  * C2SP signed-note (signed-note.md), tlog-checkpoint (tlog-checkpoint.md) and
@@ -877,5 +946,28 @@ int vt_encoding_bundle_add(struct vt_buf *out, int first, const uint8_t *env, si
                            const uint8_t *entry, size_t entry_len, const uint8_t *proof,
                            size_t proof_len);
 int vt_encoding_bundle_end(struct vt_buf *out);
+
+/*
+ * Writing many bundles of one checkpoint (a server's replies): the proof
+ * of each is the tlog-proof text of vt_encoding_tlog_proof_format() for
+ * (index, path, note), and only index and path change from one to the next.
+ *
+ * vt_encoding_bundle_proof_note(note, n, out): append the signed note,
+ * escaped as vt_encoding_bundle_add() escapes a proof's characters, without
+ * the quotes: the tail of every such proof string. VT_EINVAL (empty, not
+ * ending in '\n', not UTF-8), VT_ENOMEM; nothing is appended on failure.
+ *
+ * vt_encoding_bundle_add_proved(out, first, env, env_len, entry, entry_len,
+ * index, path, npath, note_json, note_json_len): append what
+ * vt_encoding_bundle_add() appends for that proof, byte for byte, with
+ * note_json from vt_encoding_bundle_proof_note(): no proof text in between
+ * and no second pass over it. VT_EINVAL (npath over the limit, no note),
+ * VT_ENOMEM; nothing is appended on failure.
+ */
+int vt_encoding_bundle_proof_note(const uint8_t *note, size_t n, struct vt_buf *out);
+int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *env, size_t env_len,
+                                  const uint8_t *entry, size_t entry_len, uint64_t index,
+                                  const struct vt_hash *path, size_t npath, const char *note_json,
+                                  size_t note_json_len);
 
 #endif

@@ -506,6 +506,93 @@ fail:
 }
 
 /* see encoding.h */
+int vt_encoding_bundle_proof_note(const uint8_t *note, size_t n, struct vt_buf *out)
+{
+        size_t len0 = out->len, q;
+        json_t *v;
+        int err;
+
+        if (n == 0 || note[n - 1] != '\n')
+                return VT_EINVAL;
+        /* The note as a JSON string, exactly as vt_encoding_bundle_add() writes a proof... */
+        if ((err = bundle_put_plain(out, note, n)) == -1) {
+                if ((v = json_stringn((const char *)note, n)) == NULL)
+                        return VT_EINVAL; /* not UTF-8 (or no memory) */
+                err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
+                json_decref(v);
+        }
+        if (err != 0) {
+                vt_encoding_int_buf_rewind(out, len0);
+                return VT_ENOMEM;
+        }
+        /*
+         * ...without its quotes. Escaping is character by character, so the
+         * escaped note is the tail of the escaped proof whose text ends with it.
+         */
+        q = out->len - len0;
+        memmove(out->p + len0, out->p + len0 + 1, q - 2);
+        vt_encoding_int_buf_rewind(out, out->len - 2);
+        return 0;
+}
+
+/* see encoding.h */
+int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *env, size_t env_len,
+                                  const uint8_t *entry, size_t entry_len, uint64_t index,
+                                  const struct vt_hash *path, size_t npath, const char *note_json,
+                                  size_t note_json_len)
+{
+        size_t i, need;
+        char *w;
+        int k;
+
+        if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
+            note_json == NULL || note_json_len == 0)
+                return VT_EINVAL;
+        /*
+         * The proof text of vt_encoding_tlog_proof_format() holds, before the
+         * note, only base64, digits, letters, '/', '@', '.', ' ' and newlines:
+         * escaped, each newline becomes the two characters \n.
+         */
+        need = (first ? 10 : 11) + vt_encoding_base64_len(entry_len) + 13 + env_len + 10 +
+               sizeof(VT_ENCODING_TLOG_PROOF_HEADER) + 2 + 6 + 20 + 2 +
+               npath * (vt_encoding_base64_len(sizeof(path[0].b)) + 2) + 2 + note_json_len + 3;
+        if (vt_buf_reserve(out, need) != 0)
+                return VT_ENOMEM;
+        w = (char *)out->p + out->len;
+        if (!first)
+                *w++ = ',';
+        memcpy(w, "{\"entry\":\"", 10);
+        w += 10;
+        vt_encoding_base64_encode(entry, entry_len, w);
+        w += vt_encoding_base64_len(entry_len);
+        memcpy(w, "\",\"envelope\":", 13);
+        w += 13;
+        memcpy(w, env, env_len);
+        w += env_len;
+        memcpy(w, ",\"proof\":\"", 10);
+        w += 10;
+        memcpy(w, VT_ENCODING_TLOG_PROOF_HEADER "\\nindex ",
+               sizeof(VT_ENCODING_TLOG_PROOF_HEADER) - 1 + 8);
+        w += sizeof(VT_ENCODING_TLOG_PROOF_HEADER) - 1 + 8;
+        k = snprintf(w, 21, "%llu", (unsigned long long)index);
+        w += k;
+        for (i = 0; i < npath; i++) {
+                *w++ = '\\';
+                *w++ = 'n';
+                vt_encoding_base64_encode(path[i].b, sizeof(path[i].b), w);
+                w += vt_encoding_base64_len(sizeof(path[i].b));
+        }
+        memcpy(w, "\\n\\n", 4);
+        w += 4;
+        memcpy(w, note_json, note_json_len);
+        w += note_json_len;
+        memcpy(w, "\"}", 3); /* and the NUL */
+        w += 2;
+        out->len = (size_t)(w - (char *)out->p);
+        return 0;
+}
+
+/* see encoding.h */
 int vt_encoding_bundle_end(struct vt_buf *out)
 {
         return vt_buf_puts(out, "],\"mediaType\":\"" VT_ENCODING_BUNDLE_MEDIA_TYPE "\"}") != 0

@@ -121,4 +121,33 @@ int vt_encoding_int_jscan_str(const struct vt_encoding_int_jval *v, struct vt_bu
 int vt_encoding_int_jscan_key_is(const struct vt_encoding_int_jval *k, const char *lit);
 int vt_encoding_int_jscan_tree(const struct vt_encoding_int_jval *v, json_t **out);
 
+/*
+ * The streaming reader, for walks that read each byte once: an object or
+ * array is entered where it stands instead of measured first (jscan_next()
+ * measures a container value to step past it, so a walk that then walks
+ * into it reads its bytes twice, and more at each level). Same trust as
+ * above: documents vt_encoding_int_jscan_check() passed only.
+ *
+ *   jscan_root_iter(p, n, it): the kind of the root of the checked p[0..n)
+ *     ('{' or '['), and it walking its members or elements;
+ *   jscan_next_open(it, key, val): as jscan_next(), except that an object or
+ *     array value is not measured: val->kind is its bracket, val->p points to
+ *     it and val->n is 0, and it stays on it until the caller either enters
+ *     it (jscan_enter(), then jscan_leave()) or skips it (jscan_skip());
+ *   jscan_enter(it, in): in walks the object or array it stands on, with
+ *     jscan_next() or jscan_next_open();
+ *   jscan_leave(it, in): after jscan_next*(in) returned 0, it steps past the
+ *     object or array in walked (a walk given up halfway skips instead);
+ *   jscan_skip(it): it steps past the object or array it stands on.
+ */
+char vt_encoding_int_jscan_root_iter(const uint8_t *p, size_t n, struct vt_encoding_int_jiter *it);
+int vt_encoding_int_jscan_next_open(struct vt_encoding_int_jiter *it,
+                                    struct vt_encoding_int_jval *key,
+                                    struct vt_encoding_int_jval *val);
+void vt_encoding_int_jscan_enter(const struct vt_encoding_int_jiter *it,
+                                 struct vt_encoding_int_jiter *in);
+void vt_encoding_int_jscan_leave(struct vt_encoding_int_jiter *it,
+                                 const struct vt_encoding_int_jiter *in);
+void vt_encoding_int_jscan_skip(struct vt_encoding_int_jiter *it);
+
 #endif

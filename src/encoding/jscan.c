@@ -961,6 +961,66 @@ int vt_encoding_int_jscan_next(struct vt_encoding_int_jiter *it, struct vt_encod
 }
 
 /* see encoding_int.h */
+char vt_encoding_int_jscan_root_iter(const uint8_t *p, size_t n, struct vt_encoding_int_jiter *it)
+{
+        const uint8_t *q = skip_ws(p, p + n);
+
+        it->p = q + 1;
+        it->e = p + n;
+        return (char)*q;
+}
+
+/* see encoding_int.h */
+int vt_encoding_int_jscan_next_open(struct vt_encoding_int_jiter *it,
+                                    struct vt_encoding_int_jval *key,
+                                    struct vt_encoding_int_jval *val)
+{
+        const uint8_t *q = skip_ws(it->p, it->e);
+
+        if (*q == '}' || *q == ']')
+                return 0;
+        if (*q == ',')
+                q = skip_ws(q + 1, it->e);
+        if (key != NULL) {
+                q = read_value(q, it->e, key);
+                q = skip_ws(q, it->e) + 1; /* ':' */
+                q = skip_ws(q, it->e);
+        }
+        if (*q == '{' || *q == '[') {
+                /* Not measured: the caller enters it or skips it. */
+                val->p = q;
+                val->n = 0;
+                val->kind = (char)*q;
+                val->esc = 0;
+                it->p = q;
+                return 1;
+        }
+        it->p = read_value(q, it->e, val);
+        return 1;
+}
+
+/* see encoding_int.h */
+void vt_encoding_int_jscan_enter(const struct vt_encoding_int_jiter *it,
+                                 struct vt_encoding_int_jiter *in)
+{
+        in->p = it->p + 1;
+        in->e = it->e;
+}
+
+/* see encoding_int.h */
+void vt_encoding_int_jscan_leave(struct vt_encoding_int_jiter *it,
+                                 const struct vt_encoding_int_jiter *in)
+{
+        it->p = skip_ws(in->p, in->e) + 1; /* past the closing bracket */
+}
+
+/* see encoding_int.h */
+void vt_encoding_int_jscan_skip(struct vt_encoding_int_jiter *it)
+{
+        it->p = value_end(it->p, it->e);
+}
+
+/* see encoding_int.h */
 size_t vt_encoding_int_jscan_count(const struct vt_encoding_int_jval *v)
 {
         struct vt_encoding_int_jiter it;

@@ -451,6 +451,82 @@ static void bundle_proof_string(void **state)
         vt_buf_release(&want);
 }
 
+/*
+ * vt_encoding_bundle_add_proved() writes, byte for byte, what
+ * vt_encoding_tlog_proof_format() and vt_encoding_bundle_add() write
+ * together: for proofs of 0 to the most hashes, first or not, notes that
+ * take the direct path and one that takes jansson's (non-ASCII origin).
+ */
+static void bundle_add_proved_same(void **state)
+{
+        static const char *const notes[] = {
+            "log.example/a\n4\nq83vEjRWeJA=\n\n\xe2\x80\x94 log.example/a x+y/z==\n",
+            "caf\xc3\xa9.example\n12\nabc=\n\n\xe2\x80\x94 caf\xc3\xa9.example AAAA\n",
+            "tab\there \"quoted\" back\\slash\n",
+        };
+        static const size_t npaths[] = {0, 1, 2, 17, VT_ENCODING_TLOG_PROOF_HASHES_MAX};
+        struct vt_hash path[VT_ENCODING_TLOG_PROOF_HASHES_MAX];
+        struct vt_buf want, got, proof, nj;
+        const char *env = "{\"payload\":\"e30=\",\"payloadType\":\"t\",\"signatures\":[]}";
+        const uint8_t entry[] = {'{', '"', 'a', '"', ':', 0xff, 0x00, '}'};
+        size_t i, j, k;
+
+        (void)state;
+        vt_buf_init(&want);
+        vt_buf_init(&got);
+        vt_buf_init(&proof);
+        vt_buf_init(&nj);
+        for (i = 0; i < VT_ENCODING_TLOG_PROOF_HASHES_MAX; i++)
+                vt_crypto_sha256((const uint8_t *)&i, sizeof(i), &path[i]);
+        for (i = 0; i < sizeof(notes) / sizeof(notes[0]); i++) {
+                const uint8_t *note = (const uint8_t *)notes[i];
+                size_t nlen = strlen(notes[i]);
+
+                nj.len = 0;
+                assert_int_equal(vt_encoding_bundle_proof_note(note, nlen, &nj), 0);
+                for (j = 0; j < sizeof(npaths) / sizeof(npaths[0]); j++)
+                        for (k = 0; k < 2; k++) {
+                                uint64_t index = k ? UINT64_MAX : 3 + j;
+
+                                want.len = got.len = proof.len = 0;
+                                assert_int_equal(vt_encoding_tlog_proof_format(index, path,
+                                                                               npaths[j], NULL, 0,
+                                                                               note, nlen, &proof),
+                                                 0);
+                                assert_int_equal(vt_buf_puts(&want, "x"), 0);
+                                assert_int_equal(vt_buf_puts(&got, "x"), 0);
+                                assert_int_equal(
+                                    vt_encoding_bundle_add(&want, (int)k, (const uint8_t *)env,
+                                                           strlen(env), entry, sizeof(entry),
+                                                           proof.p, proof.len),
+                                    0);
+                                assert_int_equal(vt_encoding_bundle_add_proved(
+                                                     &got, (int)k, (const uint8_t *)env,
+                                                     strlen(env), entry, sizeof(entry), index, path,
+                                                     npaths[j], (const char *)nj.p, nj.len),
+                                                 0);
+                                assert_int_equal(got.len, want.len);
+                                assert_memory_equal(got.p, want.p, want.len);
+                                assert_int_equal(got.p[got.len], '\0');
+                        }
+        }
+        /* Refusals, nothing appended. */
+        got.len = 0;
+        assert_int_equal(vt_encoding_bundle_proof_note((const uint8_t *)"no newline", 10, &got),
+                         VT_EINVAL);
+        assert_int_equal(vt_encoding_bundle_proof_note((const uint8_t *)"\xff\n", 2, &got),
+                         VT_EINVAL);
+        assert_int_equal(
+            vt_encoding_bundle_add_proved(&got, 1, (const uint8_t *)"{}", 2, entry, 1, 0, path,
+                                          VT_ENCODING_TLOG_PROOF_HASHES_MAX + 1, "n\\n", 3),
+            VT_EINVAL);
+        assert_int_equal(got.len, 0);
+        vt_buf_release(&want);
+        vt_buf_release(&got);
+        vt_buf_release(&proof);
+        vt_buf_release(&nj);
+}
+
 static void proof_negatives(void **state)
 {
         struct vt_diag d = {""};
@@ -839,6 +915,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(proof_truncated),
             cmocka_unit_test(proof_negatives),
             cmocka_unit_test(bundle_proof_string),
+            cmocka_unit_test(bundle_add_proved_same),
             cmocka_unit_test_setup_teardown(verify_ok, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_flipped_bit, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_wrong_index, fix_setup, fix_teardown),
