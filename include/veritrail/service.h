@@ -102,6 +102,17 @@ int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
                             vt_service_done_fn fn, void *arg, struct vt_service_op **op);
 
 /*
+ * vt_service_submit_start_many(s, envs, lens, n, fn, arg, ops): what n calls
+ * of vt_service_submit_start() do, handed to the workers at once (one
+ * wake-up rather than n): ops[i] is envs[i]'s submission, or NULL when there
+ * was no memory for it (its fn is then never called). Returns how many
+ * started.
+ */
+size_t vt_service_submit_start_many(struct vt_service *s, const uint8_t *const *envs,
+                                    const size_t *lens, size_t n, vt_service_done_fn fn, void *arg,
+                                    struct vt_service_op **ops);
+
+/*
  * vt_service_submit_finish(s, op, bundle, r): the end of a started
  * submission, after its fn was called: fills r and appends the bundle to
  * bundle exactly as vt_service_submit() does (the bundle is built in the
@@ -112,12 +123,47 @@ int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, str
                              struct vt_service_result *r);
 
 /*
+ * Many bundles in one reply (a batch): struct vt_service_bundler holds the
+ * signed checkpoint they are proved against, read from the log and escaped
+ * for JSON once, not once per bundle. vt_service_bundler_init() makes it
+ * empty (it reads the latest checkpoint at first use, and again when an
+ * entry is past the one it holds); vt_service_bundler_release() frees it.
+ * One per reply being written: it is not shared between threads.
+ */
+struct vt_service_bundler {
+        uint64_t size;           /* tree size of note */
+        struct vt_buf note;      /* the signed checkpoint (empty: none yet) */
+        struct vt_buf note_json; /* note escaped as the tail of a proof string */
+};
+void vt_service_bundler_init(struct vt_service_bundler *bu);
+void vt_service_bundler_release(struct vt_service_bundler *bu);
+
+/*
+ * vt_service_submit_status(op, index, existed): after fn was called, what
+ * vt_service_submit_finish() will report, without ending op: 0 with the
+ * entry's index and whether it was logged before, or the error (index and
+ * existed untouched). The bundle can still fail to be written (r->err).
+ */
+int vt_service_submit_status(const struct vt_service_op *op, uint64_t *index, int *existed);
+
+/*
+ * vt_service_submit_finish_with(s, op, bu, bundle, r): vt_service_submit_finish()
+ * with the checkpoint of bu (NULL: a bundler of its own).
+ */
+int vt_service_submit_finish_with(struct vt_service *s, struct vt_service_op *op,
+                                  struct vt_service_bundler *bu, struct vt_buf *bundle,
+                                  struct vt_service_result *r);
+
+/*
  * vt_service_set_batching(s, max_entries, linger_us): group commit. The
  * committer appends, as one batch, every prepared submission that queued
  * while the previous batch committed, at most max_entries of them (default
- * 4096; 16 MiB of entries at most); with linger_us > 0 it first waits up to
- * that long for max_entries to gather (default 0: no waiting, the batch
- * size follows the load). Thread-safe.
+ * 4096; 16 MiB of entries at most; 0 keeps the current value). While
+ * submissions it was handed are still being checked by the workers, it
+ * first waits up to linger_us (default 10000) for them to join, or for
+ * max_entries to gather: fewer, larger commits when busy (each commit has a
+ * fixed cost in syncs and rows), none of that wait for a lone submission.
+ * 0: no waiting, the batch size follows the load. Thread-safe.
  */
 void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned linger_us);
 

@@ -172,67 +172,103 @@ static int svc_hook(void *ctx, struct vt_store *ws, uint64_t first, void *const 
 
 /* ---- bundles ---------------------------------------------------------------------- */
 
-/*
- * svc_bundle_add(s, out, first, index, env, entry, size, note, d): one
- * attestation of a bundle: entry index proved in the tree of size whose
- * signed checkpoint is note.
- */
-static int svc_bundle_add(struct vt_service *s, struct vt_buf *out, int first, uint64_t index,
-                          const uint8_t *env, size_t env_len, const uint8_t *entry,
-                          size_t entry_len, uint64_t size, const struct vt_buf *note,
-                          struct vt_diag *d)
+/* see service.h */
+void vt_service_bundler_init(struct vt_service_bundler *bu)
 {
-        struct vt_hash path[VT_LOG_PROOF_MAX];
-        struct vt_buf proof;
-        size_t np = 0;
-        int err;
-
-        vt_buf_init(&proof);
-        if ((err = vt_log_prove_inclusion(s->log, index, size, path, &np, d)) != 0)
-                goto out;
-        if ((err = vt_encoding_tlog_proof_format(index, path, np, NULL, 0, note->p, note->len,
-                                                 &proof)) != 0 ||
-            (err = vt_encoding_bundle_add(out, first, env, env_len, entry, entry_len, proof.p,
-                                          proof.len)) != 0)
-                vt_diag_set(d, "cannot write the bundle of entry %llu: %s",
-                            (unsigned long long)index, vt_strerror(err));
-out:
-        vt_buf_release(&proof);
-        return err;
+        bu->size = 0;
+        vt_buf_init(&bu->note);
+        vt_buf_init(&bu->note_json);
 }
 
-/* svc_bundle_one(s, index, env, entry, out, d): the bundle of one entry, appended to out. */
-static int svc_bundle_one(struct vt_service *s, uint64_t index, const uint8_t *env, size_t env_len,
-                          const uint8_t *entry, size_t entry_len, struct vt_buf *out,
-                          struct vt_diag *d)
+/* see service.h */
+void vt_service_bundler_release(struct vt_service_bundler *bu)
 {
-        struct vt_buf note;
-        size_t len0 = out->len;
+        vt_buf_release(&bu->note);
+        vt_buf_release(&bu->note_json);
+        vt_service_bundler_init(bu);
+}
+
+/*
+ * svc_bundler_latest(s, bu, d): bu holds the latest signed checkpoint, read
+ * once and escaped once for every bundle written with it.
+ */
+static int svc_bundler_latest(struct vt_service *s, struct vt_service_bundler *bu,
+                              struct vt_diag *d)
+{
         uint64_t size = 0;
         int err;
 
-        vt_buf_init(&note);
-        /* The latest checkpoint and its size, taken together; it holds index. */
-        if ((err = vt_log_checkpoint(s->log, &size, &note, d)) != 0)
-                goto out;
-        if (index >= size) {
-                vt_diag_set(d, "entry %llu is not yet in the latest checkpoint (size %llu)",
-                            (unsigned long long)index, (unsigned long long)size);
-                err = VT_ELOGSTATE;
-                goto out;
+        bu->note.len = bu->note_json.len = 0;
+        bu->size = 0;
+        if ((err = vt_log_checkpoint(s->log, &size, &bu->note, d)) != 0)
+                return err;
+        if ((err = vt_encoding_bundle_proof_note(bu->note.p, bu->note.len, &bu->note_json)) != 0) {
+                vt_diag_set(d, "cannot write the latest checkpoint into a bundle: %s",
+                            vt_strerror(err));
+                bu->note.len = 0;
+                return err;
         }
-        if ((err = vt_encoding_bundle_begin(out)) != 0 ||
-            (err = svc_bundle_add(s, out, 1, index, env, env_len, entry, entry_len, size, &note,
-                                  d)) != 0 ||
-            (err = vt_encoding_bundle_end(out)) != 0)
-                goto out;
-out:
-        if (err != 0) {
+        bu->size = size;
+        return 0;
+}
+
+/* svc_bundler_at(s, bu, index, d): bu holds a signed checkpoint that contains index. */
+static int svc_bundler_at(struct vt_service *s, struct vt_service_bundler *bu, uint64_t index,
+                          struct vt_diag *d)
+{
+        int err;
+
+        if (bu->note.len > 0 && index < bu->size)
+                return 0;
+        if ((err = svc_bundler_latest(s, bu, d)) != 0)
+                return err;
+        if (index >= bu->size) {
+                vt_diag_set(d, "entry %llu is not yet in the latest checkpoint (size %llu)",
+                            (unsigned long long)index, (unsigned long long)bu->size);
+                return VT_ELOGSTATE;
+        }
+        return 0;
+}
+
+/*
+ * svc_bundle_add(s, bu, out, first, index, env, entry, d): one attestation
+ * of a bundle: entry index proved in the tree of bu's checkpoint (which
+ * must contain it).
+ */
+static int svc_bundle_add(struct vt_service *s, const struct vt_service_bundler *bu,
+                          struct vt_buf *out, int first, uint64_t index, const uint8_t *env,
+                          size_t env_len, const uint8_t *entry, size_t entry_len, struct vt_diag *d)
+{
+        struct vt_hash path[VT_LOG_PROOF_MAX];
+        size_t np = 0;
+        int err;
+
+        if ((err = vt_log_prove_inclusion(s->log, index, bu->size, path, &np, d)) != 0)
+                return err;
+        if ((err = vt_encoding_bundle_add_proved(out, first, env, env_len, entry, entry_len, index,
+                                                 path, np, (const char *)bu->note_json.p,
+                                                 bu->note_json.len)) != 0)
+                vt_diag_set(d, "cannot write the bundle of entry %llu: %s",
+                            (unsigned long long)index, vt_strerror(err));
+        return err;
+}
+
+/* svc_bundle_one(s, bu, index, env, entry, out, d): the bundle of one entry, appended to out. */
+static int svc_bundle_one(struct vt_service *s, struct vt_service_bundler *bu, uint64_t index,
+                          const uint8_t *env, size_t env_len, const uint8_t *entry,
+                          size_t entry_len, struct vt_buf *out, struct vt_diag *d)
+{
+        size_t len0 = out->len;
+        int err;
+
+        if ((err = svc_bundler_at(s, bu, index, d)) != 0 ||
+            (err = vt_encoding_bundle_begin(out)) != 0 ||
+            (err = svc_bundle_add(s, bu, out, 1, index, env, env_len, entry, entry_len, d)) != 0 ||
+            (err = vt_encoding_bundle_end(out)) != 0) {
                 out->len = len0;
                 if (out->p != NULL)
                         out->p[len0] = '\0';
         }
-        vt_buf_release(&note);
         return err;
 }
 
@@ -322,7 +358,8 @@ static void svc_commit_push(struct vt_service *s, struct vt_service_op *first,
                 s->chead = first;
         s->ctail = last;
         s->ccount += n;
-        pthread_cond_signal(&s->ccv);
+        if (s->cwait == 1 || (s->cwait == 2 && s->ccount >= s->max_entries))
+                pthread_cond_signal(&s->ccv);
         pthread_mutex_unlock(&s->cmu);
 }
 
@@ -331,6 +368,7 @@ static void svc_intake_push(struct vt_service *s, struct vt_service_op *first,
                             struct vt_service_op *last, size_t n)
 {
         last->next = NULL;
+        atomic_fetch_add(&s->preparing, n);
         pthread_mutex_lock(&s->imu);
         if (s->itail != NULL)
                 s->itail->next = first;
@@ -377,14 +415,14 @@ static void svc_count_failure(struct vt_service *s, int err)
 static int svc_parse(struct vt_service *s, struct vt_service_op *op)
 {
         struct vt_encoding_dsse e;
-        struct vt_encoding_statement st;
+        struct vt_encoding_statement_digests st; /* what the service needs of the statement */
         struct vt_diag *d = &op->diag;
         const char *role = NULL;
-        size_t i, k;
+        size_t i;
         int err;
 
         vt_encoding_dsse_init(&e);
-        vt_encoding_statement_init(&st);
+        vt_encoding_statement_digests_init(&st);
         /* 1. Bounded parse. */
         if (op->n > VT_SERVICE_ENVELOPE_MAX) {
                 vt_diag_set(d, "envelope: %zu bytes, more than the service's limit of %d", op->n,
@@ -393,7 +431,7 @@ static int svc_parse(struct vt_service *s, struct vt_service_op *op)
                 goto out;
         }
         if ((err = vt_encoding_dsse_parse(op->env, op->n, &e, d)) != 0 ||
-            (err = vt_encoding_statement_from_envelope(&e, &st, d)) != 0) {
+            (err = vt_encoding_statement_scan_envelope(&e, &st, d)) != 0) {
                 if (err == VT_ENONCANON)
                         err = VT_EMALFORMED;
                 goto out;
@@ -425,20 +463,17 @@ static int svc_parse(struct vt_service *s, struct vt_service_op *op)
         vt_crypto_sha256(op->entry.p, op->entry.len, &op->entry_hash);
         vt_merkle_leaf_hash(op->entry.p, op->entry.len, &op->leaf);
         /* The subject digests, so the statement can go now. */
-        for (i = 0, k = 0; i < st.nsubjects; i++)
-                k += st.subjects[i].has_sha256 != 0;
-        if (k > VT_SERVICE_SUBJ_INLINE &&
-            (op->subj = vt_util_reallocarray(NULL, k, sizeof(*op->subj))) == NULL) {
+        if (st.nsha256 > VT_SERVICE_SUBJ_INLINE &&
+            (op->subj = vt_util_reallocarray(NULL, st.nsha256, sizeof(*op->subj))) == NULL) {
                 op->subj = op->subj_inline;
                 err = VT_ENOMEM;
                 goto out;
         }
-        for (i = 0, k = 0; i < st.nsubjects; i++)
-                if (st.subjects[i].has_sha256)
-                        op->subj[k++] = st.subjects[i].sha256;
-        op->nsubj = k;
+        for (i = 0; i < st.nsha256; i++)
+                op->subj[i] = st.sha256[i];
+        op->nsubj = st.nsha256;
 out:
-        vt_encoding_statement_release(&st);
+        vt_encoding_statement_digests_release(&st);
         vt_encoding_dsse_release(&e);
         return err;
 }
@@ -551,6 +586,13 @@ static void *svc_worker(void *arg)
                     (err = vt_store_open(s->dir, VT_STORE_READONLY, &w->rs, &d)) != 0)
                         w->rs = NULL; /* the shared readers then, which say why */
                 svc_prepare(s, op, w->rs);
+                if (atomic_fetch_sub(&s->preparing, 1) == 1) {
+                        /* The last one on its way: a lingering committer need wait no more. */
+                        pthread_mutex_lock(&s->cmu);
+                        if (s->cwait == 2)
+                                pthread_cond_signal(&s->ccv);
+                        pthread_mutex_unlock(&s->cmu);
+                }
         }
         vt_store_close(w->rs);
         w->rs = NULL;
@@ -569,18 +611,28 @@ static size_t svc_gather(struct vt_service *s)
         struct timespec ts;
         size_t m = 0, bytes = 0, cap;
 
+        s->cwait = 1;
         while (s->chead == NULL && !s->cstop)
                 pthread_cond_wait(&s->ccv, &s->cmu);
+        s->cwait = 0;
         if (s->chead == NULL)
                 return 0;
-        if (s->linger_us > 0 && s->ccount < s->max_entries && !s->cstop) {
+        /*
+         * Linger while more are on their way: ops the workers still hold
+         * (preparing) join this batch if they come within linger_us. A lone
+         * submitter (nothing else in the workers' hands) is committed at once.
+         */
+        if (s->linger_us > 0 && s->ccount < s->max_entries && !s->cstop &&
+            atomic_load(&s->preparing) > 0) {
                 clock_gettime(CLOCK_REALTIME, &ts);
                 ts.tv_nsec += (long)(s->linger_us % 1000000) * 1000;
                 ts.tv_sec += s->linger_us / 1000000 + ts.tv_nsec / 1000000000;
                 ts.tv_nsec %= 1000000000;
-                while (s->ccount < s->max_entries && !s->cstop &&
+                s->cwait = 2;
+                while (s->ccount < s->max_entries && !s->cstop && atomic_load(&s->preparing) > 0 &&
                        pthread_cond_timedwait(&s->ccv, &s->cmu, &ts) == 0)
                         ;
+                s->cwait = 0;
         }
         while ((op = s->chead) != NULL && m < s->max_entries) {
                 if (m > 0 && bytes + op->entry.len > s->max_bytes)
@@ -808,9 +860,46 @@ int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
 }
 
 /* see service.h */
-int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, struct vt_buf *bundle,
-                             struct vt_service_result *r)
+size_t vt_service_submit_start_many(struct vt_service *s, const uint8_t *const *envs,
+                                    const size_t *lens, size_t n, vt_service_done_fn fn, void *arg,
+                                    struct vt_service_op **ops)
 {
+        struct vt_service_op *first = NULL, *last = NULL;
+        size_t i, queued = 0;
+
+        for (i = 0; i < n; i++) {
+                if ((ops[i] = svc_op_new(envs[i], lens[i], fn, arg)) == NULL)
+                        continue;
+                if (last != NULL)
+                        last->next = ops[i];
+                else
+                        first = ops[i];
+                last = ops[i];
+                queued++;
+        }
+        atomic_fetch_add(&s->submitted, queued);
+        /* After this the ops are the workers'; some may be finished before we return. */
+        if (queued > 0)
+                svc_intake_push(s, first, last, queued);
+        return queued;
+}
+
+/* see service.h */
+int vt_service_submit_status(const struct vt_service_op *op, uint64_t *index, int *existed)
+{
+        if (op->err == 0) {
+                *index = op->index;
+                *existed = op->existed;
+        }
+        return op->err;
+}
+
+/* see service.h */
+int vt_service_submit_finish_with(struct vt_service *s, struct vt_service_op *op,
+                                  struct vt_service_bundler *bu, struct vt_buf *bundle,
+                                  struct vt_service_result *r)
+{
+        struct vt_service_bundler own;
         int err;
 
         memset(r, 0, sizeof(*r));
@@ -822,9 +911,12 @@ int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, str
                 snprintf(r->role, sizeof(r->role), "%s", op->role);
                 /* 6. The bundle: base64 of the entry, the envelope, the proof and note. */
                 r->diag.msg[0] = '\0';
-                (void)vt_buf_reserve(bundle, op->canon.len + op->entry.len * 4 / 3 + 4096);
-                err = svc_bundle_one(s, op->index, op->canon.p, op->canon.len, op->entry.p,
+                if (bu == NULL)
+                        vt_service_bundler_init(bu = &own);
+                err = svc_bundle_one(s, bu, op->index, op->canon.p, op->canon.len, op->entry.p,
                                      op->entry.len, bundle, &r->diag);
+                if (bu == &own)
+                        vt_service_bundler_release(&own);
         }
         r->err = err;
         if (err == 0) {
@@ -837,6 +929,13 @@ int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, str
         }
         svc_op_free(op);
         return err;
+}
+
+/* see service.h */
+int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, struct vt_buf *bundle,
+                             struct vt_service_result *r)
+{
+        return vt_service_submit_finish_with(s, op, NULL, bundle, r);
 }
 
 /* see service.h */
@@ -920,8 +1019,10 @@ size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs,
 void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned linger_us)
 {
         pthread_mutex_lock(&s->cmu);
-        s->max_entries = max_entries > 0 ? max_entries : 1;
+        if (max_entries > 0)
+                s->max_entries = max_entries;
         s->linger_us = linger_us;
+        pthread_cond_signal(&s->ccv); /* a lingering committer takes the new values */
         pthread_mutex_unlock(&s->cmu);
 }
 
@@ -1134,6 +1235,7 @@ int vt_service_open(const char *dir, const char *root_path, struct vt_service **
                 pthread_mutex_init(&s->rd[i].mu, NULL);
         vt_buf_init(&s->root_bytes);
         s->max_entries = VT_SERVICE_BATCH_ENTRIES;
+        s->linger_us = VT_SERVICE_LINGER_US;
         s->max_bytes = VT_SERVICE_BATCH_BYTES;
         if ((s->dir = svc_strdup(dir)) == NULL) {
                 err = VT_ENOMEM;
@@ -1190,6 +1292,7 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
 {
         struct vt_policy_root *nr = NULL, *old;
         struct vt_service_op *op = NULL;
+        struct vt_service_bundler bu;
         struct vt_encoding_dsse e;
         struct vt_diag *d = &r->diag;
         struct svc_wait w;
@@ -1249,9 +1352,12 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
         nr = old;
         r->index = op->index;
         snprintf(r->role, sizeof(r->role), "governance");
-        if (err == 0)
-                err = svc_bundle_one(s, op->index, op->canon.p, op->canon.len, op->entry.p,
+        if (err == 0) {
+                vt_service_bundler_init(&bu);
+                err = svc_bundle_one(s, &bu, op->index, op->canon.p, op->canon.len, op->entry.p,
                                      op->entry.len, bundle, d);
+                vt_service_bundler_release(&bu);
+        }
 out:
         pthread_mutex_unlock(&s->rootmu);
         r->err = err;
@@ -1389,19 +1495,20 @@ int vt_service_subject(struct vt_service *s, const struct vt_hash *digest, struc
 int vt_service_bundle_subject(struct vt_service *s, const struct vt_hash *digest,
                               struct vt_buf *out, struct vt_diag *d)
 {
-        struct vt_buf note, env, entry;
-        uint64_t *idx = NULL, size = 0;
+        struct vt_service_bundler bu;
+        struct vt_buf env, entry;
+        uint64_t *idx = NULL;
         size_t n = 0, i, len0 = out->len;
         struct vt_store *rs;
         int slot, err;
 
-        vt_buf_init(&note);
+        vt_service_bundler_init(&bu);
         vt_buf_init(&env);
         vt_buf_init(&entry);
         /* One checkpoint for the whole bundle: every entry is proved against it. */
-        if ((err = vt_log_checkpoint(s->log, &size, &note, d)) != 0 ||
-            (err = svc_subject_indexes(s, digest, size, VT_ENCODING_BUNDLE_ATTESTATIONS_MAX, &idx,
-                                       &n, d)) != 0)
+        if ((err = svc_bundler_latest(s, &bu, d)) != 0 ||
+            (err = svc_subject_indexes(s, digest, bu.size, VT_ENCODING_BUNDLE_ATTESTATIONS_MAX,
+                                       &idx, &n, d)) != 0)
                 goto out;
         if (n == 0) {
                 vt_diag_set(d, "the log holds no entry about this subject");
@@ -1420,8 +1527,8 @@ int vt_service_bundle_subject(struct vt_service *s, const struct vt_hash *digest
                 if (err == VT_ENOENT)
                         err = VT_ECORRUPT; /* the subject index names an entry without envelope */
                 if (err != 0 || (err = vt_log_entry(s->log, idx[i], &entry, d)) != 0 ||
-                    (err = svc_bundle_add(s, out, i == 0, idx[i], env.p, env.len, entry.p,
-                                          entry.len, size, &note, d)) != 0)
+                    (err = svc_bundle_add(s, &bu, out, i == 0, idx[i], env.p, env.len, entry.p,
+                                          entry.len, d)) != 0)
                         goto out;
         }
         err = vt_encoding_bundle_end(out);
@@ -1432,7 +1539,7 @@ out:
                         out->p[len0] = '\0';
         }
         free(idx);
-        vt_buf_release(&note);
+        vt_service_bundler_release(&bu);
         vt_buf_release(&env);
         vt_buf_release(&entry);
         return err;

@@ -45,7 +45,11 @@
 
 /* Group commit defaults (vt_service_set_batching). */
 #define VT_SERVICE_BATCH_ENTRIES 4096
-#define VT_SERVICE_BATCH_BYTES   (16u << 20)
+/* Default linger of a group commit (vt_service_set_batching()): see svc_gather. */
+#ifndef VT_SERVICE_LINGER_US
+#define VT_SERVICE_LINGER_US 10000
+#endif
+#define VT_SERVICE_BATCH_BYTES (16u << 20)
 
 struct vt_service_reader {
         pthread_mutex_t mu;
@@ -138,6 +142,14 @@ struct vt_service {
         pthread_t committer;
         size_t max_entries, max_bytes;
         unsigned linger_us;
+        /*
+         * How the committer waits (cmu): 0 not waiting, 1 for a first op,
+         * 2 lingering for more (see svc_gather): a push wakes it only when
+         * that is what it waits for, not once per op.
+         */
+        int cwait;
+        /* Ops handed to the workers and not yet out of their hands (S3). */
+        atomic_size_t preparing;
         /* The committer's gathered batch (the committer's own). */
         const uint8_t **gp;
         size_t *gl;

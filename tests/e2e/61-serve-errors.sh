@@ -152,6 +152,9 @@ expect_rc 2 "bad --listen: exit 2" "$VT" serve --dir "$T/second/data" \
 	--root "$T/second/root.json" --listen nonsense
 expect_err "listen address" "bad --listen: one line"
 expect_rc 2 "no --dir: exit 2" "$VT" serve --root "$D/root.json"
+expect_rc 2 "bad --linger: exit 2" "$VT" serve --dir "$T/second/data" \
+	--root "$T/second/root.json" --linger 1000001
+expect_err "--linger '1000001' is not a number from 0 to 1000000" "bad --linger: one line"
 
 # ---- SIGTERM drains submissions in flight ------------------------------------------------------
 # Two clients upload their envelopes slowly (1 KiB/s, about 3 s each); the
@@ -180,10 +183,10 @@ check "SIGTERM: the log grew by the 2 drained entries ($SIZE0 -> $SIZE1)" \
 	test "$SIZE1" = $((SIZE0 + 2))
 
 # ---- 429 ----------------------------------------------------------------------------------
-if serve_start "$D" --rate 1 --burst 2 --max-per-ip 3; then
-	ok "serve with --rate 1 --burst 2 --max-per-ip 3"
+if serve_start "$D" --rate 1 --burst 2 --max-per-ip 3 --linger 0; then
+	ok "serve with --rate 1 --burst 2 --max-per-ip 3 --linger 0"
 else
-	notok "serve with --rate 1 --burst 2 --max-per-ip 3"
+	notok "serve with --rate 1 --burst 2 --max-per-ip 3 --linger 0"
 fi
 # Two tokens in the bucket, one more per second: a quick third (or, on a
 # very slow machine, fourth or fifth) submission finds it empty.

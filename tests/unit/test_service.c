@@ -1207,6 +1207,67 @@ static void async_done(void *arg)
         pthread_mutex_unlock(&w->mu);
 }
 
+/*
+ * Linger: submissions handed over together (still being checked when the
+ * first is ready) join one group commit instead of one commit each; a lone
+ * submission is committed at once, never held for the linger.
+ */
+static void linger_gathers(void **state)
+{
+        struct fix *f = *state;
+        enum { N = 1500 }; /* tens of ms of signature checks: many commits without a linger */
+        static struct vt_buf envs[N], bundles[N];
+        static struct vt_service_op *ops[N];
+        const uint8_t *p[N];
+        size_t lens[N], i;
+        struct vt_service_stats st0, st1;
+        struct vt_service_result r;
+        struct async_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, N};
+        struct vt_buf b;
+        char name[32];
+        uint64_t t0;
+
+        for (i = 0; i < N; i++) {
+                snprintf(name, sizeof(name), "linger-%zu", i);
+                make_env(&envs[i], SLSA, name, kb);
+                vt_buf_init(&bundles[i]);
+                p[i] = envs[i].p;
+                lens[i] = envs[i].len;
+        }
+        /* A long linger: without it each op that the workers finish could go alone. */
+        vt_service_set_batching(f->s, 0, 2000000);
+        vt_service_stats(f->s, &st0);
+        assert_int_equal(vt_service_submit_start_many(f->s, p, lens, N, async_done, &w, ops), N);
+        pthread_mutex_lock(&w.mu);
+        while (w.left > 0)
+                pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        for (i = 0; i < N; i++) {
+                if (vt_service_submit_finish(f->s, ops[i], &bundles[i], &r) != 0)
+                        fail_msg("submission %zu: %s", i, r.diag.msg);
+                bundle_verifies(f, &bundles[i], f->root);
+        }
+        vt_service_stats(f->s, &st1);
+        /* Every op was in the workers' hands when the first queued: one commit (two at most). */
+        printf("linger: %llu commits for %d submissions\n",
+               (unsigned long long)(st1.batches - st0.batches), N);
+        assert_true(st1.batches - st0.batches <= 2);
+        assert_int_equal(st1.batch_entries - st0.batch_entries, N);
+        /* Alone, nothing to wait for: far quicker than the 2 s linger. */
+        vt_buf_init(&b);
+        make_env(&envs[0], SLSA, "linger-alone", kb);
+        t0 = vt_util_now_ns();
+        if (vt_service_submit(f->s, envs[0].p, envs[0].len, &b, &r) != 0)
+                fail_msg("alone: %s", r.diag.msg);
+        assert_true(vt_util_now_ns() - t0 < 1000000000u);
+        vt_service_set_batching(f->s, 0, 0);
+        vt_buf_release(&b);
+        for (i = 0; i < N; i++) {
+                vt_buf_release(&envs[i]);
+                vt_buf_release(&bundles[i]);
+        }
+}
+
 /* Started submissions, more than a tile's worth: every bundle verifies, indexes dense. */
 static void submit_async(void **state)
 {
@@ -1279,6 +1340,7 @@ int main(int argc, char **argv)
             T(concurrent_submit),
             T(submit_batch),
             T(submit_async),
+            T(linger_gathers),
             T(token_cache),
             T(token_cache_lost_counter),
             T(filter_restart),
