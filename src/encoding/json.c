@@ -70,10 +70,28 @@ int vt_encoding_json_dump(const json_t *v, size_t flags, struct vt_buf *out)
 /* see encoding_int.h */
 int vt_encoding_int_put_string(struct vt_buf *out, const char *s, size_t n)
 {
-        json_t *v = json_stringn(s, n);
+        json_t *v;
+        size_t i;
         int err;
 
-        if (v == NULL)
+        /*
+         * Printable ASCII but for '"' and '\\' is written as it is by jansson
+         * too: copied between quotes, without a json_t (this runs several
+         * times per submission). Anything else goes through jansson.
+         */
+        for (i = 0; i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\'; i++)
+                ;
+        if (i == n) {
+                if (vt_buf_reserve(out, n + 3) != 0)
+                        return VT_ENOMEM;
+                out->p[out->len++] = '"';
+                memcpy(out->p + out->len, s, n);
+                out->len += n;
+                out->p[out->len++] = '"';
+                out->p[out->len] = '\0';
+                return 0;
+        }
+        if ((v = json_stringn(s, n)) == NULL)
                 return VT_ENOMEM;
         err = vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, out);
         json_decref(v);

@@ -407,15 +407,72 @@ static void test_batch_refused(void **state)
         vt_buf_release(&b);
 }
 
+/*
+ * vt_encoding_int_put_string() writes what jansson writes for the same
+ * string, whether by its plain-ASCII path or by jansson: every single byte,
+ * every pair of a few interesting bytes, and longer mixtures.
+ */
+static void test_put_string_as_jansson(void **state)
+{
+        static const char pick[] = {' ',  'a',    '"',    '\\',   '/',    '\x01', '\x1f', '\x7f',
+                                    '\n', '\xc3', '\xa9', '\xe2', '\x80', '\x94', '\xff', '~'};
+        struct vt_buf got, want;
+        char s[8];
+        size_t i, j, k, n;
+        json_t *v;
+        int err;
+
+        (void)state;
+        vt_buf_init(&got);
+        vt_buf_init(&want);
+        for (k = 0; k < 256 + 16 * 16 + 4096; k++) {
+                if (k < 256) {
+                        s[0] = (char)k;
+                        n = 1;
+                } else if (k < 256 + 256) {
+                        s[0] = pick[(k - 256) / 16];
+                        s[1] = pick[(k - 256) % 16];
+                        n = 2;
+                } else {
+                        n = 1 + (k % 7);
+                        for (i = 0, j = k * 2654435761u; i < n; i++, j /= 16)
+                                s[i] = pick[j % 16];
+                }
+                got.len = want.len = 0;
+                err = vt_encoding_int_put_string(&got, s, n);
+                v = json_stringn(s, n);
+                if (v == NULL) {
+                        assert_int_equal(err, VT_ENOMEM); /* not UTF-8 */
+                        continue;
+                }
+                assert_int_equal(err, 0);
+                assert_int_equal(vt_encoding_json_dump(v, JSON_COMPACT | JSON_ENCODE_ANY, &want),
+                                 0);
+                json_decref(v);
+                assert_int_equal(got.len, want.len);
+                assert_memory_equal(got.p, want.p, want.len);
+                assert_int_equal(got.p[got.len], '\0');
+        }
+        vt_buf_release(&got);
+        vt_buf_release(&want);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_structure),   cmocka_unit_test(test_trailing),
-            cmocka_unit_test(test_strings),     cmocka_unit_test(test_surrogates),
-            cmocka_unit_test(test_utf8),        cmocka_unit_test(test_numbers),
-            cmocka_unit_test(test_depth),       cmocka_unit_test(test_duplicates),
-            cmocka_unit_test(test_limit),       cmocka_unit_test(test_reader),
-            cmocka_unit_test(test_batch_spans), cmocka_unit_test(test_batch_refused),
+            cmocka_unit_test(test_structure),
+            cmocka_unit_test(test_trailing),
+            cmocka_unit_test(test_strings),
+            cmocka_unit_test(test_surrogates),
+            cmocka_unit_test(test_utf8),
+            cmocka_unit_test(test_numbers),
+            cmocka_unit_test(test_depth),
+            cmocka_unit_test(test_duplicates),
+            cmocka_unit_test(test_limit),
+            cmocka_unit_test(test_reader),
+            cmocka_unit_test(test_batch_spans),
+            cmocka_unit_test(test_batch_refused),
+            cmocka_unit_test(test_put_string_as_jansson),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
