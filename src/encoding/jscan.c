@@ -941,14 +941,18 @@ void vt_encoding_int_jscan_iter(const struct vt_encoding_int_jval *v,
         it->e = v->p + v->n;
 }
 
-/* see encoding_int.h */
-int vt_encoding_int_jscan_next(struct vt_encoding_int_jiter *it, struct vt_encoding_int_jval *key,
-                               struct vt_encoding_int_jval *val)
+/*
+ * member_start(it, key): past the separator (and the key, read into key when
+ * not NULL) of the next member of a checked container: where its value
+ * starts, or NULL at the container's end.
+ */
+static const uint8_t *member_start(const struct vt_encoding_int_jiter *it,
+                                   struct vt_encoding_int_jval *key)
 {
         const uint8_t *q = skip_ws(it->p, it->e);
 
         if (*q == '}' || *q == ']')
-                return 0;
+                return NULL;
         if (*q == ',')
                 q = skip_ws(q + 1, it->e);
         if (key != NULL) {
@@ -956,6 +960,17 @@ int vt_encoding_int_jscan_next(struct vt_encoding_int_jiter *it, struct vt_encod
                 q = skip_ws(q, it->e) + 1; /* ':' */
                 q = skip_ws(q, it->e);
         }
+        return q;
+}
+
+/* see encoding_int.h */
+int vt_encoding_int_jscan_next(struct vt_encoding_int_jiter *it, struct vt_encoding_int_jval *key,
+                               struct vt_encoding_int_jval *val)
+{
+        const uint8_t *q = member_start(it, key);
+
+        if (q == NULL)
+                return 0;
         it->p = read_value(q, it->e, val);
         return 1;
 }
@@ -975,17 +990,10 @@ int vt_encoding_int_jscan_next_open(struct vt_encoding_int_jiter *it,
                                     struct vt_encoding_int_jval *key,
                                     struct vt_encoding_int_jval *val)
 {
-        const uint8_t *q = skip_ws(it->p, it->e);
+        const uint8_t *q = member_start(it, key);
 
-        if (*q == '}' || *q == ']')
+        if (q == NULL)
                 return 0;
-        if (*q == ',')
-                q = skip_ws(q + 1, it->e);
-        if (key != NULL) {
-                q = read_value(q, it->e, key);
-                q = skip_ws(q, it->e) + 1; /* ':' */
-                q = skip_ws(q, it->e);
-        }
         if (*q == '{' || *q == '[') {
                 /* Not measured: the caller enters it or skips it. */
                 val->p = q;

@@ -964,7 +964,7 @@ int vt_service_submit(struct vt_service *s, const uint8_t *env, size_t n, struct
 size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs, const size_t *lens,
                                size_t n, struct vt_buf *bundles, struct vt_service_result *results)
 {
-        struct vt_service_op **ops = NULL, *first = NULL, *last = NULL;
+        struct vt_service_op **ops = NULL;
         struct svc_wait w;
         size_t i, failed = 0, queued = 0;
 
@@ -980,25 +980,16 @@ size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs,
                 }
                 return n;
         }
-        svc_wait_init(&w, 0);
-        for (i = 0; i < n; i++) {
-                if ((ops[i] = svc_op_new(envs[i], lens[i], svc_wait_done, &w)) == NULL)
-                        continue;
-                atomic_fetch_add(&s->submitted, 1);
-                if (last != NULL)
-                        last->next = ops[i];
-                else
-                        first = ops[i];
-                last = ops[i];
-                queued++;
-        }
         /*
          * All at once to the workers, who check the signatures on every core;
-         * the committer gathers them into as few batches as it can.
+         * the committer gathers them into as few batches as it can. Every op
+         * is counted before any can finish; those never made are taken back.
          */
-        w.left = queued;
-        if (queued > 0)
-                svc_intake_push(s, first, last, queued);
+        svc_wait_init(&w, n);
+        queued = vt_service_submit_start_many(s, envs, lens, n, svc_wait_done, &w, ops);
+        pthread_mutex_lock(&w.mu);
+        w.left -= n - queued;
+        pthread_mutex_unlock(&w.mu);
         svc_wait_end(&w);
         for (i = 0; i < n; i++) {
                 if (ops[i] == NULL) {
