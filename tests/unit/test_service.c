@@ -1255,6 +1255,7 @@ static void linger_gathers(void **state)
         assert_int_equal(st1.batch_entries - st0.batch_entries, N);
         /* Alone, nothing to wait for: far quicker than the 2 s linger. */
         vt_buf_init(&b);
+        vt_buf_release(&envs[0]);
         make_env(&envs[0], SLSA, "linger-alone", kb);
         t0 = vt_util_now_ns();
         if (vt_service_submit(f->s, envs[0].p, envs[0].len, &b, &r) != 0)
