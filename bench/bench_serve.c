@@ -22,6 +22,8 @@
  * the ratio one verification bears to their sum: the rate the machine
  * would reach, as a fraction of the limit, if nothing else ran on it. It
  * tells a CPU cost (which this code can cut) from time lost elsewhere.
+ * And how many group commits the closed loop made, and their mean size
+ * (the server's /metrics): each commit has a fixed cost.
  *
  * Two runs on one server: one envelope per request (POST /v1/entries, 64
  * connections), then batches of 64 (POST /v1/entries:batch, 16
@@ -124,6 +126,52 @@ static int connect_one(void)
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         return fd;
+}
+
+/*
+ * commits(batches, entries): the service's group commits and the entries in
+ * them so far (GET /metrics: veritrail_batches_total,
+ * veritrail_batch_entries_total). 0, or -1 when they cannot be read.
+ */
+static int commits(double *batches, double *entries)
+{
+        static const char q[] = "GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+        char *buf = NULL, *p;
+        size_t len = 0, cap = 0;
+        ssize_t r;
+        int fd = connect_one(), got = 0;
+
+        if (fd < 0)
+                return -1;
+        if (write(fd, q, sizeof(q) - 1) != (ssize_t)(sizeof(q) - 1)) {
+                close(fd);
+                return -1;
+        }
+        for (;;) {
+                if (len + 4096 + 1 > cap) {
+                        char *t = realloc(buf, cap = 2 * cap + 8192);
+                        if (t == NULL)
+                                break;
+                        buf = t;
+                }
+                if ((r = read(fd, buf + len, cap - len - 1)) <= 0)
+                        break;
+                len += (size_t)r;
+        }
+        close(fd);
+        if (buf == NULL)
+                return -1;
+        buf[len] = '\0';
+        if ((p = strstr(buf, "\nveritrail_batches_total ")) != NULL) {
+                *batches = strtod(p + sizeof("\nveritrail_batches_total ") - 1, NULL);
+                got++;
+        }
+        if ((p = strstr(buf, "\nveritrail_batch_entries_total ")) != NULL) {
+                *entries = strtod(p + sizeof("\nveritrail_batch_entries_total ") - 1, NULL);
+                got++;
+        }
+        free(buf);
+        return got == 2 ? 0 : -1;
 }
 
 static int healthy(void)
@@ -486,7 +534,7 @@ static void cleanup(void)
 static size_t measure(const char *token, double limit, double secs, int nconn, uint64_t base)
 {
         size_t n, done, nlat, errors, i;
-        double rate, *lat, cpu0, cpu1, self0, self1, again;
+        double rate, *lat, cpu0, cpu1, self0, self1, again, b0 = -1, b1 = 0, e0 = 0, e1 = 0;
         struct req *reqs;
         char what[96];
 
@@ -501,11 +549,15 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
             "service over HTTP: %d connections, %zu pre-signed envelopes, %zu per request (%s)\n",
             nconn, n * per_req, per_req,
             per_req == 1 ? "POST /v1/entries" : "POST /v1/entries:batch");
+        if (commits(&b0, &e0) != 0)
+                b0 = -1;
         cpu0 = server_cpu();
         self0 = self_cpu();
         done = drive(reqs, n, nconn, 0, secs, lat, &nlat, &errors);
         cpu1 = server_cpu();
         self1 = self_cpu();
+        if (b0 < 0 || commits(&b1, &e1) != 0)
+                b0 = -1;
         rate = (double)logged / secs;
         /*
          * The host's speed drifts (a shared VM): the limit is measured again
@@ -538,6 +590,10 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
                        srv, gen, ver, ver / (srv + gen),
                        100.0 * ((cpu1 - cpu0) + (self1 - self0)) / (secs * ncpu_g));
         }
+        /* How the committer grouped them: each commit has a fixed cost (syncs, b-tree edges). */
+        if (b0 >= 0 && b1 > b0)
+                printf("  group commits at full load: %.0f/s, %.0f entries each (serve --linger)\n",
+                       (b1 - b0) / secs, (e1 - e0) / (b1 - b0));
         if (rate > 0 && n - done > 100 / per_req + 1) {
                 size_t left = n - done;
                 done = drive(reqs + (n - left), left, nconn, rate / 2 / (double)per_req, secs / 2,
