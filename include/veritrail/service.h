@@ -96,7 +96,7 @@ typedef void (*vt_service_done_fn)(void *arg);
  * caller then calls vt_service_submit_finish(). env must stay valid and
  * unchanged until fn is called. fn must be quick and must not call into s
  * (it wakes whoever waits). 0, or VT_ENOMEM (fn is then never called and
- * *op is untouched).
+ * *op is NULL).
  */
 int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
                             vt_service_done_fn fn, void *arg, struct vt_service_op **op);

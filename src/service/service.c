@@ -848,15 +848,7 @@ static void svc_wait_end(struct svc_wait *w)
 int vt_service_submit_start(struct vt_service *s, const uint8_t *env, size_t n,
                             vt_service_done_fn fn, void *arg, struct vt_service_op **op)
 {
-        struct vt_service_op *o = svc_op_new(env, n, fn, arg);
-
-        if (o == NULL)
-                return VT_ENOMEM;
-        atomic_fetch_add(&s->submitted, 1);
-        *op = o;
-        /* After this the op is the workers'; it may even be finished before we return. */
-        svc_intake_push(s, o, o, 1);
-        return 0;
+        return vt_service_submit_start_many(s, &env, &n, 1, fn, arg, op) == 1 ? 0 : VT_ENOMEM;
 }
 
 /* see service.h */

@@ -1207,6 +1207,15 @@ static void async_done(void *arg)
         pthread_mutex_unlock(&w->mu);
 }
 
+/* Until every started submission of w has called its done function. */
+static void async_wait_all(struct async_wait *w)
+{
+        pthread_mutex_lock(&w->mu);
+        while (w->left > 0)
+                pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+}
+
 /*
  * Linger: submissions handed over together (still being checked when the
  * first is ready) join one group commit instead of one commit each; a lone
@@ -1238,10 +1247,7 @@ static void linger_gathers(void **state)
         vt_service_set_batching(f->s, 0, 2000000);
         vt_service_stats(f->s, &st0);
         assert_int_equal(vt_service_submit_start_many(f->s, p, lens, N, async_done, &w, ops), N);
-        pthread_mutex_lock(&w.mu);
-        while (w.left > 0)
-                pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
+        async_wait_all(&w);
         for (i = 0; i < N; i++) {
                 if (vt_service_submit_finish(f->s, ops[i], &bundles[i], &r) != 0)
                         fail_msg("submission %zu: %s", i, r.diag.msg);
@@ -1294,10 +1300,7 @@ static void submit_async(void **state)
                 assert_int_equal(
                     vt_service_submit_start(f->s, envs[i].p, envs[i].len, async_done, &w, &ops[i]),
                     0);
-        pthread_mutex_lock(&w.mu);
-        while (w.left > 0)
-                pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
+        async_wait_all(&w);
         for (i = 0; i < N; i++) {
                 if (vt_service_submit_finish(f->s, ops[i], &bundles[i], &r) != 0)
                         fail_msg("submission %zu: %s", i, r.diag.msg);
@@ -1313,10 +1316,7 @@ static void submit_async(void **state)
         w.left = 1;
         assert_int_equal(
             vt_service_submit_start(f->s, (const uint8_t *)"{}", 2, async_done, &w, &ops[0]), 0);
-        pthread_mutex_lock(&w.mu);
-        while (w.left > 0)
-                pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
+        async_wait_all(&w);
         bundles[0].len = 0;
         assert_int_equal(vt_service_submit_finish(f->s, ops[0], &bundles[0], &r), VT_EMALFORMED);
         assert_int_equal(bundles[0].len, 0);
