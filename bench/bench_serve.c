@@ -33,6 +33,7 @@
  * VT_BENCH_CONNS (connections), VT_BENCH_BATCH (envelopes per request:
  * only that run; 1 is the single-envelope route).
  */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -335,10 +336,11 @@ static size_t batch_logged(const char *body, size_t len)
         const char *p = body, *end = body + len;
         size_t k = 0;
 
-        for (; end - p >= 12; p++) {
-                if (*p == '"' && memcmp(p, "\"status\":", 9) == 0 &&
-                    (memcmp(p + 9, "201", 3) == 0 || memcmp(p + 9, "200", 3) == 0))
+        /* memmem, not a byte loop: the answer is ~2.5 KB per envelope, and this is the client. */
+        while ((p = memmem(p, (size_t)(end - p), "\"status\":", 9)) != NULL && end - p >= 12) {
+                if (memcmp(p + 9, "201", 3) == 0 || memcmp(p + 9, "200", 3) == 0)
                         k++;
+                p += 9;
         }
         return k;
 }
