@@ -4,9 +4,9 @@
  * envelopes, the subject index, tokens and the trace graph).
  *
  * Back ends: SQLite in a data directory (the embedded default, WAL,
- * synchronous=FULL, with the entry bundles' bytes appended to a segment file
- * beside the database) and, later, PostgreSQL. Both implement the operation
- * table in src/store/store_impl.h; callers see only this header.
+ * synchronous=FULL, with the entry bundles' bytes and the envelope bodies
+ * appended to two segment files beside the database) and, later, PostgreSQL. Both implement the
+ * operation table in src/store/store_impl.h; callers see only this header.
  *
  * Transactions: vt_store_begin() starts a write transaction; every put
  * until vt_store_commit() becomes durable together when commit returns 0,
@@ -49,11 +49,12 @@ struct vt_store;
 
 /*
  * vt_store_open(dir, flags, out, d): open the store of the data directory
- * dir (SQLite file dir/veritrail.db, entry segment dir/entries.seg). Without
- * VT_STORE_CREATE a missing database is VT_ENOENT ("'D' is not a veritrail
- * data directory"). Opening for writing upgrades an older schema and, when
- * no other writer has the store open, cuts what an interrupted commit left
- * past the segment's committed end; a segment shorter than that end is
+ * dir (SQLite file dir/veritrail.db, entry segment dir/entries.seg,
+ * envelope segment dir/envelopes.seg). Without VT_STORE_CREATE a missing
+ * database is VT_ENOENT ("'D' is not a veritrail data directory"). Opening
+ * for writing upgrades an older schema (in one transaction) and, when no
+ * other writer has the store open, cuts what an interrupted commit left
+ * past each segment's committed end; a segment shorter than that end is
  * VT_ECORRUPT.
  */
 int vt_store_open(const char *dir, int flags, struct vt_store **out, struct vt_diag *d);
@@ -163,33 +164,39 @@ int vt_store_checkpoint_latest(struct vt_store *s, uint64_t *size, struct vt_buf
 int vt_store_checkpoint_next(struct vt_store *s, uint64_t from, uint64_t *size, struct vt_buf *note,
                              struct vt_diag *d);
 
-/* ---- Service tables (schema version 4; the service module) ------------------ */
+/* ---- Service tables (schema version 5; the service module) ------------------ */
 /*
- * envelopes: the DSSE envelope of each log entry that carries one, keyed by
- * the entry's index, with the SHA-256 of its payload and the SHA-256 of the
- * entry bytes (one envelope is logged once: the service sees to it).
- * subjects: (entry index, subject sha256 digest) for every entry about an
- * artifact. Every table is keyed by entry index, so a batch appends.
+ * envelopes: one row per log entry that carries a DSSE envelope, keyed by
+ * the entry's index: the SHA-256 of its payload, the SHA-256 of the entry
+ * bytes (one envelope is logged once: the service sees to it), the sha256
+ * digests of the subjects its statement names (the subject index), and the
+ * envelope itself (its bytes kept beside the database, in an append-only
+ * file with the same commit protocol as the entry bundles).
  * tokens: bearer tokens by name, stored as their SHA-256 only.
  * Digests are 32 bytes. Puts follow the transaction rules above, so the
- * service writes an entry's envelope and subjects in the batch that logs it.
+ * service writes an entry's envelope in the batch that logs it.
  */
 #define VT_STORE_ENVELOPE_MAX   (16u << 20) /* bytes of one stored envelope */
+#define VT_STORE_SUBJECTS_MAX   65536u      /* subject digests stored with one envelope */
 #define VT_STORE_TOKEN_NAME_MAX 64u         /* bytes of a token name */
 #define VT_STORE_TOKENS_MAX     100000u     /* tokens vt_store_token_list() returns at most */
 
 /*
- * vt_store_envelope_put(s, index, payload_sha256, entry_hash, env, len, d):
- * record env (1..VT_STORE_ENVELOPE_MAX bytes) as the envelope of entry
- * index, with the SHA-256 of its payload and the hash of its log entry.
- * VT_EEXIST when index already has an envelope. The store keeps no index
- * by digest (a random-key b-tree costs a page write per key and batch):
- * the caller keeps one in memory, filled by vt_store_envelope_scan(), and
- * makes entry hashes unique (the service does).
+ * vt_store_envelope_put(s, index, payload_sha256, entry_hash, subjects,
+ * nsubj, env, len, d): record env (1..VT_STORE_ENVELOPE_MAX bytes) as the
+ * envelope of entry index, with the SHA-256 of its payload, the hash of its
+ * log entry and the nsubj (0..VT_STORE_SUBJECTS_MAX) subject digests
+ * subjects[0..nsubj) (NULL when nsubj is 0), kept in the order given,
+ * repeats included. VT_EEXIST when index already has an envelope. One row
+ * per envelope; the envelope's bytes are appended to a file of their own and
+ * written out at commit (buffered up to 1 MiB). The store keeps no index by
+ * digest (a random-key b-tree costs a page write per key and batch): the
+ * caller keeps one in memory, filled by vt_store_envelope_scan() and
+ * vt_store_subject_scan(), and makes entry hashes unique (the service does).
  */
 int vt_store_envelope_put(struct vt_store *s, uint64_t index, const uint8_t payload_sha256[32],
-                          const uint8_t entry_hash[32], const uint8_t *env, size_t len,
-                          struct vt_diag *d);
+                          const uint8_t entry_hash[32], const uint8_t (*subjects)[32], size_t nsubj,
+                          const uint8_t *env, size_t len, struct vt_diag *d);
 
 /* vt_store_envelope_get(s, index, out, d): append entry index's envelope to out; VT_ENOENT. */
 int vt_store_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out,
@@ -220,17 +227,14 @@ typedef int (*vt_store_subject_fn)(void *ctx, uint64_t index, const uint8_t dige
 int vt_store_envelope_scan(struct vt_store *s, uint64_t from, vt_store_envelope_fn fn, void *ctx,
                            struct vt_diag *d);
 
-/* vt_store_subject_put(s, digest, index, d): index entry index under digest (again: no-op). */
-int vt_store_subject_put(struct vt_store *s, const uint8_t digest[32], uint64_t index,
-                         struct vt_diag *d);
-
 /* vt_store_subject_has(s, digest, index, d): 0 when entry index is about digest, else VT_ENOENT. */
 int vt_store_subject_has(struct vt_store *s, const uint8_t digest[32], uint64_t index,
                          struct vt_diag *d);
 
 /*
- * vt_store_subject_scan(s, from, fn, ctx, d): call fn for every (digest,
- * index) row with index >= from, by ascending index.
+ * vt_store_subject_scan(s, from, fn, ctx, d): call fn for every subject
+ * digest stored with the envelopes of index >= from: by ascending index, then
+ * in the order the put gave them (one read transaction over the envelopes).
  */
 int vt_store_subject_scan(struct vt_store *s, uint64_t from, vt_store_subject_fn fn, void *ctx,
                           struct vt_diag *d);
@@ -263,7 +267,7 @@ int vt_store_token_list(struct vt_store *s, struct vt_store_token **out, size_t 
 /*
  * vt_store_fault_countdown(n): fault injection for tests. After n more
  * write, sync or truncate calls made by any SQLite store in this process
- * (its database, write-ahead log and entry segment alike), every further
+ * (its database, write-ahead log and both segments alike), every further
  * one fails with an I/O error until the countdown is set again; n < 0 turns
  * injection off (the default). The environment variable VT_FAULT_IO=n sets
  * it when the first store opens.

@@ -138,17 +138,20 @@ static void svc_op_free(struct vt_service_op *op)
 
 /*
  * svc_hook: the log's batch hook (log.h vt_log_batch_fn). Inside the
- * batch's transaction: each op's envelope, its subjects, and a new root.
- * The store keeps its prepared statements, so a row costs one step each.
+ * batch's transaction: each op's envelope with its subjects (one row each,
+ * the body appended to the store's envelope segment), and a new root.
+ * The store keeps its prepared statements, so a row costs one step.
  */
 static int svc_hook(void *ctx, struct vt_store *ws, uint64_t first, void *const *users, size_t n,
                     struct vt_diag *d)
 {
         struct vt_service *s = ctx;
         const struct vt_service_op *op;
-        size_t i, k;
+        size_t i;
         int err;
 
+        /* The digests are passed as they lie in the op: 32 bytes each, no padding. */
+        _Static_assert(sizeof(struct vt_hash) == 32, "struct vt_hash is 32 bytes");
         atomic_fetch_add(&s->batches, 1);
         atomic_fetch_add(&s->batch_entries, n);
         if (users == NULL)
@@ -157,12 +160,9 @@ static int svc_hook(void *ctx, struct vt_store *ws, uint64_t first, void *const 
                 if ((op = users[i]) == NULL)
                         continue;
                 if ((err = vt_store_envelope_put(ws, first + i, op->payload_sha256.b,
-                                                 op->entry_hash.b, op->canon.p, op->canon.len,
-                                                 d)) != 0)
+                                                 op->entry_hash.b, (const uint8_t(*)[32])op->subj,
+                                                 op->nsubj, op->canon.p, op->canon.len, d)) != 0)
                         return err;
-                for (k = 0; k < op->nsubj; k++)
-                        if ((err = vt_store_subject_put(ws, op->subj[k].b, first + i, d)) != 0)
-                                return err;
                 if (op->root != NULL && (err = vt_store_meta_put(ws, VT_SERVICE_META_ROOT, op->root,
                                                                  op->root_len, d)) != 0)
                         return err;
@@ -407,6 +407,29 @@ static void svc_count_failure(struct vt_service *s, int err)
         }
 }
 
+static int svc_hash_cmp(const void *a, const void *b)
+{
+        return memcmp(a, b, sizeof(struct vt_hash));
+}
+
+/*
+ * svc_subjects_unique(h, n): sort the n digests and drop repeats (a
+ * statement may name one artifact twice; the entry is listed once under
+ * it). Returns how many are left.
+ */
+static size_t svc_subjects_unique(struct vt_hash *h, size_t n)
+{
+        size_t i, k;
+
+        if (n < 2)
+                return n;
+        qsort(h, n, sizeof(*h), svc_hash_cmp);
+        for (i = 1, k = 1; i < n; i++)
+                if (memcmp(&h[i], &h[k - 1], sizeof(*h)) != 0)
+                        h[k++] = h[i];
+        return k;
+}
+
 /*
  * svc_parse(s, op): steps 1 to 3 for op->env: parse, authorize, and make
  * the entry, the canonical envelope, their hashes and the subject digests.
@@ -471,7 +494,7 @@ static int svc_parse(struct vt_service *s, struct vt_service_op *op)
         }
         for (i = 0; i < st.nsha256; i++)
                 op->subj[i] = st.sha256[i];
-        op->nsubj = st.nsha256;
+        op->nsubj = svc_subjects_unique(op->subj, st.nsha256);
 out:
         vt_encoding_statement_digests_release(&st);
         vt_encoding_dsse_release(&e);

@@ -19,7 +19,8 @@
  * version as the file it wraps, so SQLite never calls a method the
  * underlying file lacks.
  *
- * The entry segment (segment.c) counts its writes, syncs and truncations
+ * The segments (segment.c: entries.seg and envelopes.seg) count their
+ * writes, writeback starts, syncs and truncations
  * against the same countdown through vt_store_fault_fire(), so one sweep
  * covers every I/O call a transaction makes, in the order it makes them.
  *

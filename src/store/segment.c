@@ -1,10 +1,11 @@
 /*
- * segment.c: the entry segment file of the SQLite back end, dir/entries.seg
+ * segment.c: the segment files of the SQLite back end, dir/entries.seg (the
+ * entry bundles) and dir/envelopes.seg (the service's envelope bodies)
  * (store_impl.h, docs/FORMATS.md "Entry segment").
  *
- * The segment holds the bytes of the entry bundles, appended; the database
- * holds where each bundle is (offset, length) and how many bytes of the file
- * committed rows use (the committed end). This file is only the file layer:
+ * A segment holds bytes appended; the database holds where each record is
+ * (offset, length) and how many bytes of the file committed rows use (the
+ * committed end). This file is only the file layer:
  * open (creating it with mode 0600 and making its directory entry durable),
  * positioned writes and reads, fdatasync, ftruncate; and the advisory lock
  * on the data directory that tells a writer it is the only connection.
@@ -116,12 +117,12 @@ fail:
 }
 
 /* see store_impl.h */
-int vt_store_segment_open(struct vt_store_segment *g, const char *dir, int writable,
-                          struct vt_diag *d)
+int vt_store_segment_open(struct vt_store_segment *g, const char *dir, const char *name,
+                          int writable, struct vt_diag *d)
 {
         struct stat sb;
         char *path;
-        size_t n = strlen(dir) + sizeof("/" VT_STORE_SEGMENT_FILE);
+        size_t n = strlen(dir) + strlen(name) + 2;
         int fd, err;
 
         g->fd = -1;
@@ -131,10 +132,10 @@ int vt_store_segment_open(struct vt_store_segment *g, const char *dir, int writa
                 vt_diag_set(d, "store '%s': out of memory", dir);
                 return VT_ENOMEM;
         }
-        snprintf(path, n, "%s/%s", dir, VT_STORE_SEGMENT_FILE);
+        snprintf(path, n, "%s/%s", dir, name);
         fd = open(path, writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0600);
         if (fd < 0 && !writable && errno == ENOENT) {
-                /* A reader before the first writer made it: no bundles yet (sqlite.c checks). */
+                /* A reader before the first writer made it: nothing in it yet (sqlite.c checks). */
                 g->path = path;
                 return 0;
         }
@@ -363,7 +364,7 @@ int vt_store_segment_read(struct vt_store_segment *g, uint64_t off, size_t len, 
                         return VT_EIO;
                 }
                 if (r == 0) {
-                        vt_diag_set(d, "'%s' ends at byte %llu, before the bytes a bundle needs",
+                        vt_diag_set(d, "'%s' ends at byte %llu, before the bytes a row names",
                                     g->path, (unsigned long long)off);
                         return VT_ECORRUPT;
                 }

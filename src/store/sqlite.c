@@ -1,26 +1,35 @@
 /*
  * sqlite.c: the SQLite back end of the store (store.h, store_impl.h).
  *
- * A data directory holds one database, dir/veritrail.db, and beside it the
- * entry segment dir/entries.seg (segment.c). Schema version 4
- * (docs/FORMATS.md, "The store"):
+ * A data directory holds one database, dir/veritrail.db, and beside it two
+ * segments (segment.c): the entry segment dir/entries.seg (the entry
+ * bundles' bytes) and the envelope segment dir/envelopes.seg (the service's
+ * envelope bodies). Schema version 5 (docs/FORMATS.md, "The store"):
  *
  *   meta(key TEXT PRIMARY KEY, value BLOB)
  *   bundles(n INTEGER PRIMARY KEY, width INTEGER, off INTEGER, len INTEGER)
  *   tiles(level INTEGER, n INTEGER, width INTEGER, data BLOB,
  *         PRIMARY KEY(level, n)) WITHOUT ROWID
  *   checkpoints(size INTEGER PRIMARY KEY, note BLOB)
- *   segment(id INTEGER PRIMARY KEY CHECK (id = 0), committed INTEGER)
- *   envelopes(idx INTEGER PRIMARY KEY, payload_sha256 BLOB, entry_hash BLOB)
- *   envelope_bodies(idx INTEGER PRIMARY KEY, envelope BLOB)
- *   subjects(idx INTEGER, digest BLOB, PRIMARY KEY(idx, digest)) WITHOUT ROWID
+ *   segment(id INTEGER PRIMARY KEY CHECK (id = 0), committed INTEGER,
+ *           envelopes INTEGER)
+ *   envelopes(idx INTEGER PRIMARY KEY, payload_sha256 BLOB, entry_hash BLOB,
+ *             off INTEGER, len INTEGER, subjects BLOB)
  *   tokens(name TEXT PRIMARY KEY, hash BLOB, admin INTEGER, revoked INTEGER,
  *          created INTEGER)
  *
- * Versions 1 (no service tables), 2 (bundle bytes as blobs in bundles.data)
- * and 3 (service tables keyed by digest) are upgraded by the first writer
- * that opens them, in one transaction (sq_migrate); a read-only connection
- * reads their log tables as they are.
+ * segment.committed and segment.envelopes are the committed ends of the
+ * entry and the envelope segment. An envelope is one row: its two digests,
+ * where its body is in the envelope segment, and its subjects' sha256
+ * digests packed 32 bytes each, in the order put (possibly none).
+ *
+ * Versions 1 (no service tables), 2 (bundle bytes as blobs in bundles.data),
+ * 3 (service tables keyed by digest) and 4 (three rows per envelope, its body
+ * in envelope_bodies, subjects(idx, digest)) are upgraded by the first
+ * writer that opens them, in one transaction (sq_migrate); a read-only
+ * connection reads their log tables as they are, and version 4's service
+ * tables too (older service tables are refused with a message saying to
+ * open the directory for writing once).
  *
  * The file identifies itself: PRAGMA application_id is VT_SQLITE_APP_ID and
  * PRAGMA user_version the schema version, so a foreign SQLite file or a newer
@@ -33,7 +42,10 @@
  * Entry bundles live in the segment, not in SQLite: they are most of the
  * bytes, they only grow at the end of the log, and SQLite would write them
  * twice (WAL, then database) and rewrite the partial bundle whole in every
- * batch. The protocol (all under SQLite's write lock, BEGIN IMMEDIATE):
+ * batch. Envelope bodies live in the envelope segment for the same reason
+ * (written once instead of through the WAL and again at checkpoint), with
+ * the same protocol; the differences follow the list. The protocol (all
+ * under SQLite's write lock, BEGIN IMMEDIATE):
  *
  *   - put: bundle n is the last stored one growing, or the next one. Only
  *     the bytes not yet in the segment are written, with pwrite, at the
@@ -61,6 +73,17 @@
  *     failed comes back now or never), and it cuts the file to the committed
  *     end (a crash between the segment sync and the COMMIT leaves bytes past
  *     it). A file shorter than the committed end is VT_ECORRUPT.
+ *
+ * The envelope segment follows every step above, for both files at once
+ * (the commit syncs each segment the transaction wrote, then COMMITs; the
+ * rollback and the sole writer's open cut each), except that a put does not
+ * write at once: the row gets the body's place (P, fixed by the
+ * transaction's first put, plus the bodies put since), the body waits in
+ * memory (ebuf) and is written, in one pwrite with those before it, once
+ * VT_SQLITE_ENVBUF bytes wait or at commit; and segment.envelopes is set
+ * once, at commit, not per put. A read of a body still in ebuf is served
+ * from it. A reader that opened before the file existed opens it at its
+ * first read.
  *
  * Settings, chosen by measurement (bench/bench_store.c; page size, WAL
  * checkpoint and cache below):
@@ -91,7 +114,7 @@
 #include "store/store_impl.h"
 
 #define VT_SQLITE_APP_ID         0x56747231 /* "Vtr1" */
-#define VT_SQLITE_SCHEMA_VERSION 4
+#define VT_SQLITE_SCHEMA_VERSION 5
 #define VT_SQLITE_FILE           "veritrail.db"
 #define VT_SQLITE_BUSY_MS        5000
 
@@ -114,6 +137,14 @@
 /* Page cache per connection in KiB: a large batch should not spill mid-transaction. */
 #ifndef VT_SQLITE_CACHE_KIB
 #define VT_SQLITE_CACHE_KIB 16384
+#endif
+/*
+ * Envelope bodies wait in memory until this many bytes (or the commit), then
+ * go to the envelope segment in one write: a pwrite per envelope would cost
+ * more than the row.
+ */
+#ifndef VT_SQLITE_ENVBUF
+#define VT_SQLITE_ENVBUF (1u << 20)
 #endif
 /* After a checkpoint, truncate a WAL that grew beyond this many bytes. */
 #define VT_SQLITE_WAL_LIMIT (64 << 20)
@@ -141,6 +172,8 @@ enum {
         ST_BUNDLE_LAST,
         ST_SEG_GET,
         ST_SEG_PUT,
+        ST_ESEG_GET,
+        ST_ESEG_PUT,
         ST_TILE_PUT,
         ST_TILE_GET,
         ST_CP_PUT,
@@ -148,13 +181,14 @@ enum {
         ST_CP_LATEST,
         ST_CP_NEXT,
         ST_ENV_PUT,
-        ST_ENV_BODY_PUT,
         ST_ENV_GET,
+        ST_ENV_GET_V4,
         ST_ENV_KEYS,
         ST_ENV_SCAN,
-        ST_SUBJ_PUT,
         ST_SUBJ_HAS,
+        ST_SUBJ_HAS_V4,
         ST_SUBJ_SCAN,
+        ST_SUBJ_SCAN_V4,
         ST_TOKEN_PUT,
         ST_TOKEN_REVOKE,
         ST_TOKEN_LIST,
@@ -176,6 +210,8 @@ static const char *const sq_sql[ST_COUNT] = {
     [ST_BUNDLE_LAST] = "SELECT n, width, off, len FROM bundles ORDER BY n DESC LIMIT 1",
     [ST_SEG_GET] = "SELECT committed FROM segment WHERE id = 0",
     [ST_SEG_PUT] = "UPDATE segment SET committed = ?1 WHERE id = 0",
+    [ST_ESEG_GET] = "SELECT envelopes FROM segment WHERE id = 0",
+    [ST_ESEG_PUT] = "UPDATE segment SET envelopes = ?1 WHERE id = 0",
     [ST_TILE_PUT] = "INSERT INTO tiles(level, n, width, data) VALUES(?1, ?2, ?3, ?4)"
                     " ON CONFLICT(level, n) DO UPDATE SET width = excluded.width,"
                     " data = excluded.data",
@@ -185,15 +221,17 @@ static const char *const sq_sql[ST_COUNT] = {
     [ST_CP_GET] = "SELECT note FROM checkpoints WHERE size = ?1",
     [ST_CP_LATEST] = "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
     [ST_CP_NEXT] = "SELECT size, note FROM checkpoints WHERE size >= ?1 ORDER BY size LIMIT 1",
-    [ST_ENV_PUT] = "INSERT INTO envelopes(idx, payload_sha256, entry_hash) VALUES(?1, ?2, ?3)",
-    [ST_ENV_BODY_PUT] = "INSERT INTO envelope_bodies(idx, envelope) VALUES(?1, ?2)",
-    [ST_ENV_GET] = "SELECT envelope FROM envelope_bodies WHERE idx = ?1",
+    [ST_ENV_PUT] = "INSERT INTO envelopes(idx, payload_sha256, entry_hash, off, len, subjects)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_ENV_GET] = "SELECT off, len FROM envelopes WHERE idx = ?1",
+    [ST_ENV_GET_V4] = "SELECT envelope FROM envelope_bodies WHERE idx = ?1",
     [ST_ENV_KEYS] = "SELECT payload_sha256, entry_hash FROM envelopes WHERE idx = ?1",
     [ST_ENV_SCAN] = "SELECT idx, payload_sha256, entry_hash FROM envelopes WHERE idx >= ?1"
                     " ORDER BY idx",
-    [ST_SUBJ_PUT] = "INSERT OR IGNORE INTO subjects(idx, digest) VALUES(?1, ?2)",
-    [ST_SUBJ_HAS] = "SELECT 1 FROM subjects WHERE idx = ?1 AND digest = ?2",
-    [ST_SUBJ_SCAN] = "SELECT idx, digest FROM subjects WHERE idx >= ?1 ORDER BY idx",
+    [ST_SUBJ_HAS] = "SELECT subjects FROM envelopes WHERE idx = ?1",
+    [ST_SUBJ_HAS_V4] = "SELECT 1 FROM subjects WHERE idx = ?1 AND digest = ?2",
+    [ST_SUBJ_SCAN] = "SELECT idx, subjects FROM envelopes WHERE idx >= ?1 ORDER BY idx",
+    [ST_SUBJ_SCAN_V4] = "SELECT idx, digest FROM subjects WHERE idx >= ?1 ORDER BY idx",
     [ST_TOKEN_PUT] = "INSERT INTO tokens(name, hash, admin, revoked, created)"
                      " VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE name = ?1",
@@ -248,15 +286,36 @@ static const char sq_schema_v4_sql[] =
     "DROP TABLE subjects;"
     "ALTER TABLE subjects_v4 RENAME TO subjects;";
 
+/*
+ * Version 4 to 5: one row per envelope, its bytes in the envelope segment.
+ * envelopes_v5 is made first and filled (sq_migrate_envelopes: every body,
+ * in index order, copied to the segment; the subjects of each index packed
+ * into one blob of 32-byte digests, in digest order), then the swap drops
+ * the version 4 tables and adds the envelope segment's committed end to the
+ * segment row. The subjects blob is the last column, so a scan of the
+ * digests never reads a large one's overflow pages.
+ */
+static const char sq_schema_v5_new_sql[] =
+    "CREATE TABLE envelopes_v5(idx INTEGER PRIMARY KEY, payload_sha256 BLOB NOT NULL,"
+    " entry_hash BLOB NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,"
+    " subjects BLOB NOT NULL);";
+static const char sq_schema_v5_swap_sql[] =
+    "DROP TABLE envelopes;"
+    "DROP TABLE envelope_bodies;"
+    "DROP TABLE subjects;"
+    "ALTER TABLE envelopes_v5 RENAME TO envelopes;"
+    "ALTER TABLE segment ADD COLUMN envelopes INTEGER NOT NULL DEFAULT 0;";
+
 struct sq {
         struct vt_store base; /* first: store.c sees only this */
         sqlite3 *db;
         sqlite3_stmt *st[ST_COUNT];
         struct vt_store_segment seg;
+        struct vt_store_segment eseg; /* the envelope segment (schema 5) */
         int lockfd;      /* the data directory, flocked (store_impl.h): -1 when not held */
         int sole;        /* this writer held it exclusively at open */
         int legacy;      /* read-only on schema 1 or 2: bundle bytes are blobs in bundles.data */
-        int64_t version; /* the schema version (a read-only connection may find 1..3) */
+        int64_t version; /* the schema version (a read-only connection may find 1..4) */
         /* The segment as the open transaction sees it; valid while seg_known. */
         int seg_known;
         int seg_dirty;      /* bytes written and not yet synced: cut them on rollback */
@@ -267,6 +326,13 @@ struct sq {
         uint64_t last_len;  /*   and how many */
         uint64_t seg_start; /* where this transaction began writing */
         uint64_t seg_pos;   /* where its next bytes go: the end it will commit */
+        /* The envelope segment, the same way; valid while eseg_known. */
+        int eseg_known;
+        int eseg_dirty;        /* bytes written and not yet synced: cut them on rollback */
+        uint64_t eseg_start;   /* where this transaction began writing */
+        uint64_t eseg_flushed; /* its bytes below this are in the file, */
+        uint64_t eseg_pos;     /* those up to this in ebuf: the end it will commit */
+        struct vt_buf ebuf;    /* envelope bodies not written yet */
         /* Background checkpoints of a writer (sq_wal_hook). */
         char *path;           /* the database file */
         int ck_pages;         /* WAL pages that call for a checkpoint */
@@ -582,12 +648,178 @@ out:
 }
 
 /*
- * sq_migrate(q, dir, version, d): bring a schema version 1, 2 or 3 database
- * to version 4 in one transaction (1 -> 2: add the service tables; 2 -> 3:
+ * sq_migrate_flush(q, buf, pos, d): write buf's bytes to the envelope
+ * segment at *pos (the version 4 to 5 step), advance *pos, empty buf.
+ */
+static int sq_migrate_flush(struct sq *q, struct vt_buf *buf, uint64_t *pos, struct vt_diag *d)
+{
+        int err;
+
+        if (buf->len == 0)
+                return 0;
+        if ((err = vt_store_segment_write(&q->eseg, buf->p, buf->len, *pos, d)) != 0)
+                return err;
+        *pos += buf->len;
+        buf->len = 0;
+        return 0;
+}
+
+/*
+ * sq_migrate_envelopes(q, dir, d): the version 4 to 5 step, inside the
+ * migration's transaction: cut the envelope segment to empty (nothing in it
+ * is committed yet, a previous attempt may have left bytes), copy every
+ * envelope body to it in index order, with the subjects of each index packed
+ * into one blob, into envelopes_v5; swap the tables, record the committed
+ * end, and sync the segment before the caller commits. A body or a subject
+ * without its envelope row is VT_ECORRUPT (nothing is dropped silently).
+ */
+static int sq_migrate_envelopes(struct sq *q, const char *dir, struct vt_diag *d)
+{
+        static const char doing[] = "moving the envelopes to the envelope segment";
+        sqlite3_stmt *sel = NULL, *sub = NULL, *ins = NULL;
+        struct vt_buf body, subj;
+        const void *p;
+        uint64_t pos = 0, off;
+        sqlite3_int64 idx, sidx = -1;
+        int rc, src = SQLITE_DONE, len, err = 0;
+        int64_t orphans = 0;
+        char sql[sizeof(sq_schema_v5_swap_sql) + 128];
+
+        vt_buf_init(&body);
+        vt_buf_init(&subj);
+        if ((err = vt_store_segment_truncate(&q->eseg, 0, d)) != 0)
+                goto fail_seg;
+        if ((err = sq_pragma_int(q->db, dir,
+                                 "SELECT count(*) FROM envelope_bodies WHERE idx NOT IN"
+                                 " (SELECT idx FROM envelopes)",
+                                 &orphans, d)) != 0)
+                goto out;
+        if (orphans > 0) {
+                vt_diag_set(d, "store '%s': %lld envelope bodies have no envelope row", dir,
+                            (long long)orphans);
+                err = VT_ECORRUPT;
+                goto out;
+        }
+        if ((err = sq_exec(q->db, dir, sq_schema_v5_new_sql, doing, d)) != 0)
+                goto out;
+        if ((rc = sqlite3_prepare_v2(q->db,
+                                     "SELECT e.idx, e.payload_sha256, e.entry_hash, b.envelope"
+                                     " FROM envelopes e LEFT JOIN envelope_bodies b"
+                                     " ON b.idx = e.idx ORDER BY e.idx",
+                                     -1, &sel, NULL)) != SQLITE_OK ||
+            (rc = sqlite3_prepare_v2(q->db, "SELECT idx, digest FROM subjects ORDER BY idx, digest",
+                                     -1, &sub, NULL)) != SQLITE_OK ||
+            (rc = sqlite3_prepare_v2(q->db,
+                                     "INSERT INTO envelopes_v5(idx, payload_sha256, entry_hash,"
+                                     " off, len, subjects) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                                     -1, &ins, NULL)) != SQLITE_OK) {
+                err = sq_fail(dir, q->db, rc, doing, d);
+                goto out;
+        }
+        /* The subjects cursor walks beside the envelopes, both by index. */
+        if ((src = sqlite3_step(sub)) == SQLITE_ROW)
+                sidx = sqlite3_column_int64(sub, 0);
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+                idx = sqlite3_column_int64(sel, 0);
+                p = sqlite3_column_blob(sel, 3);
+                len = sqlite3_column_bytes(sel, 3);
+                if (idx < 0 || sqlite3_column_bytes(sel, 1) != 32 ||
+                    sqlite3_column_bytes(sel, 2) != 32 || len < 1 ||
+                    (unsigned)len > VT_STORE_ENVELOPE_MAX || p == NULL) {
+                        vt_diag_set(d,
+                                    "store '%s': the envelope of entry %lld is malformed or has "
+                                    "no body (%d bytes)",
+                                    dir, (long long)idx, len);
+                        err = p == NULL && len > 0 ? VT_ENOMEM : VT_ECORRUPT;
+                        goto out;
+                }
+                subj.len = 0;
+                while (src == SQLITE_ROW && sidx == idx) {
+                        if (sqlite3_column_bytes(sub, 1) != 32 ||
+                            sqlite3_column_blob(sub, 1) == NULL) {
+                                vt_diag_set(d,
+                                            "store '%s': a subject of entry %lld is not 32 bytes",
+                                            dir, (long long)idx);
+                                err = VT_ECORRUPT;
+                                goto out;
+                        }
+                        if (vt_buf_append(&subj, sqlite3_column_blob(sub, 1), 32) != 0)
+                                goto nomem;
+                        if ((src = sqlite3_step(sub)) == SQLITE_ROW)
+                                sidx = sqlite3_column_int64(sub, 0);
+                }
+                if (src != SQLITE_ROW && src != SQLITE_DONE) {
+                        err = sq_fail(dir, q->db, src, "reading the subjects", d);
+                        goto out;
+                }
+                off = pos + body.len;
+                if (vt_buf_append(&body, p, (size_t)len) != 0)
+                        goto nomem;
+                sqlite3_bind_int64(ins, 1, idx);
+                sqlite3_bind_blob(ins, 2, sqlite3_column_blob(sel, 1), 32, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(ins, 3, sqlite3_column_blob(sel, 2), 32, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(ins, 4, (sqlite3_int64)off);
+                sqlite3_bind_int64(ins, 5, len);
+                sqlite3_bind_blob(ins, 6, subj.len > 0 ? (const void *)subj.p : "", (int)subj.len,
+                                  SQLITE_STATIC);
+                if ((rc = sqlite3_step(ins)) != SQLITE_DONE) {
+                        err = sq_fail(dir, q->db, rc, doing, d);
+                        goto out;
+                }
+                sqlite3_reset(ins);
+                if (body.len >= VT_SQLITE_ENVBUF &&
+                    (err = sq_migrate_flush(q, &body, &pos, d)) != 0)
+                        goto fail_seg;
+        }
+        if (rc != SQLITE_DONE) {
+                err = sq_fail(dir, q->db, rc, "reading the envelopes", d);
+                goto out;
+        }
+        /* A subject whose index had no envelope stops the cursor: it is still on it. */
+        if (src == SQLITE_ROW) {
+                vt_diag_set(d, "store '%s': a subject of entry %lld has no envelope", dir,
+                            (long long)sidx);
+                err = VT_ECORRUPT;
+                goto out;
+        }
+        if ((err = sq_migrate_flush(q, &body, &pos, d)) != 0)
+                goto fail_seg;
+        sqlite3_finalize(sel);
+        sqlite3_finalize(sub);
+        sqlite3_finalize(ins);
+        sel = sub = ins = NULL;
+        snprintf(sql, sizeof(sql), "%sUPDATE segment SET envelopes = %llu; PRAGMA user_version=5",
+                 sq_schema_v5_swap_sql, (unsigned long long)pos);
+        if ((err = sq_exec(q->db, dir, sql, "migrating the schema to version 5", d)) != 0)
+                goto out;
+        if (pos > 0 && (err = vt_store_segment_sync(&q->eseg, d)) != 0)
+                goto fail_seg;
+        goto out;
+nomem:
+        vt_diag_set(d, "store '%s': out of memory while %s", dir, doing);
+        err = VT_ENOMEM;
+        goto out;
+fail_seg:
+        vt_diag_prefix(d, "store '%s'", dir);
+out:
+        sqlite3_finalize(sel);
+        sqlite3_finalize(sub);
+        sqlite3_finalize(ins);
+        vt_buf_release(&body);
+        vt_buf_release(&subj);
+        return err;
+}
+
+/*
+ * sq_migrate(q, dir, version, d): bring a schema version 1..4 database to
+ * version 5 in one transaction (1 -> 2: add the service tables; 2 -> 3:
  * move the bundle bytes to the segment, which must be open for writing;
- * 3 -> 4: key the service tables by entry index);
+ * 3 -> 4: key the service tables by entry index; 4 -> 5: one row per
+ * envelope, its body in the envelope segment, also open for writing);
  * *version becomes the version found or made. Another process migrating at
- * the same time serialises on BEGIN IMMEDIATE; the second finds version 4.
+ * the same time serialises on BEGIN IMMEDIATE; the second finds version 5.
+ * A failure rolls back, and the envelope segment's bytes are cut at the
+ * next attempt (none of them is committed before version 5 is).
  */
 static int sq_migrate(struct sq *q, const char *dir, int64_t *version, struct vt_diag *d)
 {
@@ -617,6 +849,11 @@ static int sq_migrate(struct sq *q, const char *dir, int64_t *version, struct vt
                         goto fail;
                 v = 4;
         }
+        if (v == 4) {
+                if ((err = sq_migrate_envelopes(q, dir, d)) != 0)
+                        goto fail;
+                v = 5;
+        }
         if ((err = sq_exec(q->db, dir, "COMMIT", "migrating the schema", d)) != 0)
                 goto fail;
         *version = v;
@@ -628,8 +865,9 @@ fail:
 
 /*
  * sq_schema(q, dir, path, flags, version, d): check the database is ours and
- * of a schema version we know (1..4), setting *version; with
- * VT_STORE_CREATE, create the version 4 schema in an empty database. Two
+ * of a schema version we know (1..5), setting *version; with
+ * VT_STORE_CREATE, create the version 5 schema in an empty database (the
+ * version 1 tables brought through every step, empty). Two
  * processes creating at once serialise on BEGIN IMMEDIATE and the second
  * finds the schema in place.
  */
@@ -653,12 +891,15 @@ static int sq_schema(struct sq *q, const char *dir, const char *path, int flags,
                         goto done;
                 if (app == 0 && v == 0 && tables == 0) {
                         char sql[sizeof(sq_schema_sql) + sizeof(sq_schema_v2_sql) +
-                                 sizeof(sq_schema_v3_sql) + sizeof(sq_schema_v4_sql) + 160];
+                                 sizeof(sq_schema_v3_sql) + sizeof(sq_schema_v4_sql) +
+                                 sizeof(sq_schema_v5_new_sql) + sizeof(sq_schema_v5_swap_sql) +
+                                 160];
                         snprintf(sql, sizeof(sql),
-                                 "%s%s%s%sINSERT INTO segment(id, committed) VALUES(0, 0);"
+                                 "%s%s%s%s%s%sINSERT INTO segment(id, committed) VALUES(0, 0);"
                                  " PRAGMA application_id=%d; PRAGMA user_version=%d",
                                  sq_schema_sql, sq_schema_v2_sql, sq_schema_v3_sql,
-                                 sq_schema_v4_sql, VT_SQLITE_APP_ID, VT_SQLITE_SCHEMA_VERSION);
+                                 sq_schema_v4_sql, sq_schema_v5_new_sql, sq_schema_v5_swap_sql,
+                                 VT_SQLITE_APP_ID, VT_SQLITE_SCHEMA_VERSION);
                         if ((err = sq_exec(q->db, dir, sql, "creating the schema", d)) != 0)
                                 goto done;
                         app = VT_SQLITE_APP_ID;
@@ -701,28 +942,31 @@ done:
 }
 
 /*
- * sq_committed_end(q, out, d): the segment's committed end as this
- * connection sees it (its snapshot, or its own transaction).
+ * sq_committed_end_of(q, g, out, d): the committed end of segment g (the
+ * entry segment or the envelope segment) as this connection sees it (its
+ * snapshot, or its own transaction).
  */
-static int sq_committed_end(struct sq *q, uint64_t *out, struct vt_diag *d)
+static int sq_committed_end_of(struct sq *q, const struct vt_store_segment *g, uint64_t *out,
+                               struct vt_diag *d)
 {
+        const char *what = g == &q->eseg ? "envelope segment" : "segment";
         sqlite3_stmt *st = NULL;
         sqlite3_int64 v;
         int rc, err;
 
-        if ((err = sq_stmt(q, ST_SEG_GET, &st, d)) != 0)
+        if ((err = sq_stmt(q, g == &q->eseg ? ST_ESEG_GET : ST_SEG_GET, &st, d)) != 0)
                 return err;
         if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 v = sqlite3_column_int64(st, 0);
                 if (!sq_int_ok(v, INT64_MAX)) {
-                        vt_diag_set(d, "store '%s': the segment's committed end is %lld",
-                                    q->base.dir, (long long)v);
+                        vt_diag_set(d, "store '%s': the %s's committed end is %lld", q->base.dir,
+                                    what, (long long)v);
                         err = VT_ECORRUPT;
                 } else {
                         *out = (uint64_t)v;
                 }
         } else if (rc == SQLITE_DONE) {
-                vt_diag_set(d, "store '%s': the segment's committed end is missing", q->base.dir);
+                vt_diag_set(d, "store '%s': the %s's committed end is missing", q->base.dir, what);
                 err = VT_ECORRUPT;
         } else {
                 err = sq_fail(q->base.dir, q->db, rc, "reading the segment's end", d);
@@ -731,11 +975,18 @@ static int sq_committed_end(struct sq *q, uint64_t *out, struct vt_diag *d)
         return err;
 }
 
-/* sq_short_segment(q, size, end, d): the segment lost committed bytes. */
-static int sq_short_segment(struct sq *q, uint64_t size, uint64_t end, struct vt_diag *d)
+/* sq_committed_end(q, out, d): the entry segment's committed end. */
+static int sq_committed_end(struct sq *q, uint64_t *out, struct vt_diag *d)
+{
+        return sq_committed_end_of(q, &q->seg, out, d);
+}
+
+/* sq_short_segment(q, g, size, end, d): segment g lost committed bytes. */
+static int sq_short_segment(struct sq *q, const struct vt_store_segment *g, uint64_t size,
+                            uint64_t end, struct vt_diag *d)
 {
         vt_diag_set(d, "store '%s': '%s' holds %llu bytes, but %llu are committed", q->base.dir,
-                    q->seg.path, (unsigned long long)size, (unsigned long long)end);
+                    g->path, (unsigned long long)size, (unsigned long long)end);
         return VT_ECORRUPT;
 }
 
@@ -751,23 +1002,26 @@ static int sq_short_segment(struct sq *q, uint64_t size, uint64_t end, struct vt
  */
 static int sq_segment_recover(struct sq *q, struct vt_diag *d)
 {
+        struct vt_store_segment *const segs[2] = {&q->seg, &q->eseg};
         uint64_t end = 0, size = 0;
-        int err;
+        int i, err = 0;
 
         if (!q->sole) {
-                if ((err = sq_committed_end(q, &end, d)) != 0 ||
-                    (err = vt_store_segment_size(&q->seg, &size, d)) != 0)
-                        return err;
-                return size < end ? sq_short_segment(q, size, end, d) : 0;
-        }
-        if ((err = sq_exec(q->db, q->base.dir, "BEGIN IMMEDIATE", "opening the entry segment",
-                           d)) != 0)
+                for (i = 0; i < 2 && err == 0; i++)
+                        if ((err = sq_committed_end_of(q, segs[i], &end, d)) == 0 &&
+                            (err = vt_store_segment_size(segs[i], &size, d)) == 0 && size < end)
+                                err = sq_short_segment(q, segs[i], size, end, d);
                 return err;
-        if ((err = sq_committed_end(q, &end, d)) == 0 &&
-            (err = vt_store_segment_size(&q->seg, &size, d)) == 0) {
+        }
+        if ((err = sq_exec(q->db, q->base.dir, "BEGIN IMMEDIATE", "opening the segments", d)) != 0)
+                return err;
+        for (i = 0; i < 2 && err == 0; i++) {
+                if ((err = sq_committed_end_of(q, segs[i], &end, d)) != 0 ||
+                    (err = vt_store_segment_size(segs[i], &size, d)) != 0)
+                        break;
                 if (size < end)
-                        err = sq_short_segment(q, size, end, d);
-                else if (size > end && (err = vt_store_segment_truncate(&q->seg, end, d)) != 0)
+                        err = sq_short_segment(q, segs[i], size, end, d);
+                else if (size > end && (err = vt_store_segment_truncate(segs[i], end, d)) != 0)
                         vt_diag_prefix(d, "store '%s'", q->base.dir);
         }
         sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -906,7 +1160,9 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
                 goto fail;
         }
         q->seg.fd = -1;
+        q->eseg.fd = -1;
         q->lockfd = -1;
+        vt_buf_init(&q->ebuf);
         snprintf(path, plen, "%s/%s", dir, VT_SQLITE_FILE);
         if (!(flags & VT_STORE_CREATE) && stat(path, &sb) != 0) {
                 if (errno == ENOENT || errno == ENOTDIR) {
@@ -949,13 +1205,18 @@ int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, stru
             (err = sq_schema(q, dir, path, flags, &version, d)) != 0)
                 goto fail;
         if (flags & VT_STORE_READONLY) {
-                /* Versions 1 and 2 are read as they are; the first writer upgrades them. */
+                /* Versions 1 to 4 are read as they are; the first writer upgrades them. */
                 q->legacy = version < 3;
                 q->version = version;
-                if (!q->legacy && (err = vt_store_segment_open(&q->seg, dir, 0, d)) != 0)
+                if ((!q->legacy && (err = vt_store_segment_open(&q->seg, dir, VT_STORE_SEGMENT_FILE,
+                                                                0, d)) != 0) ||
+                    (version >= 5 &&
+                     (err = vt_store_segment_open(&q->eseg, dir, VT_STORE_ENVSEG_FILE, 0, d)) != 0))
                         goto fail;
-        } else if ((err = vt_store_segment_open(&q->seg, dir, 1, d)) != 0 ||
-                   (version < 4 && (err = sq_migrate(q, dir, &version, d)) != 0) ||
+        } else if ((err = vt_store_segment_open(&q->seg, dir, VT_STORE_SEGMENT_FILE, 1, d)) != 0 ||
+                   (err = vt_store_segment_open(&q->eseg, dir, VT_STORE_ENVSEG_FILE, 1, d)) != 0 ||
+                   (version < VT_SQLITE_SCHEMA_VERSION &&
+                    (err = sq_migrate(q, dir, &version, d)) != 0) ||
                    (err = sq_segment_recover(q, d)) != 0) {
                 goto fail;
         }
@@ -986,6 +1247,8 @@ fail:
                         sqlite3_finalize(q->st[i]);
                 sqlite3_close_v2(q->db);
                 vt_store_segment_close(&q->seg);
+                vt_store_segment_close(&q->eseg);
+                vt_buf_release(&q->ebuf);
                 if (q->lockfd >= 0)
                         close(q->lockfd); /* after the database: see store_impl.h */
         }
@@ -1005,6 +1268,8 @@ static void sq_close(struct vt_store *s)
         /* The last connection to close checkpoints the WAL into the database. */
         sqlite3_close_v2(q->db);
         vt_store_segment_close(&q->seg);
+        vt_store_segment_close(&q->eseg);
+        vt_buf_release(&q->ebuf);
         close(q->lockfd); /* after the database: see store_impl.h */
         free(q);
 }
@@ -1041,6 +1306,28 @@ static void sq_set_busy_timeout(struct vt_store *s, unsigned ms)
         sqlite3_busy_timeout(q->db, ms > INT32_MAX ? INT32_MAX : (int)ms);
 }
 
+/*
+ * sq_eseg_flush(q, d): write the envelope bodies waiting in ebuf to the
+ * envelope segment, where they belong (eseg_flushed). The segment is dirty
+ * from before the write: a partial write is cut too.
+ */
+static int sq_eseg_flush(struct sq *q, struct vt_diag *d)
+{
+        int err;
+
+        if (q->ebuf.len == 0)
+                return 0;
+        q->eseg_dirty = 1;
+        if ((err = vt_store_segment_write(&q->eseg, q->ebuf.p, q->ebuf.len, q->eseg_flushed, d)) !=
+            0) {
+                vt_diag_prefix(d, "store '%s'", q->base.dir);
+                return err;
+        }
+        q->eseg_flushed += q->ebuf.len;
+        q->ebuf.len = 0;
+        return 0;
+}
+
 static int sq_begin(struct vt_store *s, struct vt_diag *d)
 {
         struct sq *q = (struct sq *)s;
@@ -1049,6 +1336,9 @@ static int sq_begin(struct vt_store *s, struct vt_diag *d)
 
         q->seg_known = 0;
         q->seg_dirty = 0;
+        q->eseg_known = 0;
+        q->eseg_dirty = 0;
+        q->ebuf.len = 0;
         if ((err = sq_stmt(q, ST_BEGIN, &st, d)) != 0)
                 return err;
         if ((err = sq_run(q, ST_BEGIN, "starting a transaction", d)) == VT_EBUSY)
@@ -1069,8 +1359,13 @@ static void sq_rollback(struct vt_store *s)
          */
         if (q->seg_dirty && !sqlite3_get_autocommit(q->db))
                 (void)vt_store_segment_truncate(&q->seg, q->seg_start, NULL);
+        if (q->eseg_dirty && !sqlite3_get_autocommit(q->db))
+                (void)vt_store_segment_truncate(&q->eseg, q->eseg_start, NULL);
         q->seg_known = 0;
         q->seg_dirty = 0;
+        q->eseg_known = 0;
+        q->eseg_dirty = 0;
+        q->ebuf.len = 0;
         /* SQLite may have rolled back already (after an I/O error, for one). */
         if (sqlite3_get_autocommit(q->db))
                 return;
@@ -1088,21 +1383,33 @@ static int sq_commit(struct vt_store *s, struct vt_diag *d)
         sqlite3_stmt *st = NULL;
         int err;
 
-        /* The segment's bytes are durable before any commit record can name them. */
-        if (q->seg_dirty) {
-                if ((err = vt_store_segment_sync(&q->seg, d)) != 0) {
-                        vt_diag_prefix(d, "store '%s'", s->dir);
-                        sq_rollback(s);
-                        return err;
-                }
-                /* From here on the bytes may be named by a commit: never cut them. */
-                q->seg_dirty = 0;
+        /* The envelope bodies still in memory, and the envelope segment's new end. */
+        if (q->eseg_known && q->eseg_pos != q->eseg_start) {
+                if ((err = sq_eseg_flush(q, d)) != 0 ||
+                    (err = sq_stmt(q, ST_ESEG_PUT, &st, d)) != 0)
+                        goto fail;
+                sqlite3_bind_int64(st, 1, (sqlite3_int64)q->eseg_pos);
+                if ((err = sq_run(q, ST_ESEG_PUT, "storing the envelope segment's end", d)) != 0)
+                        goto fail;
         }
+        /* The segments' bytes are durable before any commit record can name them. */
+        if ((q->seg_dirty && (err = vt_store_segment_sync(&q->seg, d)) != 0) ||
+            (q->eseg_dirty && (err = vt_store_segment_sync(&q->eseg, d)) != 0)) {
+                vt_diag_prefix(d, "store '%s'", s->dir);
+                goto fail;
+        }
+        /* From here on the bytes may be named by a commit: never cut them. */
+        q->seg_dirty = 0;
+        q->eseg_dirty = 0;
         if ((err = sq_stmt(q, ST_COMMIT, &st, d)) == 0)
                 err = sq_run(q, ST_COMMIT, "committing", d);
         if (err != 0)
                 sq_rollback(s);
         q->seg_known = 0;
+        q->eseg_known = 0;
+        return err;
+fail:
+        sq_rollback(s);
         return err;
 }
 
@@ -1214,7 +1521,7 @@ static int sq_segment_load(struct sq *q, struct vt_diag *d)
                 return err;
         }
         if (size < end)
-                return sq_short_segment(q, size, end, d);
+                return sq_short_segment(q, &q->seg, size, end, d);
         q->seg_start = q->seg_pos = size;
         q->seg_known = 1;
         return 0;
@@ -1580,7 +1887,12 @@ static int sq_run_unique(struct sq *q, int i, const char *what, const char *doin
         return err;
 }
 
-/* The service's tables of version 4, or a clear error on an older read-only database. */
+/*
+ * The service's tables of version 4 or 5, or a clear error on an older
+ * read-only database. A read-only connection reads version 4's tables as
+ * they are (bodies in envelope_bodies, subjects one row each); the first
+ * writer upgrades them.
+ */
 static int sq_service_v4(struct sq *q, struct vt_diag *d)
 {
         if (q->version >= 4)
@@ -1592,27 +1904,115 @@ static int sq_service_v4(struct sq *q, struct vt_diag *d)
         return VT_ESTORE;
 }
 
-static int sq_envelope_put(struct vt_store *s, uint64_t index, const uint8_t *payload_sha256,
-                           const uint8_t *entry_hash, const uint8_t *env, size_t len,
-                           struct vt_diag *d)
+/*
+ * sq_eseg_load(q, d): the open transaction's first look at the envelope
+ * segment: its committed end and the file's size; bodies go at the size
+ * (never below it: see the top of this file).
+ */
+static int sq_eseg_load(struct sq *q, struct vt_diag *d)
 {
-        struct sq *q = (struct sq *)s;
+        uint64_t end = 0, size = 0;
+        int err;
+
+        if ((err = sq_committed_end_of(q, &q->eseg, &end, d)) != 0)
+                return err;
+        if ((err = vt_store_segment_size(&q->eseg, &size, d)) != 0) {
+                vt_diag_prefix(d, "store '%s'", q->base.dir);
+                return err;
+        }
+        if (size < end)
+                return sq_short_segment(q, &q->eseg, size, end, d);
+        q->eseg_start = q->eseg_flushed = q->eseg_pos = size;
+        q->ebuf.len = 0;
+        q->eseg_known = 1;
+        return 0;
+}
+
+/*
+ * sq_envelope_write(q, ...): the put inside a transaction: the row (with
+ * the body's place), then the body into ebuf, written out when ebuf is full
+ * or at commit.
+ */
+static int sq_envelope_write(struct sq *q, uint64_t index, const uint8_t *payload_sha256,
+                             const uint8_t *entry_hash, const uint8_t (*subjects)[32], size_t nsubj,
+                             const uint8_t *env, size_t len, struct vt_diag *d)
+{
         sqlite3_stmt *st = NULL;
         int err;
 
+        if (!q->eseg_known && (err = sq_eseg_load(q, d)) != 0)
+                return err;
+        if (q->eseg_pos > (uint64_t)INT64_MAX - len) {
+                vt_diag_set(d, "store '%s': '%s' would grow beyond %lld bytes", q->base.dir,
+                            q->eseg.path, (long long)INT64_MAX);
+                return VT_ETOOBIG;
+        }
+        if (vt_buf_reserve(&q->ebuf, len) != 0) {
+                vt_diag_set(d, "store '%s': out of memory while storing an envelope", q->base.dir);
+                return VT_ENOMEM;
+        }
         if ((err = sq_stmt(q, ST_ENV_PUT, &st, d)) != 0)
                 return err;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
         sqlite3_bind_blob(st, 2, payload_sha256, 32, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, entry_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)q->eseg_pos);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
+        /* Zero digests are an empty blob, not NULL. */
+        sqlite3_bind_blob(st, 6, nsubj > 0 ? (const void *)subjects : "", (int)(nsubj * 32),
+                          SQLITE_STATIC);
         if ((err = sq_run_unique(q, ST_ENV_PUT, "the envelope of this entry", "storing an envelope",
-                                 d)) != 0 ||
-            (err = sq_stmt(q, ST_ENV_BODY_PUT, &st, d)) != 0)
+                                 d)) != 0)
+                return err;
+        memcpy(q->ebuf.p + q->ebuf.len, env, len);
+        q->ebuf.len += len;
+        q->eseg_pos += len;
+        if (q->ebuf.len >= VT_SQLITE_ENVBUF)
+                return sq_eseg_flush(q, d);
+        return 0;
+}
+
+static int sq_envelope_put(struct vt_store *s, uint64_t index, const uint8_t *payload_sha256,
+                           const uint8_t *entry_hash, const uint8_t (*subjects)[32], size_t nsubj,
+                           const uint8_t *env, size_t len, struct vt_diag *d)
+{
+        struct sq *q = (struct sq *)s;
+        int err;
+
+        if (!sqlite3_get_autocommit(q->db))
+                return sq_envelope_write(q, index, payload_sha256, entry_hash, subjects, nsubj, env,
+                                         len, d);
+        /* Outside a transaction: one of its own, with the segment's commit protocol. */
+        if ((err = sq_begin(s, d)) != 0)
+                return err;
+        if ((err = sq_envelope_write(q, index, payload_sha256, entry_hash, subjects, nsubj, env,
+                                     len, d)) != 0) {
+                sq_rollback(s);
+                return err;
+        }
+        return sq_commit(s, d);
+}
+
+/* sq_envelope_get_v4(q, index, out, d): a version 4 database's body (read-only). */
+static int sq_envelope_get_v4(struct sq *q, uint64_t index, struct vt_buf *out, struct vt_diag *d)
+{
+        sqlite3_stmt *st = NULL;
+        int rc, err;
+
+        if ((err = sq_stmt(q, ST_ENV_GET_V4, &st, d)) != 0)
                 return err;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-        sqlite3_bind_blob64(st, 2, env, len, SQLITE_STATIC);
-        return sq_run_unique(q, ST_ENV_BODY_PUT, "the envelope of this entry",
-                             "storing an envelope", d);
+        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                err = sq_append(q, st, 0, out, "an envelope", d);
+        } else if (rc == SQLITE_DONE) {
+                vt_diag_set(d, "store '%s': no envelope for entry %llu", q->base.dir,
+                            (unsigned long long)index);
+                err = VT_ENOENT;
+        } else {
+                err = sq_fail(q->base.dir, q->db, rc, "reading an envelope", d);
+        }
+        sq_done(st);
+        return err;
 }
 
 static int sq_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *out,
@@ -1620,13 +2020,27 @@ static int sq_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *ou
 {
         struct sq *q = (struct sq *)s;
         sqlite3_stmt *st = NULL;
+        sqlite3_int64 o = 0, l = 0;
         int rc, err;
 
-        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_ENV_GET, &st, d)) != 0)
+        if ((err = sq_service_v4(q, d)) != 0)
+                return err;
+        if (q->version < 5)
+                return sq_envelope_get_v4(q, index, out, d);
+        if ((err = sq_stmt(q, ST_ENV_GET, &st, d)) != 0)
                 return err;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
         if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                err = sq_append(q, st, 0, out, "an envelope", d);
+                o = sqlite3_column_int64(st, 0);
+                l = sqlite3_column_int64(st, 1);
+                if (!sq_int_ok(o, INT64_MAX) || !sq_int_ok(l, VT_STORE_ENVELOPE_MAX) || l == 0 ||
+                    o > INT64_MAX - l) {
+                        vt_diag_set(d,
+                                    "store '%s': the envelope of entry %llu has offset %lld and "
+                                    "length %lld",
+                                    s->dir, (unsigned long long)index, (long long)o, (long long)l);
+                        err = VT_ECORRUPT;
+                }
         } else if (rc == SQLITE_DONE) {
                 vt_diag_set(d, "store '%s': no envelope for entry %llu", s->dir,
                             (unsigned long long)index);
@@ -1634,8 +2048,36 @@ static int sq_envelope_get(struct vt_store *s, uint64_t index, struct vt_buf *ou
         } else {
                 err = sq_fail(s->dir, q->db, rc, "reading an envelope", d);
         }
+        /* Done with the row: the bytes of a committed range never change. */
         sq_done(st);
-        return err;
+        if (err != 0)
+                return err;
+        if (vt_buf_reserve(out, (size_t)l) != 0) {
+                vt_diag_set(d, "store '%s': out of memory while reading an envelope", s->dir);
+                return VT_ENOMEM;
+        }
+        if (q->eseg_known && (uint64_t)o >= q->eseg_flushed) {
+                /* This transaction's own put, not written out yet. */
+                if ((uint64_t)o + (uint64_t)l > q->eseg_pos) {
+                        vt_diag_set(d,
+                                    "store '%s': the envelope of entry %llu lies past the "
+                                    "envelopes put",
+                                    s->dir, (unsigned long long)index);
+                        return VT_ECORRUPT;
+                }
+                memcpy(out->p + out->len, q->ebuf.p + (o - (sqlite3_int64)q->eseg_flushed),
+                       (size_t)l);
+        } else if ((err = vt_store_segment_reopen(&q->eseg, d)) != 0 ||
+                   (err = vt_store_segment_read(&q->eseg, (uint64_t)o, (size_t)l, out->p + out->len,
+                                                d)) != 0) {
+                out->p[out->len] = '\0';
+                vt_diag_prefix(d, "store '%s': the envelope of entry %llu", s->dir,
+                               (unsigned long long)index);
+                return err;
+        }
+        out->len += (size_t)l;
+        out->p[out->len] = '\0';
+        return 0;
 }
 
 /* sq_index(q, st, col, out, d): a stored entry index, checked against corruption. */
@@ -1662,6 +2104,31 @@ static int sq_digest(struct sq *q, sqlite3_stmt *st, int col, uint8_t *out, cons
                 return VT_ECORRUPT;
         }
         memcpy(out, p, 32);
+        return 0;
+}
+
+/*
+ * sq_subjects(q, st, col, index, p, n, d): the subjects blob in column col
+ * (entry index's): *p its bytes, *n how many digests.
+ */
+static int sq_subjects(struct sq *q, sqlite3_stmt *st, int col, uint64_t index, const uint8_t **p,
+                       size_t *n, struct vt_diag *d)
+{
+        int len = sqlite3_column_bytes(st, col);
+        const uint8_t *b = sqlite3_column_blob(st, col);
+
+        if (len % 32 != 0 || (b == NULL && len > 0)) {
+                if (b == NULL && len > 0 && sqlite3_errcode(q->db) == SQLITE_NOMEM) {
+                        vt_diag_set(d, "store '%s': out of memory while reading the subjects",
+                                    q->base.dir);
+                        return VT_ENOMEM;
+                }
+                vt_diag_set(d, "store '%s': the subjects of entry %llu are %d bytes, not 32 each",
+                            q->base.dir, (unsigned long long)index, len);
+                return VT_ECORRUPT;
+        }
+        *p = b;
+        *n = (size_t)len / 32;
         return 0;
 }
 
@@ -1719,40 +2186,37 @@ static int sq_envelope_scan(struct vt_store *s, uint64_t from, vt_store_envelope
         return err;
 }
 
-static int sq_subject_put(struct vt_store *s, const uint8_t *digest, uint64_t index,
-                          struct vt_diag *d)
-{
-        struct sq *q = (struct sq *)s;
-        sqlite3_stmt *st = NULL;
-        int err;
-
-        if ((err = sq_stmt(q, ST_SUBJ_PUT, &st, d)) != 0)
-                return err;
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-        sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
-        return sq_run(q, ST_SUBJ_PUT, "storing a subject", d);
-}
-
 static int sq_subject_has(struct vt_store *s, const uint8_t *digest, uint64_t index,
                           struct vt_diag *d)
 {
         struct sq *q = (struct sq *)s;
         sqlite3_stmt *st = NULL;
-        int rc, err;
+        const uint8_t *p = NULL;
+        size_t n = 0, i;
+        int rc, err, v5;
 
-        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_SUBJ_HAS, &st, d)) != 0)
+        if ((err = sq_service_v4(q, d)) != 0)
+                return err;
+        v5 = q->version >= 5;
+        if ((err = sq_stmt(q, v5 ? ST_SUBJ_HAS : ST_SUBJ_HAS_V4, &st, d)) != 0)
                 return err;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
-        sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+        if (!v5)
+                sqlite3_bind_blob(st, 2, digest, 32, SQLITE_STATIC);
+        err = VT_ENOENT;
         if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                err = 0;
-        } else if (rc == SQLITE_DONE) {
-                vt_diag_set(d, "store '%s': entry %llu is not about this subject", s->dir,
-                            (unsigned long long)index);
-                err = VT_ENOENT;
-        } else {
+                if (!v5)
+                        err = 0;
+                else if ((err = sq_subjects(q, st, 0, index, &p, &n, d)) == 0)
+                        for (i = 0, err = VT_ENOENT; i < n && err != 0; i++)
+                                if (memcmp(p + 32 * i, digest, 32) == 0)
+                                        err = 0;
+        } else if (rc != SQLITE_DONE) {
                 err = sq_fail(s->dir, q->db, rc, "looking up a subject", d);
         }
+        if (err == VT_ENOENT)
+                vt_diag_set(d, "store '%s': entry %llu is not about this subject", s->dir,
+                            (unsigned long long)index);
         sq_done(st);
         return err;
 }
@@ -1762,17 +2226,33 @@ static int sq_subject_scan(struct vt_store *s, uint64_t from, vt_store_subject_f
 {
         struct sq *q = (struct sq *)s;
         sqlite3_stmt *st = NULL;
+        const uint8_t *p = NULL;
         uint8_t g[32];
         uint64_t idx = 0;
-        int rc = SQLITE_DONE, err;
+        size_t n = 0, i;
+        int rc = SQLITE_DONE, err, v5;
 
-        if ((err = sq_service_v4(q, d)) != 0 || (err = sq_stmt(q, ST_SUBJ_SCAN, &st, d)) != 0)
+        if ((err = sq_service_v4(q, d)) != 0)
+                return err;
+        v5 = q->version >= 5;
+        if ((err = sq_stmt(q, v5 ? ST_SUBJ_SCAN : ST_SUBJ_SCAN_V4, &st, d)) != 0)
                 return err;
         sqlite3_bind_int64(st, 1, from > INT64_MAX ? INT64_MAX : (sqlite3_int64)from);
         while (err == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if ((err = sq_index(q, st, 0, &idx, d)) == 0 &&
-                    (err = sq_digest(q, st, 1, g, "subject digest", d)) == 0)
+                if ((err = sq_index(q, st, 0, &idx, d)) != 0)
+                        break;
+                if (!v5) {
+                        if ((err = sq_digest(q, st, 1, g, "subject digest", d)) == 0)
+                                err = fn(ctx, idx, g, d);
+                        continue;
+                }
+                if ((err = sq_subjects(q, st, 1, idx, &p, &n, d)) != 0)
+                        break;
+                /* Copied out: the callback gets aligned bytes that outlive no step. */
+                for (i = 0; i < n && err == 0; i++) {
+                        memcpy(g, p + 32 * i, 32);
                         err = fn(ctx, idx, g, d);
+                }
         }
         if (err == 0 && rc != SQLITE_DONE)
                 err = sq_fail(s->dir, q->db, rc, "reading the subject index", d);
@@ -1895,7 +2375,6 @@ static const struct vt_store_ops sq_ops = {
     .envelope_get = sq_envelope_get,
     .envelope_keys = sq_envelope_keys,
     .envelope_scan = sq_envelope_scan,
-    .subject_put = sq_subject_put,
     .subject_has = sq_subject_has,
     .subject_scan = sq_subject_scan,
     .token_put = sq_token_put,

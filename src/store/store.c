@@ -441,19 +441,30 @@ static int check_token_name(struct vt_store *s, const char *name, struct vt_diag
 
 /* see store.h */
 int vt_store_envelope_put(struct vt_store *s, uint64_t index, const uint8_t payload_sha256[32],
-                          const uint8_t entry_hash[32], const uint8_t *env, size_t len,
-                          struct vt_diag *d)
+                          const uint8_t entry_hash[32], const uint8_t (*subjects)[32], size_t nsubj,
+                          const uint8_t *env, size_t len, struct vt_diag *d)
 {
         int err;
 
         if ((err = check_index(s, "entry index", index, d)) != 0 ||
             (err = check_digest(s, "payload digest", payload_sha256, d)) != 0 ||
             (err = check_digest(s, "entry hash", entry_hash, d)) != 0 ||
-            (err = check_blob(s, "envelope", env, len, 1, VT_STORE_ENVELOPE_MAX, d)) != 0 ||
-            (err = put_prologue(s, d)) != 0)
+            (err = check_blob(s, "envelope", env, len, 1, VT_STORE_ENVELOPE_MAX, d)) != 0)
                 return err;
-        return put_epilogue(
-            s, s->ops->envelope_put(s, index, payload_sha256, entry_hash, env, len, d));
+        if (subjects == NULL && nsubj > 0) {
+                vt_diag_set(d, "store '%s': %zu subject digests without their bytes", s->dir,
+                            nsubj);
+                return VT_EINVAL;
+        }
+        if (nsubj > VT_STORE_SUBJECTS_MAX) {
+                vt_diag_set(d, "store '%s': %zu subject digests, more than the limit of %u", s->dir,
+                            nsubj, VT_STORE_SUBJECTS_MAX);
+                return VT_ETOOBIG;
+        }
+        if ((err = put_prologue(s, d)) != 0)
+                return err;
+        return put_epilogue(s, s->ops->envelope_put(s, index, payload_sha256, entry_hash, subjects,
+                                                    nsubj, env, len, d));
 }
 
 /* see store.h */
@@ -487,18 +498,6 @@ int vt_store_envelope_scan(struct vt_store *s, uint64_t from, vt_store_envelope_
                 return VT_EINVAL;
         }
         return from > INT64_LIMIT ? 0 : s->ops->envelope_scan(s, from, fn, ctx, d);
-}
-
-/* see store.h */
-int vt_store_subject_put(struct vt_store *s, const uint8_t digest[32], uint64_t index,
-                         struct vt_diag *d)
-{
-        int err;
-
-        if ((err = check_digest(s, "subject digest", digest, d)) != 0 ||
-            (err = check_index(s, "entry index", index, d)) != 0 || (err = put_prologue(s, d)) != 0)
-                return err;
-        return put_epilogue(s, s->ops->subject_put(s, digest, index, d));
 }
 
 /* see store.h */

@@ -51,10 +51,10 @@ struct vt_store_ops {
         /* checkpoint_next: note may be NULL. */
         int (*checkpoint_next)(struct vt_store *s, uint64_t from, uint64_t *size,
                                struct vt_buf *note, struct vt_diag *d);
-        /* Service tables (schema version 2): as the vt_store_* functions in store.h. */
+        /* Service tables (schema version 5): as the vt_store_* functions in store.h. */
         int (*envelope_put)(struct vt_store *s, uint64_t index, const uint8_t *payload_sha256,
-                            const uint8_t *entry_hash, const uint8_t *env, size_t len,
-                            struct vt_diag *d);
+                            const uint8_t *entry_hash, const uint8_t (*subjects)[32], size_t nsubj,
+                            const uint8_t *env, size_t len, struct vt_diag *d);
         int (*envelope_get)(struct vt_store *s, uint64_t index, struct vt_buf *out,
                             struct vt_diag *d);
         /* envelope_keys: payload_sha256 and entry_hash may be NULL. */
@@ -62,8 +62,6 @@ struct vt_store_ops {
                              uint8_t *entry_hash, struct vt_diag *d);
         int (*envelope_scan)(struct vt_store *s, uint64_t from, vt_store_envelope_fn fn, void *ctx,
                              struct vt_diag *d);
-        int (*subject_put)(struct vt_store *s, const uint8_t *digest, uint64_t index,
-                           struct vt_diag *d);
         int (*subject_has)(struct vt_store *s, const uint8_t *digest, uint64_t index,
                            struct vt_diag *d);
         int (*subject_scan)(struct vt_store *s, uint64_t from, vt_store_subject_fn fn, void *ctx,
@@ -97,29 +95,33 @@ struct vt_store {
 int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, struct vt_diag *d);
 
 /*
- * The entry segment (segment.c): the bundle bytes of a SQLite store, appended
- * to dir/VT_STORE_SEGMENT_FILE; the database records where each bundle is.
+ * The segments (segment.c): the bundle bytes of a SQLite store, appended to
+ * dir/VT_STORE_SEGMENT_FILE, and the envelope bodies of the service, appended
+ * to dir/VT_STORE_ENVSEG_FILE (schema 5); the database records where each
+ * record is and each file's committed end.
  * These are file operations only; sqlite.c owns the commit protocol. Every
  * function returns 0 or a VT_E* code with one sentence in d naming the file.
  * Writes, syncs and truncations count against the fault-injection countdown.
  */
 #define VT_STORE_SEGMENT_FILE "entries.seg"
+#define VT_STORE_ENVSEG_FILE  "envelopes.seg"
 
 struct vt_store_segment {
         int fd;        /* -1 when not open (a reader before the file exists) */
-        char *path;    /* dir/entries.seg, owned */
+        char *path;    /* dir/<name>, owned */
         uint64_t wend; /* the end of what this handle wrote (the size at open) */
         uint64_t kick; /* writeback started (sync_file_range) below this offset */
         uint64_t drop; /* page cache dropped, after a sync, below this offset */
 };
 
 /*
- * vt_store_segment_open(g, dir, writable, d): open dir's segment; writable
+ * vt_store_segment_open(g, dir, name, writable, d): open the segment
+ * dir/name (VT_STORE_SEGMENT_FILE or VT_STORE_ENVSEG_FILE); writable
  * creates it (mode 0600) and, while it is empty, syncs the directory so its
  * name is durable. A reader finding no file gets g->fd == -1 and success.
  */
-int vt_store_segment_open(struct vt_store_segment *g, const char *dir, int writable,
-                          struct vt_diag *d);
+int vt_store_segment_open(struct vt_store_segment *g, const char *dir, const char *name,
+                          int writable, struct vt_diag *d);
 /* vt_store_segment_close(g): close; a closed g is a no-op. */
 void vt_store_segment_close(struct vt_store_segment *g);
 /* vt_store_segment_reopen(g, d): a reader's retry when the file did not exist at open. */

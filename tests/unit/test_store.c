@@ -142,13 +142,31 @@ static off_t committed_end(const char *dir)
         return (off_t)strtoll(res, NULL, 10);
 }
 
-/* assert_segment_exact(dir): nothing lies past the committed end (after a writer's open). */
+/* env_committed_end(dir): the envelope segment's committed end (schema 5). */
+static off_t env_committed_end(const char *dir)
+{
+        char res[64];
+
+        sql_text(dir, "SELECT envelopes FROM segment", res, sizeof(res));
+        return (off_t)strtoll(res, NULL, 10);
+}
+
+/*
+ * assert_segment_exact(dir): nothing lies past the committed end of either
+ * segment (after a writer's open).
+ */
 static void assert_segment_exact(const char *dir)
 {
         off_t size = file_size(dir, "entries.seg"), end = committed_end(dir);
 
         if (size != end)
                 print_error("'%s': segment of %lld bytes, committed end %lld\n", dir,
+                            (long long)size, (long long)end);
+        assert_int_equal(size, end);
+        size = file_size(dir, "envelopes.seg");
+        end = env_committed_end(dir);
+        if (size != end)
+                print_error("'%s': envelope segment of %lld bytes, committed end %lld\n", dir,
                             (long long)size, (long long)end);
         assert_int_equal(size, end);
 }
@@ -221,25 +239,28 @@ static void create_makes_dir_and_schema(void **state)
         assert_string_equal(res, "wal");
         sql_text(nested, "PRAGMA page_size", res, sizeof(res));
         assert_int_equal(atoi(res), VT_SQLITE_PAGE_SIZE);
-        /* Schema version 4: the log's tables, the service's, and the segment's end. */
+        /* Schema version 5: the log's tables, the service's, and the segments' ends. */
         sql_text(nested, "PRAGMA user_version", res, sizeof(res));
-        assert_string_equal(res, "4");
+        assert_string_equal(res, "5");
         sql_text(nested, "PRAGMA application_id", res, sizeof(res));
         assert_string_equal(res, "1450471985"); /* 0x56747231, "Vtr1" */
         sql_text(nested,
                  "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema"
                  " WHERE type = 'table' ORDER BY name)",
                  res, sizeof(res));
-        assert_string_equal(res, "bundles,checkpoints,envelope_bodies,envelopes,meta,segment,"
-                                 "subjects,tiles,tokens");
-        /* No b-tree keyed by a digest: every service table grows at its right edge. */
+        assert_string_equal(res, "bundles,checkpoints,envelopes,meta,segment,tiles,tokens");
+        /* No b-tree keyed by a digest: the envelopes grow at their right edge, one row each. */
         sql_text(nested,
                  "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND"
-                 " tbl_name IN ('envelopes', 'envelope_bodies', 'subjects')",
+                 " tbl_name = 'envelopes'",
                  res, sizeof(res));
         assert_string_equal(res, "0");
-        sql_text(nested, "SELECT sql FROM sqlite_schema WHERE name = 'subjects'", res, sizeof(res));
-        assert_non_null(strstr(res, "PRIMARY KEY(idx, digest)"));
+        sql_text(nested, "SELECT group_concat(name) FROM pragma_table_info('envelopes')", res,
+                 sizeof(res));
+        assert_string_equal(res, "idx,payload_sha256,entry_hash,off,len,subjects");
+        sql_text(nested, "SELECT group_concat(name) FROM pragma_table_info('segment')", res,
+                 sizeof(res));
+        assert_string_equal(res, "id,committed,envelopes");
         /* Tiles are one b-tree (WITHOUT ROWID); bundles and checkpoints are keyed by rowid. */
         sql_text(nested, "SELECT sql FROM sqlite_schema WHERE name = 'tiles'", res, sizeof(res));
         assert_non_null(strstr(res, "WITHOUT ROWID"));
@@ -247,11 +268,11 @@ static void create_makes_dir_and_schema(void **state)
         sql_text(nested, "SELECT group_concat(name) FROM pragma_table_info('bundles')", res,
                  sizeof(res));
         assert_string_equal(res, "n,width,off,len");
-        sql_text(nested, "SELECT committed FROM segment", res, sizeof(res));
-        assert_string_equal(res, "0");
-        {
+        sql_text(nested, "SELECT committed || ',' || envelopes FROM segment", res, sizeof(res));
+        assert_string_equal(res, "0,0");
+        for (int i = 0; i < 2; i++) {
                 char seg[200];
-                snprintf(seg, sizeof(seg), "%s/entries.seg", nested);
+                snprintf(seg, sizeof(seg), "%s/%s", nested, i ? "envelopes.seg" : "entries.seg");
                 assert_int_equal(stat(seg, &sb), 0);
                 assert_true(S_ISREG(sb.st_mode));
                 assert_int_equal(sb.st_mode & 0777, 0600);
@@ -790,14 +811,110 @@ static void checkpoint_round_trip(void **state)
  * transaction: meta gen, the entry bundles of a stream of g * GEN_STEP bytes
  * cut into bundles of GEN_CAP bytes (full ones of width 256, the last one
  * partial with a width that grows with it), tile 0/0 (width g) and
- * checkpoint g. Going from generation p to g grows p's last bundle and adds
- * the next ones, as the log does. state_of() says which generation a store
- * holds, or -1 if its rows disagree (a partial transaction) or a bundle's
- * bytes are not the stream's.
+ * checkpoint g, and the envelopes GEN_ENV * (g - 1) .. GEN_ENV * g - 1 (see
+ * gen_envelope). Going from generation p to g grows p's last bundle and
+ * adds the next ones, as the log does. state_of() says which generation a
+ * store holds, or -1 if its rows disagree (a partial transaction) or a
+ * bundle's or envelope's bytes are not the generation's.
  */
 #define GEN_STEP   5000
 #define GEN_CAP    8192
 #define GEN_STREAM (256 * GEN_STEP)
+#define GEN_ENV    3
+
+/*
+ * gen_envelope(i, body, len, ph, eh, subj, nsubj): envelope i: 200..1099
+ * bytes, i % 4 subjects, digests that depend on i.
+ */
+static void gen_envelope(uint64_t i, uint8_t *body, size_t *len, uint8_t ph[32], uint8_t eh[32],
+                         uint8_t subj[][32], size_t *nsubj)
+{
+        size_t k;
+
+        *len = 200 + (size_t)(i * 37 % 900);
+        fill(body, *len, (unsigned)i + 5000);
+        memset(ph, 0x11, 32);
+        memcpy(ph, &i, sizeof(i));
+        memset(eh, 0x22, 32);
+        memcpy(eh, &i, sizeof(i));
+        *nsubj = (size_t)(i % 4);
+        for (k = 0; k < *nsubj; k++)
+                fill(subj[k], 32, (unsigned)(i * 8 + k + 7000));
+}
+
+/* put_envelopes(s, from, to, d): envelopes from..to-1 of gen_envelope. */
+static int put_envelopes(struct vt_store *s, uint64_t from, uint64_t to, struct vt_diag *d)
+{
+        uint8_t body[1100], ph[32], eh[32], subj[4][32];
+        size_t len, n;
+        int err = 0;
+
+        for (; from < to && err == 0; from++) {
+                gen_envelope(from, body, &len, ph, eh, subj, &n);
+                err = vt_store_envelope_put(s, from, ph, eh, n ? (const uint8_t(*)[32])subj : NULL,
+                                            n, body, len, d);
+        }
+        return err;
+}
+
+/* Counts the subjects a scan returns and checks each against gen_envelope. */
+struct subj_check {
+        uint64_t n, bad, last, k;
+};
+
+static int subj_check_fn(void *ctx, uint64_t index, const uint8_t digest[32], struct vt_diag *d)
+{
+        struct subj_check *c = ctx;
+        uint8_t body[1100], ph[32], eh[32], subj[4][32];
+        size_t len, n;
+
+        (void)d;
+        c->k = c->n > 0 && index == c->last ? c->k + 1 : 0;
+        c->last = index;
+        gen_envelope(index, body, &len, ph, eh, subj, &n);
+        if (c->k >= n || memcmp(subj[c->k], digest, 32) != 0)
+                c->bad++;
+        c->n++;
+        return 0;
+}
+
+/* envelopes_ok(s, count): the store holds exactly envelopes 0..count-1 of gen_envelope. */
+static int envelopes_ok(struct vt_store *s, uint64_t count)
+{
+        uint8_t body[1100], ph[32], eh[32], subj[4][32], p[32], e[32];
+        struct subj_check c = {0};
+        struct vt_buf b;
+        struct vt_diag d = {{0}};
+        uint64_t i, want = 0;
+        size_t len, n;
+        int ok = 1;
+
+        vt_buf_init(&b);
+        for (i = 0; i < count && ok; i++) {
+                gen_envelope(i, body, &len, ph, eh, subj, &n);
+                want += n;
+                b.len = 0;
+                if (vt_store_envelope_get(s, i, &b, &d) != 0 || b.len != len ||
+                    memcmp(b.p, body, len) != 0 || vt_store_envelope_keys(s, i, p, e, &d) != 0 ||
+                    memcmp(p, ph, 32) != 0 || memcmp(e, eh, 32) != 0) {
+                        print_error("envelope %llu differs (%s)\n", (unsigned long long)i, d.msg);
+                        ok = 0;
+                }
+                if (ok && n > 0 && vt_store_subject_has(s, subj[n - 1], i, &d) != 0)
+                        ok = 0;
+        }
+        if (ok && vt_store_envelope_get(s, count, &b, &d) != VT_ENOENT)
+                ok = 0;
+        if (ok && (vt_store_subject_scan(s, 0, subj_check_fn, &c, &d) != 0 || c.n != want ||
+                   c.bad != 0)) {
+                print_error("subjects: %llu of %llu seen, %llu differ (%s)\n",
+                            (unsigned long long)c.n, (unsigned long long)want,
+                            (unsigned long long)c.bad, d.msg);
+                ok = 0;
+        }
+        vt_buf_release(&b);
+        return ok;
+}
 
 static const uint8_t *gen_stream(void)
 {
@@ -845,7 +962,8 @@ static int put_gen_from(struct vt_store *s, unsigned p, unsigned g, struct vt_di
                 if ((err = vt_store_bundle_put(s, i, w, gen_stream() + i * GEN_CAP, len, d)) != 0)
                         return err;
         }
-        if ((err = vt_store_tile_put(s, 0, 0, g, tile, (size_t)g * 32, d)) != 0 ||
+        if ((err = put_envelopes(s, (uint64_t)GEN_ENV * p, (uint64_t)GEN_ENV * g, d)) != 0 ||
+            (err = vt_store_tile_put(s, 0, 0, g, tile, (size_t)g * 32, d)) != 0 ||
             (err = vt_store_checkpoint_put(s, g, (const uint8_t *)v, strlen(v), d)) != 0)
                 return err;
         return 0;
@@ -891,7 +1009,8 @@ static int state_of(struct vt_store *s)
                 /* Nothing at all, or a mix. */
                 r = vt_store_bundle_get(s, 0, &w, &b, &d) == VT_ENOENT &&
                             vt_store_tile_get(s, 0, 0, &w, &b, &d) == VT_ENOENT &&
-                            vt_store_checkpoint_latest(s, &size, &b, &d) == VT_ENOENT
+                            vt_store_checkpoint_latest(s, &size, &b, &d) == VT_ENOENT &&
+                            envelopes_ok(s, 0)
                         ? 0
                         : -1;
                 goto done;
@@ -918,6 +1037,8 @@ static int state_of(struct vt_store *s)
                 goto done;
         b.len = 0;
         if (vt_store_checkpoint_latest(s, &size, &b, &d) != 0 || size != g)
+                goto done;
+        if (!envelopes_ok(s, GEN_ENV * g))
                 goto done;
         r = (int)g;
 done:
@@ -1078,22 +1199,22 @@ static void second_writer_is_busy(void **state)
         scratch_free(&t);
 }
 
-/* big_envelopes(s, first, n, size, d): n envelopes of size bytes (1..1 MiB), indexes first... */
-static int big_envelopes(struct vt_store *s, uint64_t first, unsigned n, size_t size,
-                         struct vt_diag *d)
+/*
+ * big_rows(s, first, n, size, d): n metadata rows of size bytes (1..1 MiB),
+ * keys big-<first>...: bytes that go through SQLite's WAL (envelope bodies
+ * no longer do).
+ */
+static int big_rows(struct vt_store *s, uint64_t first, unsigned n, size_t size, struct vt_diag *d)
 {
-        static uint8_t env[1 << 20];
-        uint8_t h1[32], h2[32];
+        static uint8_t row[1 << 20];
+        char key[32];
         unsigned i;
         int err = 0;
 
-        fill(env, size, (unsigned)first);
+        fill(row, size, (unsigned)first);
         for (i = 0; i < n && err == 0; i++) {
-                memset(h1, 0, sizeof(h1));
-                memset(h2, 1, sizeof(h2));
-                memcpy(h1, &(uint64_t){first + i}, 8);
-                memcpy(h2, &(uint64_t){first + i}, 8);
-                err = vt_store_envelope_put(s, first + i, h1, h2, env, size, d);
+                snprintf(key, sizeof(key), "big-%llu", (unsigned long long)(first + i));
+                err = vt_store_meta_put(s, key, row, size, d);
         }
         return err;
 }
@@ -1117,8 +1238,8 @@ static void wal_flush_and_bound(void **state)
         /* Now the database file and the segment hold it: a copy without the WAL reads it. */
         snprintf(copy, sizeof(copy), "%s/copy", t.root);
         assert_int_equal(mkdir(copy, 0700), 0);
-        snprintf(cmd, sizeof(cmd), "cp '%s/veritrail.db' '%s/entries.seg' '%s/'", t.data, t.data,
-                 copy);
+        snprintf(cmd, sizeof(cmd), "cp '%s/veritrail.db' '%s/entries.seg' '%s/envelopes.seg' '%s/'",
+                 t.data, t.data, t.data, copy);
         assert_int_equal(system(cmd), 0);
         r = open_ok(copy, 0);
         assert_int_equal(state_of(r), 1);
@@ -1137,7 +1258,7 @@ static void wal_flush_and_bound(void **state)
          */
         for (n = 1; n <= 160; n += 8) {
                 assert_int_equal(vt_store_begin(s, &d), 0);
-                assert_int_equal(big_envelopes(s, n, 8, 256 * 1024, &d), 0);
+                assert_int_equal(big_rows(s, n, 8, 256 * 1024, &d), 0);
                 assert_int_equal(vt_store_commit(s, &d), 0);
         }
         assert_true(file_size(t.data, "veritrail.db-wal") < (off_t)36 << 20);
@@ -1168,7 +1289,7 @@ static void wal_background_checkpoint(void **state)
         s = open_ok(t.data, VT_STORE_CREATE);
         for (n = 1; n <= 72; n += 8) {
                 assert_int_equal(vt_store_begin(s, &d), 0);
-                assert_int_equal(big_envelopes(s, n, 8, 256 * 1024, &d), 0);
+                assert_int_equal(big_rows(s, n, 8, 256 * 1024, &d), 0);
                 assert_int_equal(vt_store_commit(s, &d), 0);
         }
         /* 18 MiB committed; nothing but the thread checkpoints now. */
@@ -1178,7 +1299,7 @@ static void wal_background_checkpoint(void **state)
         /* A flush waits for the thread instead of finding the WAL busy. */
         for (k = 0; k < 3; k++) {
                 assert_int_equal(vt_store_begin(s, &d), 0);
-                assert_int_equal(big_envelopes(s, 100 + 80 * (uint64_t)k, 72, 256 * 1024, &d), 0);
+                assert_int_equal(big_rows(s, 100 + 80 * (uint64_t)k, 72, 256 * 1024, &d), 0);
                 assert_int_equal(vt_store_commit(s, &d), 0);
                 if (vt_store_wal_flush(s, &d) != 0)
                         fail_msg("flush after commit %d: %s", k, d.msg);
@@ -1210,7 +1331,7 @@ static void failed_put_poisons_transaction(void **state)
                         assert_int_equal(err, VT_EIO);
                         assert_non_null(strstr(d.msg, "entries.seg': Input/output error"));
                 } else {
-                        err = big_envelopes(s, 1, 400, 256 * 1024, &d);
+                        err = big_rows(s, 1, 400, 256 * 1024, &d);
                         assert_int_equal(err, VT_EIO);
                         assert_non_null(strstr(d.msg, "disk I/O error"));
                 }
@@ -1232,7 +1353,8 @@ static void failed_put_poisons_transaction(void **state)
                 struct vt_buf b;
                 vt_buf_init(&b);
                 assert_int_equal(vt_store_meta_get(s, "late", &b, &d), VT_ENOENT);
-                assert_int_equal(vt_store_envelope_get(s, 1, &b, &d), VT_ENOENT);
+                assert_int_equal(vt_store_meta_get(s, "big-1", &b, &d), VT_ENOENT);
+                assert_int_equal(vt_store_envelope_get(s, 2 * GEN_ENV, &b, &d), VT_ENOENT);
                 vt_buf_release(&b);
         }
         vt_store_close(s);
@@ -1265,18 +1387,30 @@ static void failed_put_poisons_transaction(void **state)
  */
 enum { SWEEP_REOPEN, SWEEP_CRASH, SWEEP_CONTINUE, SWEEP_SCRIBBLE, SWEEP_SECOND, SWEEP_READER };
 
-/* scribble(s, p, d): grow generation p's bundles with bytes no generation has. */
+/*
+ * scribble(s, p, d): grow generation p's bundles, and add envelopes after
+ * its, with bytes no generation has.
+ */
 static int scribble(struct vt_store *s, unsigned p, struct vt_diag *d)
 {
-        static uint8_t other[GEN_CAP];
+        static uint8_t other[GEN_CAP], env[5000];
         uint64_t last = gen_count(p) - 1;
         size_t len;
+        unsigned i;
 
         (void)gen_bundle(p, last, &len);
         memcpy(other, gen_stream() + last * GEN_CAP, len);
         memset(other + len, 0xee, sizeof(other) - len);
-        return vt_store_bundle_put(s, last, 256, other, sizeof(other), d) ||
-               vt_store_bundle_put(s, last + 1, 7, other, 3000, d);
+        if (vt_store_bundle_put(s, last, 256, other, sizeof(other), d) ||
+            vt_store_bundle_put(s, last + 1, 7, other, 3000, d))
+                return 1;
+        /* Envelopes past generation p's, more than the store buffers: they reach the file. */
+        memset(env, 0xee, sizeof(env));
+        for (i = 0; i < 300; i++)
+                if (vt_store_envelope_put(s, (uint64_t)GEN_ENV * p + i, env, env, NULL, 0, env,
+                                          sizeof(env), d) != 0)
+                        return 1;
+        return 0;
 }
 
 /*
@@ -1515,7 +1649,7 @@ static void kill_mid_transaction(void **state)
                     put_gen(s, 2, &d) != 0)
                         _exit(1);
                 /* More than the page cache holds: uncommitted pages reach the WAL ... */
-                if (big_envelopes(s, 1, 100, 256 * 1024, &d) != 0)
+                if (big_rows(s, 1, 100, 256 * 1024, &d) != 0)
                         _exit(1);
                 /* ... and bundles the segment. */
                 fill(bundle, sizeof(bundle), 7);
@@ -1680,10 +1814,14 @@ static void rollback_cuts_segment(void **state)
         assert_int_equal(file_size(t.data, "entries.seg"), 2 * GEN_STEP);
         vt_store_rollback(s);
         assert_int_equal(file_size(t.data, "entries.seg"), GEN_STEP);
-        /* The segment's sync is the first I/O call of a commit; the cut fails too here. */
+        /*
+         * A commit's I/O calls: the buffered envelope bodies' write, the
+         * segments' syncs, then SQLite's. The entry segment's sync fails, and
+         * the cuts fail too here.
+         */
         assert_int_equal(vt_store_begin(s, &d), 0);
         assert_int_equal(put_gen(s, 2, &d), 0);
-        vt_store_fault_countdown(0);
+        vt_store_fault_countdown(1);
         assert_int_equal(vt_store_commit(s, &d), VT_EIO);
         vt_store_fault_countdown(-1);
         assert_non_null(strstr(d.msg, "entries.seg': Input/output error"));
@@ -1695,10 +1833,10 @@ static void rollback_cuts_segment(void **state)
         assert_int_equal(state_of(s), 2);
         assert_int_equal(committed_end(t.data), 4 * GEN_STEP);
         assert_segment_exact(t.data);
-        /* The segment synced, SQLite's commit failed: its bytes stay. */
+        /* The segments synced, SQLite's commit failed: their bytes stay. */
         assert_int_equal(vt_store_begin(s, &d), 0);
         assert_int_equal(put_gen(s, 3, &d), 0);
-        vt_store_fault_countdown(1);
+        vt_store_fault_countdown(3);
         assert_int_equal(vt_store_commit(s, &d), VT_EIO);
         vt_store_fault_countdown(-1);
         assert_int_equal(state_of(s), 2);
@@ -1808,7 +1946,7 @@ static int seen_subject(void *ctx, uint64_t index, const uint8_t digest[32], str
         return 0;
 }
 
-/* The service rows of make_old(version 2) survived the move to version 4's tables. */
+/* The service rows of make_old(version 2) survived the moves to version 4's and 5's tables. */
 static void assert_old_service_rows(struct vt_store *s)
 {
         uint8_t subj[32], zero[32] = {0}, p[32];
@@ -1861,14 +1999,13 @@ static void service_tables(void **state)
                 memset(ph, (int)i, sizeof(ph));
                 memset(eh, (int)(100 + i), sizeof(eh));
                 memset(sj, (int)(i % 3), sizeof(sj));
-                assert_int_equal(vt_store_envelope_put(s, i, ph, eh, (const uint8_t *)"{}", 2, &d),
+                assert_int_equal(vt_store_envelope_put(s, i, ph, eh, (const uint8_t(*)[32])sj, 1,
+                                                       (const uint8_t *)"{}", 2, &d),
                                  0);
-                assert_int_equal(vt_store_subject_put(s, sj, i, &d), 0);
-                assert_int_equal(vt_store_subject_put(s, sj, i, &d), 0); /* again: no-op */
         }
         assert_int_equal(vt_store_commit(s, &d), 0);
         /* One envelope per index (a failed put abandons its transaction: outside one here). */
-        assert_int_equal(vt_store_envelope_put(s, 3, ph, eh, (const uint8_t *)"{}", 2, &d),
+        assert_int_equal(vt_store_envelope_put(s, 3, ph, eh, NULL, 0, (const uint8_t *)"{}", 2, &d),
                          VT_EEXIST);
         assert_int_equal(vt_store_envelope_keys(s, 4, got, eh, &d), 0);
         memset(ph, 4, sizeof(ph));
@@ -1956,7 +2093,7 @@ static void upgrade_old_schemas(void **state)
                 s = open_ok(t.data, 0);
                 assert_old_bundles(s, bundles, lens, 3);
                 sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
-                assert_string_equal(res, "4");
+                assert_string_equal(res, "5");
                 if (version == 2)
                         assert_old_service_rows(s);
                 sql_text(t.data, "SELECT group_concat(name) FROM pragma_table_info('bundles')", res,
@@ -1992,7 +2129,7 @@ static void upgrade_old_schemas(void **state)
                 else
                         assert_true(err == VT_EIO || err == VT_ESTORE);
                 sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
-                assert_true(strcmp(res, "2") == 0 || strcmp(res, "4") == 0);
+                assert_true(strcmp(res, "2") == 0 || strcmp(res, "5") == 0);
                 s = open_ok(t.data, 0);
                 assert_old_bundles(s, bundles, lens, 3);
                 vt_store_close(s);
@@ -2001,6 +2138,580 @@ static void upgrade_old_schemas(void **state)
                 scratch_free(&t);
         }
         assert_true(k > 5);
+}
+
+/* ---- the envelope segment (schema 5) ---- */
+
+/* env_body(i, p, len): the body of envelope i in the tests below. */
+static void env_body(uint64_t i, uint8_t *p, size_t len)
+{
+        fill(p, len, (unsigned)i + 9000);
+}
+
+/* put_env(s, i, len, nsubj, d): envelope i of len bytes with nsubj subjects (subject k: i*16+k). */
+static int put_env(struct vt_store *s, uint64_t i, size_t len, size_t nsubj, struct vt_diag *d)
+{
+        static uint8_t body[2 << 20];
+        uint8_t ph[32], eh[32], subj[8][32];
+        size_t k;
+
+        assert_true(len <= sizeof(body) && nsubj <= 8);
+        env_body(i, body, len);
+        memset(ph, 0x33, 32);
+        memcpy(ph, &i, sizeof(i));
+        memset(eh, 0x44, 32);
+        memcpy(eh, &i, sizeof(i));
+        for (k = 0; k < nsubj; k++)
+                memset(subj[k], (int)(i * 16 + k), 32);
+        return vt_store_envelope_put(s, i, ph, eh, nsubj ? (const uint8_t(*)[32])subj : NULL, nsubj,
+                                     body, len, d);
+}
+
+/* env_is(s, i, len): envelope i reads back as put_env made it (appended to a non-empty buffer). */
+static void env_is(struct vt_store *s, uint64_t i, size_t len)
+{
+        static uint8_t want[2 << 20];
+        struct vt_buf b;
+        struct vt_diag d = {{0}};
+        int err;
+
+        vt_buf_init(&b);
+        assert_int_equal(vt_buf_puts(&b, ">"), 0);
+        env_body(i, want, len);
+        if ((err = vt_store_envelope_get(s, i, &b, &d)) != 0)
+                fail_msg("envelope %llu: %s: %s", (unsigned long long)i, vt_strerror(err), d.msg);
+        assert_int_equal(b.len, len + 1);
+        assert_memory_equal(b.p + 1, want, len);
+        vt_buf_release(&b);
+}
+
+/*
+ * Bodies of every size (one byte, typical, past the store's 1 MiB buffer)
+ * with 0..8 subjects (repeats kept, in order) read back inside their
+ * transaction (from the buffer and from the file), after commit, from a
+ * reader and after reopening; refusals of bad arguments.
+ */
+static void envelope_round_trip(void **state)
+{
+        static const size_t lens[] = {1, 700, 1500, (1 << 20) + 3, 40000, 2 << 20, 900};
+        const size_t n = sizeof(lens) / sizeof(lens[0]);
+        struct scratch t;
+        struct vt_store *s, *r;
+        struct vt_diag d = {{0}};
+        struct seen v = {0};
+        uint8_t dup[3][32], h[32] = {0};
+        off_t total = 0;
+        size_t i;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        r = open_ok(t.data, VT_STORE_READONLY);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        for (i = 0; i < n; i++) {
+                assert_int_equal(put_env(s, i, lens[i], i % 3, &d), 0);
+                total += (off_t)lens[i];
+                env_is(s, i, lens[i]); /* buffered, or flushed with a big one */
+        }
+        /* Past 1 MiB the bodies went to the file before the commit; the reader sees none. */
+        assert_true(file_size(t.data, "envelopes.seg") > (off_t)1 << 20);
+        assert_int_equal(vt_store_envelope_get(r, 0, &(struct vt_buf){0}, &d), VT_ENOENT);
+        for (i = 0; i < n; i++)
+                env_is(s, i, lens[i]);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), total);
+        assert_int_equal(env_committed_end(t.data), total);
+        for (i = 0; i < n; i++) {
+                env_is(s, i, lens[i]);
+                env_is(r, i, lens[i]);
+        }
+        /* Subjects: by index, then as given; repeats kept. */
+        memset(dup[0], 7, 32);
+        memset(dup[1], 3, 32);
+        memset(dup[2], 7, 32);
+        assert_int_equal(vt_store_envelope_put(s, 100, h, h, (const uint8_t(*)[32])dup, 3,
+                                               (const uint8_t *)"{}", 2, &d),
+                         0);
+        assert_int_equal(vt_store_subject_scan(r, 0, seen_subject, &v, &d), 0);
+        assert_int_equal(v.n, 0 + 1 + 2 + 0 + 1 + 2 + 0 + 3);
+        assert_int_equal(v.idx[0], 1);
+        assert_int_equal(v.digest[0][0], 16);
+        assert_int_equal(v.idx[1], 2);
+        assert_int_equal(v.digest[2][0], 33);
+        assert_int_equal(v.idx[6], 100);
+        assert_int_equal(v.digest[6][0], 7);
+        assert_int_equal(v.digest[7][0], 3);
+        assert_int_equal(v.digest[8][0], 7);
+        v.n = 0;
+        assert_int_equal(vt_store_subject_scan(r, 5, seen_subject, &v, &d), 0);
+        assert_int_equal(v.n, 5);
+        assert_int_equal(v.idx[0], 5);
+        assert_int_equal(vt_store_subject_has(r, dup[1], 100, &d), 0);
+        memset(dup[1], 16, 32);
+        assert_int_equal(vt_store_subject_has(r, dup[1], 1, &d), 0);
+        assert_int_equal(vt_store_subject_has(r, dup[1], 0, &d), VT_ENOENT);
+        assert_int_equal(vt_store_subject_has(r, dup[1], 2, &d), VT_ENOENT);
+        assert_int_equal(vt_store_subject_has(r, dup[1], 101, &d), VT_ENOENT);
+        /* Refusals, before anything is written. */
+        assert_int_equal(vt_store_envelope_put(s, 200, h, h, NULL, 1, (const uint8_t *)"x", 1, &d),
+                         VT_EINVAL);
+        assert_int_equal(vt_store_envelope_put(s, 200, h, h, (const uint8_t(*)[32])dup,
+                                               (size_t)VT_STORE_SUBJECTS_MAX + 1,
+                                               (const uint8_t *)"x", 1, &d),
+                         VT_ETOOBIG);
+        assert_int_equal(vt_store_envelope_put(s, 200, h, h, NULL, 0, (const uint8_t *)"x", 0, &d),
+                         VT_EINVAL);
+        assert_int_equal(vt_store_envelope_put(r, 200, h, h, NULL, 0, (const uint8_t *)"x", 1, &d),
+                         VT_EINVAL);
+        assert_int_equal(vt_store_envelope_put(s, 3, h, h, NULL, 0, (const uint8_t *)"x", 1, &d),
+                         VT_EEXIST);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), total + 2);
+        vt_store_close(r);
+        vt_store_close(s);
+        s = open_ok(t.data, 0);
+        for (i = 0; i < n; i++)
+                env_is(s, i, lens[i]);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * A rollback cuts the envelope bytes its transaction wrote (past the 1 MiB
+ * buffer) and drops the buffered ones; a put refused as a duplicate in
+ * autocommit mode leaves the file as it was.
+ */
+static void envelope_rollback_cuts_segment(void **state)
+{
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(put_env(s, 0, 5000, 1, &d), 0);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), 5000);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_env(s, 1, 600000, 1, &d), 0);
+        assert_int_equal(put_env(s, 2, 600000, 1, &d), 0);
+        assert_int_equal(put_env(s, 3, 700, 1, &d), 0);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), 5000 + 1200000);
+        vt_store_rollback(s);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), 5000);
+        assert_int_equal(vt_store_envelope_get(s, 1, &(struct vt_buf){0}, &d), VT_ENOENT);
+        /* Buffered only: nothing reached the file, nothing stays. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_env(s, 1, 700, 1, &d), 0);
+        vt_store_rollback(s);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), 5000);
+        assert_int_equal(put_env(s, 0, 700, 1, &d), VT_EEXIST);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), 5000);
+        /* The next transaction writes where the committed bytes end. */
+        assert_int_equal(put_env(s, 1, 800, 2, &d), 0);
+        assert_int_equal(env_committed_end(t.data), 5800);
+        env_is(s, 0, 5000);
+        env_is(s, 1, 800);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * Crash recovery of the envelope segment: bytes past its committed end (a
+ * crash between its sync and the COMMIT) are cut by the only writer's open,
+ * left by readers; a file shorter than the committed end is refused.
+ */
+static void envelope_segment_recovery(void **state)
+{
+        static uint8_t junk[9000];
+        struct scratch t;
+        struct vt_store *s, *r;
+        struct vt_diag d = {{0}};
+        struct vt_buf b;
+        char path[256], want[300];
+
+        (void)state;
+        scratch_make(&t);
+        memset(junk, 0x5a, sizeof(junk));
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(commit_gen(s, 1, &d), 0);
+        vt_store_close(s);
+        assert_int_equal(env_committed_end(t.data), file_size(t.data, "envelopes.seg"));
+        append_file(t.data, "envelopes.seg", junk, sizeof(junk));
+        r = open_ok(t.data, VT_STORE_READONLY);
+        assert_int_equal(state_of(r), 1);
+        vt_store_close(r);
+        assert_int_equal(file_size(t.data, "envelopes.seg"),
+                         env_committed_end(t.data) + (off_t)sizeof(junk));
+        s = open_ok(t.data, 0);
+        assert_segment_exact(t.data);
+        assert_int_equal(state_of(s), 1);
+        assert_int_equal(commit_gen(s, 2, &d), 0);
+        vt_store_close(s);
+        /* Lost committed bytes: writers refuse to open, a reader's get says so. */
+        snprintf(path, sizeof(path), "%s/envelopes.seg", t.data);
+        assert_int_equal(truncate(path, env_committed_end(t.data) - 10), 0);
+        s = NULL;
+        assert_int_equal(vt_store_open(t.data, 0, &s, &d), VT_ECORRUPT);
+        assert_null(s);
+        snprintf(want, sizeof(want), "envelopes.seg' holds %lld bytes, but %lld are committed",
+                 (long long)env_committed_end(t.data) - 10, (long long)env_committed_end(t.data));
+        assert_non_null(strstr(d.msg, want));
+        r = open_ok(t.data, VT_STORE_READONLY);
+        vt_buf_init(&b);
+        assert_int_equal(vt_store_envelope_get(r, GEN_ENV * 2 - 1, &b, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "envelopes.seg' ends at byte"));
+        assert_int_equal(b.len, 0);
+        vt_buf_release(&b);
+        vt_store_close(r);
+        /* A missing file is as short. */
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(vt_store_open(t.data, 0, &s, &d), VT_ECORRUPT);
+        assert_non_null(strstr(d.msg, "envelopes.seg' holds 0 bytes"));
+        scratch_free(&t);
+}
+
+/*
+ * I/O errors in the envelope segment: its write when the buffer fills
+ * mid-transaction (the put fails and poisons the transaction), its write at
+ * commit, its sync; each leaves the committed state and a file cut back.
+ * (The fault sweeps cover every other point: each generation has envelopes.)
+ */
+static void envelope_segment_faults(void **state)
+{
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+        off_t end;
+        int k;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(commit_gen(s, 1, &d), 0);
+        end = file_size(t.data, "envelopes.seg");
+        /* The buffer's write mid-transaction. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_env(s, 100, 600000, 1, &d), 0);
+        vt_store_fault_countdown(0);
+        assert_int_equal(put_env(s, 101, 600000, 1, &d), VT_EIO);
+        vt_store_fault_countdown(-1);
+        assert_non_null(strstr(d.msg, "cannot write '"));
+        assert_non_null(strstr(d.msg, "envelopes.seg': Input/output error"));
+        assert_int_equal(vt_store_commit(s, &d), VT_ESTORE);
+        assert_int_equal(state_of(s), 1);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), end);
+        /* At commit: the write (k = 0), the entry segment's sync (1), its own sync (2). */
+        for (k = 0; k < 3; k++) {
+                assert_int_equal(vt_store_begin(s, &d), 0);
+                assert_int_equal(put_gen(s, 2, &d), 0);
+                vt_store_fault_countdown(k);
+                assert_int_equal(vt_store_commit(s, &d), VT_EIO);
+                vt_store_fault_countdown(-1);
+                assert_non_null(strstr(d.msg, k == 1 ? "entries.seg'" : "envelopes.seg'"));
+                assert_non_null(strstr(d.msg, k == 0 ? "cannot write '" : "cannot sync '"));
+                assert_int_equal(state_of(s), 1);
+                /* The rollback's cut failed too: the bytes stay, past the committed end. */
+                assert_int_equal(env_committed_end(t.data), end);
+        }
+        assert_int_equal(commit_gen(s, 2, &d), 0);
+        assert_int_equal(state_of(s), 2);
+        vt_store_close(s);
+        s = open_ok(t.data, 0);
+        assert_int_equal(state_of(s), 2);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * Readers: a reader sees committed bodies only (its snapshot names none of
+ * a transaction in flight, whose bytes may already be in the file), and a
+ * reader that opened before the envelope segment existed finds it later.
+ */
+static void envelope_readers(void **state)
+{
+        struct scratch t;
+        struct vt_store *s, *r;
+        struct vt_diag d = {{0}};
+        char path[256];
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        vt_store_close(s);
+        snprintf(path, sizeof(path), "%s/envelopes.seg", t.data);
+        assert_int_equal(unlink(path), 0);
+        r = open_ok(t.data, VT_STORE_READONLY);
+        assert_int_equal(vt_store_envelope_get(r, 0, &(struct vt_buf){0}, &d), VT_ENOENT);
+        s = open_ok(t.data, 0); /* makes the file */
+        assert_int_equal(file_size(t.data, "envelopes.seg"), 0);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_env(s, 0, 700, 1, &d), 0);
+        assert_int_equal(put_env(s, 1, (1 << 20) + 10, 1, &d), 0);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), 700 + (1 << 20) + 10);
+        assert_int_equal(vt_store_envelope_get(r, 0, &(struct vt_buf){0}, &d), VT_ENOENT);
+        assert_int_equal(vt_store_envelope_get(r, 1, &(struct vt_buf){0}, &d), VT_ENOENT);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        env_is(r, 0, 700);
+        env_is(r, 1, (1 << 20) + 10);
+        vt_store_close(s);
+        vt_store_close(r);
+        scratch_free(&t);
+}
+
+/*
+ * make_v4(dir, n): a schema version 4 database (explicit SQL, as version 4
+ * of sqlite.c made it) with envelopes 0..n-1 (every third one without
+ * subjects, body sizes up to 200 KB) and subjects inserted out of order.
+ */
+static void make_v4(const char *dir, unsigned n)
+{
+        static uint8_t body[200000];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *e = NULL, *b = NULL, *j = NULL;
+        uint8_t ph[32], eh[32], subj[32];
+        char path[256];
+        unsigned i, k;
+        FILE *f;
+
+        assert_int_equal(mkdir(dir, 0700), 0);
+        db_path(dir, path, sizeof(path));
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_exec(
+                db,
+                "PRAGMA journal_mode=WAL;"
+                "CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+                "CREATE TABLE bundles(n INTEGER PRIMARY KEY, width INTEGER NOT NULL,"
+                " off INTEGER NOT NULL, len INTEGER NOT NULL);"
+                "CREATE TABLE tiles(level INTEGER NOT NULL, n INTEGER NOT NULL,"
+                " width INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(level, n)) WITHOUT ROWID;"
+                "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note BLOB NOT NULL);"
+                "CREATE TABLE tokens(name TEXT PRIMARY KEY NOT NULL, hash BLOB NOT NULL,"
+                " admin INTEGER NOT NULL, revoked INTEGER NOT NULL, created INTEGER NOT NULL);"
+                "CREATE TABLE segment(id INTEGER PRIMARY KEY CHECK (id = 0),"
+                " committed INTEGER NOT NULL);"
+                "CREATE TABLE envelope_bodies(idx INTEGER PRIMARY KEY, envelope BLOB NOT NULL);"
+                "CREATE TABLE envelopes(idx INTEGER PRIMARY KEY, payload_sha256 BLOB NOT NULL,"
+                " entry_hash BLOB NOT NULL);"
+                "CREATE TABLE subjects(idx INTEGER NOT NULL, digest BLOB NOT NULL,"
+                " PRIMARY KEY(idx, digest)) WITHOUT ROWID;"
+                "INSERT INTO segment(id, committed) VALUES(0, 0);"
+                "INSERT INTO meta VALUES('gen', 'old');"
+                "PRAGMA application_id=1450471985; PRAGMA user_version=4;",
+                NULL, NULL, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "INSERT INTO envelopes VALUES(?1, ?2, ?3)", -1, &e, NULL),
+            SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "INSERT INTO envelope_bodies VALUES(?1, ?2)", -1, &b, NULL),
+            SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "INSERT INTO subjects VALUES(?1, ?2)", -1, &j, NULL), SQLITE_OK);
+        for (i = 0; i < n; i++) {
+                size_t len = i % 50 == 7 ? 200000 : 300 + i % 1200;
+                memset(ph, 0x33, 32);
+                memcpy(ph, &(uint64_t){i}, 8);
+                memset(eh, 0x44, 32);
+                memcpy(eh, &(uint64_t){i}, 8);
+                env_body(i, body, len);
+                sqlite3_bind_int(e, 1, (int)i);
+                sqlite3_bind_blob(e, 2, ph, 32, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(e, 3, eh, 32, SQLITE_TRANSIENT);
+                assert_int_equal(sqlite3_step(e), SQLITE_DONE);
+                sqlite3_reset(e);
+                sqlite3_bind_int(b, 1, (int)i);
+                sqlite3_bind_blob(b, 2, body, (int)len, SQLITE_TRANSIENT);
+                assert_int_equal(sqlite3_step(b), SQLITE_DONE);
+                sqlite3_reset(b);
+                /* Subjects k = 2, 1, 0 (digest first byte k): the table orders them. */
+                for (k = i % 3; k > 0; k--) {
+                        memset(subj, (int)(i * 16 + k - 1), 32);
+                        subj[0] = (uint8_t)(k - 1);
+                        sqlite3_bind_int(j, 1, (int)i);
+                        sqlite3_bind_blob(j, 2, subj, 32, SQLITE_TRANSIENT);
+                        assert_int_equal(sqlite3_step(j), SQLITE_DONE);
+                        sqlite3_reset(j);
+                }
+        }
+        sqlite3_finalize(e);
+        sqlite3_finalize(b);
+        sqlite3_finalize(j);
+        assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        /* Version 4's entry segment, empty. */
+        snprintf(path, sizeof(path), "%s/entries.seg", dir);
+        assert_non_null(f = fopen(path, "w"));
+        fclose(f);
+}
+
+struct v4_check {
+        uint64_t n, bad, last, k;
+};
+
+static int v4_subject_fn(void *ctx, uint64_t index, const uint8_t digest[32], struct vt_diag *d)
+{
+        struct v4_check *c = ctx;
+        uint8_t want[32];
+
+        (void)d;
+        c->k = c->n > 0 && index == c->last ? c->k + 1 : 0;
+        c->last = index;
+        memset(want, (int)(index * 16 + c->k), 32);
+        want[0] = (uint8_t)c->k;
+        if (c->k >= index % 3 || memcmp(want, digest, 32) != 0)
+                c->bad++;
+        c->n++;
+        return 0;
+}
+
+/* assert_v4_rows(s, n): the rows make_v4(n) wrote, through the store's reads. */
+static void assert_v4_rows(struct vt_store *s, unsigned n)
+{
+        struct v4_check c = {0};
+        struct vt_diag d = {{0}};
+        uint8_t p[32], e[32], subj[32];
+        uint64_t want = 0;
+        unsigned i;
+
+        for (i = 0; i < n; i++) {
+                env_is(s, i, i % 50 == 7 ? 200000 : 300 + i % 1200);
+                assert_int_equal(vt_store_envelope_keys(s, i, p, e, &d), 0);
+                assert_memory_equal(p, &(uint64_t){i}, 8);
+                assert_int_equal(p[31], 0x33);
+                assert_int_equal(e[31], 0x44);
+                want += i % 3;
+                memset(subj, (int)(i * 16), 32);
+                subj[0] = 0;
+                assert_int_equal(vt_store_subject_has(s, subj, i, &d), i % 3 ? 0 : VT_ENOENT);
+        }
+        assert_int_equal(vt_store_envelope_get(s, n, &(struct vt_buf){0}, &d), VT_ENOENT);
+        assert_int_equal(vt_store_subject_scan(s, 0, v4_subject_fn, &c, &d), 0);
+        assert_int_equal(c.n, want);
+        assert_int_equal(c.bad, 0);
+}
+
+/*
+ * Version 4 to 5: a reader reads version 4's tables as they are; the first
+ * writer moves every body to envelopes.seg and packs the subjects, in one
+ * transaction; under failing I/O, all or nothing (the next open finds
+ * version 4 intact and migrates again).
+ */
+static void upgrade_schema_4(void **state)
+{
+        const unsigned n = 400;
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+        off_t total = 0;
+        char res[128];
+        unsigned i;
+        int k, err, done;
+
+        (void)state;
+        for (i = 0; i < n; i++)
+                total += i % 50 == 7 ? 200000 : 300 + i % 1200;
+        scratch_make(&t);
+        make_v4(t.data, n);
+        s = open_ok(t.data, VT_STORE_READONLY);
+        assert_v4_rows(s, n);
+        vt_store_close(s);
+        assert_int_equal(file_size(t.data, "envelopes.seg"), -1);
+        s = open_ok(t.data, 0);
+        sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
+        assert_string_equal(res, "5");
+        sql_text(t.data,
+                 "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema"
+                 " WHERE type = 'table' ORDER BY name)",
+                 res, sizeof(res));
+        assert_string_equal(res, "bundles,checkpoints,envelopes,meta,segment,tiles,tokens");
+        assert_int_equal(file_size(t.data, "envelopes.seg"), total);
+        assert_int_equal(env_committed_end(t.data), total);
+        assert_v4_rows(s, n);
+        /* The service goes on from there. */
+        assert_int_equal(put_env(s, n, 700, 2, &d), 0);
+        env_is(s, n, 700);
+        vt_store_close(s);
+        s = open_ok(t.data, VT_STORE_READONLY);
+        for (i = 0; i < n; i += 7)
+                env_is(s, i, i % 50 == 7 ? 200000 : 300 + i % 1200);
+        env_is(s, n, 700);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+        /* Under failing I/O: all or nothing. */
+        for (k = 0, done = 0; !done; k++) {
+                assert_true(k < 500);
+                scratch_make(&t);
+                make_v4(t.data, 60);
+                s = NULL;
+                vt_store_fault_countdown(k);
+                err = vt_store_open(t.data, 0, &s, &d);
+                vt_store_fault_countdown(-1);
+                done = err == 0;
+                if (err == 0)
+                        vt_store_close(s);
+                else
+                        assert_true(err == VT_EIO || err == VT_ESTORE);
+                sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
+                assert_true(strcmp(res, "4") == 0 || strcmp(res, "5") == 0);
+                if (strcmp(res, "4") == 0) {
+                        s = open_ok(t.data, VT_STORE_READONLY);
+                        assert_v4_rows(s, 60);
+                        vt_store_close(s);
+                }
+                s = open_ok(t.data, 0);
+                assert_v4_rows(s, 60);
+                vt_store_close(s);
+                assert_segment_exact(t.data);
+                assert_integrity(t.data);
+                scratch_free(&t);
+        }
+        assert_true(k > 3);
+}
+
+/* A subject or a body without its envelope row stops the upgrade: nothing is dropped. */
+static void upgrade_schema_4_refuses_orphans(void **state)
+{
+        struct scratch t;
+        struct vt_store *s = NULL;
+        struct vt_diag d = {{0}};
+        char res[64];
+        int round;
+        static const char *const why[3] = {"a subject of entry 50 has no envelope",
+                                           "1 envelope bodies have no envelope",
+                                           "a subject of entry 5 has no envelope"};
+
+        (void)state;
+        for (round = 0; round < 3; round++) {
+                scratch_make(&t);
+                make_v4(t.data, 10);
+                if (round == 0) {
+                        sql_text(t.data, "INSERT INTO subjects VALUES(50, zeroblob(32))", res,
+                                 sizeof(res));
+                } else if (round == 1) {
+                        sql_text(t.data, "INSERT INTO envelope_bodies VALUES(50, 'x')", res,
+                                 sizeof(res));
+                } else {
+                        /* Between two envelopes: entry 5 had two subjects. */
+                        sql_text(t.data, "DELETE FROM envelopes WHERE idx = 5", res, sizeof(res));
+                        sql_text(t.data, "DELETE FROM envelope_bodies WHERE idx = 5", res,
+                                 sizeof(res));
+                }
+                assert_int_equal(vt_store_open(t.data, 0, &s, &d), VT_ECORRUPT);
+                assert_null(s);
+                assert_non_null(strstr(d.msg, why[round]));
+                sql_text(t.data, "PRAGMA user_version", res, sizeof(res));
+                assert_string_equal(res, "4");
+                scratch_free(&t);
+        }
 }
 
 int main(int argc, char **argv)
@@ -2039,6 +2750,13 @@ int main(int argc, char **argv)
             cmocka_unit_test(rollback_cuts_segment),
             cmocka_unit_test(upgrade_old_schemas),
             cmocka_unit_test(service_tables),
+            cmocka_unit_test(envelope_round_trip),
+            cmocka_unit_test(envelope_rollback_cuts_segment),
+            cmocka_unit_test(envelope_segment_recovery),
+            cmocka_unit_test(envelope_segment_faults),
+            cmocka_unit_test(envelope_readers),
+            cmocka_unit_test(upgrade_schema_4),
+            cmocka_unit_test(upgrade_schema_4_refuses_orphans),
         };
         const char *child = getenv("VT_TEST_STORE_CHILD");
 
