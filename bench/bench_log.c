@@ -9,6 +9,14 @@
  * then from two (one batch prepared while the other is stored: log.c's
  * pipeline), each for 3 s-units.
  *
+ * Proofs of many entries of one size (a batch reply's bundles): 64
+ * consecutive indexes proved one at a time (vt_log_prove_inclusion, and
+ * each proof's text written with vt_encoding_bundle_add_proved) against
+ * all at once (vt_log_prove_inclusion_many, vt_encoding_bundle_add_proved_memo),
+ * for the newest 64 entries (a group commit that just committed) and for a
+ * run of older ones. `bench_log proofs` measures only these, on a log of
+ * 1M small entries, without the disk probes.
+ *
  * The data directory is made under $TMPDIR (or /tmp) and removed at the end.
  * VT_BENCH_SECONDS scales how long each measurement runs (default 1).
  *
@@ -39,6 +47,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "veritrail/encoding.h"
 #include "veritrail/log.h"
 #include "veritrail/merkle.h"
 
@@ -194,7 +203,174 @@ static void *app_thread(void *p)
         return NULL;
 }
 
-int main(void)
+/* ---- many proofs of one size ------------------------------------------------------ */
+
+#define RUN 64 /* proofs of one batch reply */
+
+struct runs {
+        struct vt_log *log;
+        uint64_t size, idx[RUN];
+        struct vt_buf paths, out, note_json;
+        size_t lens[RUN];
+        struct vt_encoding_path_memo memo;
+        uint8_t entry[200];
+};
+
+/* The old path: each proof alone. */
+static void runs_one(void *arg)
+{
+        struct runs *r = arg;
+        struct vt_hash proof[VT_LOG_PROOF_MAX];
+        struct vt_diag d = {""};
+        size_t i, plen;
+
+        for (i = 0; i < RUN; i++)
+                if (vt_log_prove_inclusion(r->log, r->idx[i], r->size, proof, &plen, &d) != 0)
+                        die("prove", &d);
+}
+
+/* The new path: all at once. */
+static void runs_many(void *arg)
+{
+        struct runs *r = arg;
+        struct vt_diag d = {""};
+
+        r->paths.len = 0;
+        if (vt_log_prove_inclusion_many(r->log, r->size, r->idx, RUN, &r->paths, r->lens, &d) != 0)
+                die("prove many", &d);
+}
+
+/* The old path, and each proof's attestation text (a 200-byte entry, an empty envelope). */
+static void runs_one_text(void *arg)
+{
+        struct runs *r = arg;
+        struct vt_hash proof[VT_LOG_PROOF_MAX];
+        struct vt_diag d = {""};
+        size_t i, plen;
+
+        r->out.len = 0;
+        for (i = 0; i < RUN; i++)
+                if (vt_log_prove_inclusion(r->log, r->idx[i], r->size, proof, &plen, &d) != 0 ||
+                    vt_encoding_bundle_add_proved(
+                        &r->out, 1, (const uint8_t *)"{}", 2, r->entry, sizeof(r->entry), r->idx[i],
+                        proof, plen, (const char *)r->note_json.p, r->note_json.len) != 0)
+                        die("prove and write", &d);
+}
+
+/* The new path, and the text with the memo. */
+static void runs_many_text(void *arg)
+{
+        struct runs *r = arg;
+        const struct vt_hash *path;
+        size_t i;
+
+        runs_many(r);
+        r->out.len = 0;
+        path = (const struct vt_hash *)r->paths.p;
+        for (i = 0; i < RUN; path += r->lens[i], i++)
+                if (vt_encoding_bundle_add_proved_memo(&r->out, 1, (const uint8_t *)"{}", 2,
+                                                       r->entry, sizeof(r->entry), r->idx[i], path,
+                                                       r->lens[i], (const char *)r->note_json.p,
+                                                       r->note_json.len, &r->memo) != 0)
+                        die("write", NULL);
+}
+
+/*
+ * bench_runs(log): 64 consecutive proofs at the log's size, one at a time
+ * and all at once, for the newest entries and for older ones; the ratio
+ * is new / old (above 1: the new path is faster).
+ */
+static void bench_runs(struct vt_log *log)
+{
+        static struct runs r;
+        struct vt_diag d = {""};
+        struct vt_buf note;
+        double secs = bench_seconds(), one, many;
+        uint64_t size = 0, from;
+        char what[96];
+        int k;
+        size_t i;
+
+        vt_buf_init(&r.paths);
+        vt_buf_init(&r.out);
+        vt_buf_init(&r.note_json);
+        vt_buf_init(&note);
+        memset(r.entry, 'e', sizeof(r.entry));
+        vt_encoding_path_memo_init(&r.memo);
+        if (vt_log_checkpoint(log, &size, &note, &d) != 0 ||
+            vt_encoding_bundle_proof_note(note.p, note.len, &r.note_json) != 0)
+                die("checkpoint", &d);
+        if (size < 4 * RUN)
+                die("the log is too small for proof runs", NULL);
+        r.log = log;
+        r.size = size;
+        for (k = 0; k < 2; k++) {
+                from = k == 0 ? size - RUN : size / 3;
+                for (i = 0; i < RUN; i++)
+                        r.idx[i] = from + i;
+                one = bench_measure(runs_one, &r, secs) * RUN;
+                many = bench_measure(runs_many, &r, secs) * RUN;
+                snprintf(what, sizeof(what), "inclusion proofs, 64 consecutive (%s), many",
+                         k == 0 ? "newest" : "older");
+                bench_report(what, many, "proofs/s", one, "one at a time (old path), proofs/s");
+                one = bench_measure(runs_one_text, &r, secs) * RUN;
+                many = bench_measure(runs_many_text, &r, secs) * RUN;
+                snprintf(what, sizeof(what), "  + proof text (%s), many + memo",
+                         k == 0 ? "newest" : "older");
+                bench_report(what, many, "proofs/s", one, "one at a time (old path), proofs/s");
+        }
+        printf("%-44s %12llu entries\n", "  (log size for the proof runs)",
+               (unsigned long long)size);
+        vt_buf_release(&r.paths);
+        vt_buf_release(&r.out);
+        vt_buf_release(&r.note_json);
+        vt_buf_release(&note);
+}
+
+/* `bench_log proofs`: only bench_runs(), on a log of about 1M 64-byte entries. */
+static int main_proofs(const char *tmp)
+{
+        char dir[4096], ldir[4200], cmd[4300];
+        struct vt_log *log = NULL;
+        struct vt_diag d = {""};
+        uint8_t *data = malloc((size_t)BATCH * 64);
+        const uint8_t **p = calloc(BATCH, sizeof(*p));
+        size_t *lens = calloc(BATCH, sizeof(*lens)), i;
+        uint64_t n, first;
+
+        if (data == NULL || p == NULL || lens == NULL)
+                die("malloc", NULL);
+        snprintf(dir, sizeof(dir), "%s/vt-bench-log.XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+        if (mkdtemp(dir) == NULL)
+                die("mkdtemp", NULL);
+        snprintf(ldir, sizeof(ldir), "%s/log", dir);
+        if (vt_log_init(ldir, "bench.example/log", &d) != 0 || vt_log_open(ldir, 0, &log, &d) != 0)
+                die("log", &d);
+        memset(data, 'x', (size_t)BATCH * 64);
+        for (i = 0; i < BATCH; i++) {
+                p[i] = data + i * 64;
+                lens[i] = 64;
+        }
+        /* 1M entries and a few more: the size has low one bits (a right edge to fold). */
+        for (n = 0; n < (1u << 20) + 3 * BATCH; n += i) {
+                for (i = 0; i < BATCH; i++)
+                        memcpy(data + i * 64, &(uint64_t){n + i}, 8);
+                i = n < (1u << 20) ? BATCH : 1237;
+                if (vt_log_append(log, p, lens, i, &first, &d) != 0)
+                        die("append", &d);
+        }
+        bench_runs(log);
+        vt_log_close(log);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "bench_log: could not remove '%s'\n", dir);
+        free(data);
+        free(p);
+        free(lens);
+        return 0;
+}
+
+int main(int argc, char **argv)
 {
         const char *tmp = getenv("TMPDIR");
         char dir[4096], ldir[4200], cmd[4300];
@@ -211,6 +387,12 @@ int main(void)
         struct stat st;
         int level, k;
 
+        if (argc > 1 && strcmp(argv[1], "proofs") == 0) {
+                free(data);
+                free(p);
+                free(lens);
+                return main_proofs(tmp);
+        }
         if (data == NULL || p == NULL || lens == NULL)
                 die("malloc", NULL);
         snprintf(dir, sizeof(dir), "%s/vt-bench-log.XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
@@ -364,6 +546,7 @@ int main(void)
         } while (bench_now() - t0 < secs);
         bench_report("consistency proofs (log API, random size)",
                      (double)proofs / (bench_now() - t0), "proofs/s", 0, "");
+        bench_runs(log);
 
         /* Group commit: 8 and 64 threads submitting one entry at a time. */
         for (k = 8; k <= 64; k *= 8) {

@@ -970,4 +970,32 @@ int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *
                                   const struct vt_hash *path, size_t npath, const char *note_json,
                                   size_t note_json_len);
 
+/*
+ * The paths of one tree size end alike: two leaves' paths hold the same
+ * siblings above the level where they part (every one but the lowest few
+ * for the entries of one group commit). struct vt_encoding_path_memo keeps
+ * the last path written and its text (each hash as the two characters \n
+ * and its 44 base64 characters), so the next one encodes only the hashes it
+ * does not end with. Caller-owned, about 5 KiB, no release;
+ * vt_encoding_path_memo_init() empties it.
+ *
+ * vt_encoding_bundle_add_proved_memo(out, first, env, env_len, entry,
+ * entry_len, index, path, npath, note_json, note_json_len, memo): what
+ * vt_encoding_bundle_add_proved() appends, byte for byte, its path's text
+ * taken from memo where the path ends as memo's does; memo then holds this
+ * path. Same errors, nothing appended on failure (memo stays usable).
+ */
+#define VT_ENCODING_PATH_LINE 46 /* one hash of a path in a proof string: \n and 44 characters */
+struct vt_encoding_path_memo {
+        size_t n;                                            /* hashes in h (0: empty) */
+        struct vt_hash h[VT_ENCODING_TLOG_PROOF_HASHES_MAX]; /* the path, leaf side first */
+        char text[VT_ENCODING_TLOG_PROOF_HASHES_MAX * VT_ENCODING_PATH_LINE + 1];
+};
+void vt_encoding_path_memo_init(struct vt_encoding_path_memo *memo);
+int vt_encoding_bundle_add_proved_memo(struct vt_buf *out, int first, const uint8_t *env,
+                                       size_t env_len, const uint8_t *entry, size_t entry_len,
+                                       uint64_t index, const struct vt_hash *path, size_t npath,
+                                       const char *note_json, size_t note_json_len,
+                                       struct vt_encoding_path_memo *memo);
+
 #endif

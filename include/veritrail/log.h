@@ -202,6 +202,24 @@ int vt_log_prove_inclusion(struct vt_log *log, uint64_t index, uint64_t size,
                            struct vt_hash proof[VT_LOG_PROOF_MAX], size_t *len, struct vt_diag *d);
 
 /*
+ * vt_log_prove_inclusion_many(log, size, indexes, n, paths, lens, d): the
+ * proofs vt_log_prove_inclusion(log, indexes[i], size, ...) writes, byte for
+ * byte, for i < n, made together: one lock and one prover
+ * (vt_merkle_prover, merkle.h) for all, in ascending index order, so what
+ * the proofs share (the right edge of the tree, the siblings above where
+ * consecutive paths part) is read and hashed once. Appends proof i's
+ * lens[i] hashes (32 bytes each, leaf side first) to paths, proof after
+ * proof in the order of indexes (any order, repeats allowed). size 0 means
+ * vt_log_size(). VT_ERANGE (an index >= size, size > the log's),
+ * VT_ENOMEM, store errors; on failure nothing is appended and lens is
+ * untouched. Cost for a run of consecutive indexes: about two stored
+ * hashes per proof and no node hash beyond the edge's, against a whole
+ * path each (about log2(size) hashes) one at a time.
+ */
+int vt_log_prove_inclusion_many(struct vt_log *log, uint64_t size, const uint64_t *indexes,
+                                size_t n, struct vt_buf *paths, size_t *lens, struct vt_diag *d);
+
+/*
  * vt_log_prove_consistency(log, from, to, proof, len, d): the RFC 9162
  * §2.1.4.1 consistency proof from size from to size to (to = 0 means
  * vt_log_size()); empty when from = 0 or from = to (merkle.h). VT_ERANGE

@@ -192,6 +192,50 @@ int vt_merkle_prove_inclusion(uint64_t size, uint64_t index, vt_merkle_read_fn r
                               struct vt_hash proof[VT_MERKLE_MAX_PROOF], size_t *len);
 
 /*
+ * struct vt_merkle_prover: inclusion proofs of many leaves of one tree size
+ * that share their work. Two things recur between the proofs of one size:
+ * the right edge (the sibling that is not a perfect subtree, MTH(D[x:size])
+ * for x a border of the size's perfect subtrees, costs one node hash per
+ * subtree right of x) and, for nearby leaves, every sibling above the level
+ * where their paths part. The prover keeps the edge hashes it has folded
+ * and the previous proof, so a proof costs only the siblings below the
+ * level where its path leaves the previous one: about two for the next leaf
+ * of a run of consecutive indexes, against the whole path (about 20) for
+ * vt_merkle_prove_inclusion(). Proofs come out the same, byte for byte.
+ * Caller-owned plain struct, about 5 KiB, no release; one per thread.
+ * Reuse relies on the reader answering the same hash for the same index
+ * every time (true of a log's stored hashes below a published size).
+ */
+struct vt_merkle_prover {
+        uint64_t size;
+        unsigned npieces;        /* popcount(size): perfect subtrees of D[0:size] */
+        unsigned edge_from;      /* edge[j] is valid for edge_from <= j < npieces */
+        struct vt_hash edge[64]; /* edge[j]: MTH(D[x_j:size]), x_j = start of subtree j */
+        size_t prev_len;         /* the previous proof (0: none), root side first: */
+        uint64_t prev_lo[VT_MERKLE_MAX_PROOF]; /* its ranges D[lo:hi] */
+        uint64_t prev_hi[VT_MERKLE_MAX_PROOF];
+        struct vt_hash prev_h[VT_MERKLE_MAX_PROOF]; /* and their hashes */
+        uint64_t reads; /* stored hashes read so far (for tests and benchmarks) */
+};
+
+/*
+ * vt_merkle_prover_init(p, size): a prover for the tree of size (nothing
+ * read yet). 0, or VT_ERANGE (size > VT_MERKLE_MAX_SIZE; p untouched).
+ */
+int vt_merkle_prover_init(struct vt_merkle_prover *p, uint64_t size);
+
+/*
+ * vt_merkle_prover_prove(p, index, read, ctx, proof, len): exactly what
+ * vt_merkle_prove_inclusion(p->size, index, read, ctx, proof, len) writes,
+ * reading only what p has not kept (at most one read call, at most 127
+ * hashes). Indexes may come in any order; ascending order shares the most.
+ * 0, VT_ERANGE (index >= size), or the reader's error; on failure proof,
+ * *len and what p keeps are untouched.
+ */
+int vt_merkle_prover_prove(struct vt_merkle_prover *p, uint64_t index, vt_merkle_read_fn read,
+                           void *ctx, struct vt_hash proof[VT_MERKLE_MAX_PROOF], size_t *len);
+
+/*
  * vt_merkle_check_inclusion(proof, len, size, root, index, leaf): verify that
  * leaf (a leaf hash) is at index in the tree of size whose root is root, with
  * the algorithm of RFC 9162 §2.1.3.2. Costs len node hashes. 0 if it holds;

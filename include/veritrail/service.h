@@ -130,13 +130,30 @@ int vt_service_submit_finish(struct vt_service *s, struct vt_service_op *op, str
  * entry is past the one it holds); vt_service_bundler_release() frees it.
  * One per reply being written: it is not shared between threads.
  */
+struct vt_service_bundle_paths; /* paths proved ahead (vt_service_bundler_prepare) */
 struct vt_service_bundler {
-        uint64_t size;           /* tree size of note */
-        struct vt_buf note;      /* the signed checkpoint (empty: none yet) */
-        struct vt_buf note_json; /* note escaped as the tail of a proof string */
+        uint64_t size;                         /* tree size of note */
+        struct vt_buf note;                    /* the signed checkpoint (empty: none yet) */
+        struct vt_buf note_json;               /* note escaped as the tail of a proof string */
+        struct vt_service_bundle_paths *paths; /* NULL: each bundle is proved alone */
 };
 void vt_service_bundler_init(struct vt_service_bundler *bu);
 void vt_service_bundler_release(struct vt_service_bundler *bu);
+
+/*
+ * vt_service_bundler_prepare(s, bu, indexes, n, d): the bundles about to be
+ * written with bu are those of entries indexes[0..n) (any order; a group
+ * commit's are consecutive): bu takes a checkpoint that holds them all and
+ * proves them together (vt_log_prove_inclusion_many(): the hashes their
+ * paths share are read and hashed once), and from then on encodes the text
+ * a path shares with the previous bundle's once (vt_encoding_path_memo).
+ * Bundles come out the same, byte for byte, prepared or not; an entry not
+ * prepared is proved alone as before. 0, or the error of the checkpoint or
+ * the proofs (VT_ENOMEM, VT_ELOGSTATE, store errors), bu then proving each
+ * bundle alone.
+ */
+int vt_service_bundler_prepare(struct vt_service *s, struct vt_service_bundler *bu,
+                               const uint64_t *indexes, size_t n, struct vt_diag *d);
 
 /*
  * vt_service_submit_status(op, index, existed): after fn was called, what

@@ -535,30 +535,29 @@ int vt_encoding_bundle_proof_note(const uint8_t *note, size_t n, struct vt_buf *
         return 0;
 }
 
-/* see encoding.h */
-int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *env, size_t env_len,
-                                  const uint8_t *entry, size_t entry_len, uint64_t index,
-                                  const struct vt_hash *path, size_t npath, const char *note_json,
-                                  size_t note_json_len)
-{
-        size_t i, need;
-        char *w;
-        int k;
+/*
+ * The text of vt_encoding_bundle_add_proved(): the attestation up to the
+ * proof's path (proved_head), the path (PROOF_PATH_LINE characters a hash),
+ * then the rest (proved_tail). The proof text of
+ * vt_encoding_tlog_proof_format() holds, before the note, only base64,
+ * digits, letters, '/', '@', '.', ' ' and newlines: escaped, each newline
+ * becomes the two characters \n.
+ */
+#define PROOF_PATH_LINE (2 + PROOF_HASH_B64)
 
-        if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
-            note_json == NULL || note_json_len == 0)
-                return VT_EINVAL;
-        /*
-         * The proof text of vt_encoding_tlog_proof_format() holds, before the
-         * note, only base64, digits, letters, '/', '@', '.', ' ' and newlines:
-         * escaped, each newline becomes the two characters \n.
-         */
-        need = (first ? 10 : 11) + vt_encoding_base64_len(entry_len) + 13 + env_len + 10 +
-               sizeof(VT_ENCODING_TLOG_PROOF_HEADER) + 2 + 6 + 20 + 2 +
-               npath * (vt_encoding_base64_len(sizeof(path[0].b)) + 2) + 2 + note_json_len + 3;
-        if (vt_buf_reserve(out, need) != 0)
-                return VT_ENOMEM;
-        w = (char *)out->p + out->len;
+/* Bytes to reserve for one attestation with npath hashes (its NUL included). */
+static size_t proved_need(int first, size_t env_len, size_t entry_len, size_t npath,
+                          size_t note_json_len)
+{
+        return (first ? 10 : 11) + vt_encoding_base64_len(entry_len) + 13 + env_len + 10 +
+               sizeof(VT_ENCODING_TLOG_PROOF_HEADER) + 2 + 6 + 20 + 2 + npath * PROOF_PATH_LINE +
+               2 + note_json_len + 3;
+}
+
+/* Write the attestation up to its path at w; the end of what was written. */
+static char *proved_head(char *w, int first, const uint8_t *env, size_t env_len,
+                         const uint8_t *entry, size_t entry_len, uint64_t index)
+{
         if (!first)
                 *w++ = ',';
         memcpy(w, "{\"entry\":\"", 10);
@@ -574,14 +573,13 @@ int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *
         memcpy(w, VT_ENCODING_TLOG_PROOF_HEADER "\\nindex ",
                sizeof(VT_ENCODING_TLOG_PROOF_HEADER) - 1 + 8);
         w += sizeof(VT_ENCODING_TLOG_PROOF_HEADER) - 1 + 8;
-        k = snprintf(w, 21, "%llu", (unsigned long long)index);
-        w += k;
-        for (i = 0; i < npath; i++) {
-                *w++ = '\\';
-                *w++ = 'n';
-                vt_encoding_base64_encode(path[i].b, sizeof(path[i].b), w);
-                w += vt_encoding_base64_len(sizeof(path[i].b));
-        }
+        w += snprintf(w, 21, "%llu", (unsigned long long)index);
+        return w;
+}
+
+/* Write the rest after the path at w, and make it part of out. */
+static void proved_tail(struct vt_buf *out, char *w, const char *note_json, size_t note_json_len)
+{
         memcpy(w, "\\n\\n", 4);
         w += 4;
         memcpy(w, note_json, note_json_len);
@@ -589,6 +587,86 @@ int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *
         memcpy(w, "\"}", 3); /* and the NUL */
         w += 2;
         out->len = (size_t)(w - (char *)out->p);
+}
+
+/* Write the text of one path hash at w (and a NUL after it). */
+static void proved_line(char *w, const struct vt_hash *h)
+{
+        w[0] = '\\';
+        w[1] = 'n';
+        vt_encoding_base64_encode(h->b, sizeof(h->b), w + 2);
+}
+
+/* see encoding.h */
+int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *env, size_t env_len,
+                                  const uint8_t *entry, size_t entry_len, uint64_t index,
+                                  const struct vt_hash *path, size_t npath, const char *note_json,
+                                  size_t note_json_len)
+{
+        size_t i;
+        char *w;
+
+        if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
+            note_json == NULL || note_json_len == 0)
+                return VT_EINVAL;
+        if (vt_buf_reserve(out, proved_need(first, env_len, entry_len, npath, note_json_len)) != 0)
+                return VT_ENOMEM;
+        w = proved_head((char *)out->p + out->len, first, env, env_len, entry, entry_len, index);
+        for (i = 0; i < npath; i++, w += PROOF_PATH_LINE)
+                proved_line(w, &path[i]);
+        proved_tail(out, w, note_json, note_json_len);
+        return 0;
+}
+
+/* see encoding.h */
+void vt_encoding_path_memo_init(struct vt_encoding_path_memo *memo)
+{
+        memo->n = 0;
+        memo->text[0] = '\0';
+}
+
+/*
+ * path_memo_put(m, path, npath): m holds path and its text. The hashes
+ * path ends with that m's path ends with too keep their text (moved to
+ * their new place); only the others are encoded.
+ */
+static void path_memo_put(struct vt_encoding_path_memo *m, const struct vt_hash *path, size_t npath)
+{
+        size_t s = 0, i;
+
+        while (s < m->n && s < npath &&
+               memcmp(m->h[m->n - 1 - s].b, path[npath - 1 - s].b, sizeof(path[0].b)) == 0)
+                s++;
+        if (s > 0 && m->n != npath)
+                memmove(m->text + (npath - s) * PROOF_PATH_LINE,
+                        m->text + (m->n - s) * PROOF_PATH_LINE, s * PROOF_PATH_LINE);
+        for (i = 0; i < npath - s; i++)
+                proved_line(m->text + i * PROOF_PATH_LINE, &path[i]);
+        /* The last line's NUL fell on the first kept line's backslash. */
+        if (s > 0 && npath > s)
+                m->text[(npath - s) * PROOF_PATH_LINE] = '\\';
+        memmove(m->h, path, npath * sizeof(path[0]));
+        m->n = npath;
+}
+
+/* see encoding.h */
+int vt_encoding_bundle_add_proved_memo(struct vt_buf *out, int first, const uint8_t *env,
+                                       size_t env_len, const uint8_t *entry, size_t entry_len,
+                                       uint64_t index, const struct vt_hash *path, size_t npath,
+                                       const char *note_json, size_t note_json_len,
+                                       struct vt_encoding_path_memo *memo)
+{
+        char *w;
+
+        if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
+            note_json == NULL || note_json_len == 0)
+                return VT_EINVAL;
+        if (vt_buf_reserve(out, proved_need(first, env_len, entry_len, npath, note_json_len)) != 0)
+                return VT_ENOMEM;
+        path_memo_put(memo, path, npath);
+        w = proved_head((char *)out->p + out->len, first, env, env_len, entry, entry_len, index);
+        memcpy(w, memo->text, npath * PROOF_PATH_LINE);
+        proved_tail(out, w + npath * PROOF_PATH_LINE, note_json, note_json_len);
         return 0;
 }
 

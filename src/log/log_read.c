@@ -10,7 +10,10 @@
  * them inside the tile (at most 511 hashes, 16 KiB), in a small cache of
  * LOG_XSLOTS tiles (2 MiB). Upper-level tiles are few and stay cached; a
  * proof then costs one tile read and at most 255 node hashes for its level-0
- * tile, nothing when that tile is cached too (recent entries). A cached tile
+ * tile, nothing when that tile is cached too (recent entries). Many proofs
+ * of one size (vt_log_prove_inclusion_many: a batch reply's bundles) are
+ * made under one lock by one vt_merkle_prover, which reads the siblings
+ * they share once. A cached tile
  * stays valid as the log grows: a complete subtree's hash never changes, and
  * a tile that is still partial is read again when a wider one is needed.
  *
@@ -20,6 +23,8 @@
  * batch commits before its size is published; tiles and bundles only grow,
  * and a partial one is a prefix of every later version of it).
  */
+#include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,6 +360,93 @@ int vt_log_prove_inclusion(struct vt_log *log, uint64_t index, uint64_t size,
         err = vt_merkle_prove_inclusion(size, index, log_xread, &r, proof, len);
         vt_log_read_unlock(log);
         return err;
+}
+
+/* One proof of vt_log_prove_inclusion_many(): its index and where its hashes go. */
+struct log_many {
+        uint64_t index;
+        size_t at; /* hashes before it in the output */
+};
+
+static int log_many_cmp(const void *a, const void *b)
+{
+        const struct log_many *x = a, *y = b;
+
+        if (x->index != y->index)
+                return x->index < y->index ? -1 : 1;
+        return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* see log.h */
+int vt_log_prove_inclusion_many(struct vt_log *log, uint64_t size, const uint64_t *indexes,
+                                size_t n, struct vt_buf *paths, size_t *lens, struct vt_diag *d)
+{
+        struct log_xread r = {log, NULL, d};
+        struct vt_merkle_prover pv;
+        struct vt_hash proof[VT_LOG_PROOF_MAX];
+        struct log_many *ord = NULL;
+        size_t i, total = 0, at, plen = 0;
+        uint8_t *base;
+        int sorted = 1, err;
+
+        if ((err = log_size_arg(log, &size, "tree size", d)) != 0)
+                return err;
+        for (i = 0; i < n; i++) {
+                if (indexes[i] >= size) {
+                        vt_diag_set(d, "index %llu is not in a tree of size %llu",
+                                    (unsigned long long)indexes[i], (unsigned long long)size);
+                        return VT_ERANGE;
+                }
+                if (i > 0 && indexes[i] < indexes[i - 1])
+                        sorted = 0;
+                total += vt_merkle_inclusion_proof_len(indexes[i], size);
+        }
+        if (n == 0)
+                return 0;
+        if (total > (SIZE_MAX - paths->len - 1) / VT_MERKLE_HASH_LEN ||
+            vt_buf_reserve(paths, total * VT_MERKLE_HASH_LEN) != 0)
+                return VT_ENOMEM;
+        /* Ascending order shares the most (merkle.h); the proofs still go out in the given order.
+         */
+        if (!sorted) {
+                if ((ord = vt_util_reallocarray(NULL, n, sizeof(*ord))) == NULL)
+                        return VT_ENOMEM;
+                for (i = 0, at = 0; i < n; i++) {
+                        ord[i].index = indexes[i];
+                        ord[i].at = at;
+                        at += vt_merkle_inclusion_proof_len(indexes[i], size);
+                }
+                qsort(ord, n, sizeof(*ord), log_many_cmp);
+        }
+        if ((err = vt_merkle_prover_init(&pv, size)) != 0 ||
+            (err = vt_log_read_lock(log, &r.s, d)) != 0) {
+                free(ord);
+                return err;
+        }
+        /* Written past paths->len, which moves only when every proof is there. */
+        base = paths->p + paths->len;
+        for (i = 0, at = 0; i < n; i++) {
+                uint64_t index = ord != NULL ? ord[i].index : indexes[i];
+
+                if ((err = vt_merkle_prover_prove(&pv, index, log_xread, &r, proof, &plen)) != 0)
+                        break;
+                assert(plen == vt_merkle_inclusion_proof_len(index, size));
+                if (ord != NULL)
+                        at = ord[i].at;
+                memcpy(base + at * VT_MERKLE_HASH_LEN, proof, plen * VT_MERKLE_HASH_LEN);
+                at += plen;
+        }
+        vt_log_read_unlock(log);
+        free(ord);
+        if (err != 0) {
+                paths->p[paths->len] = '\0';
+                return err;
+        }
+        for (i = 0; i < n; i++)
+                lens[i] = vt_merkle_inclusion_proof_len(indexes[i], size);
+        paths->len += total * VT_MERKLE_HASH_LEN;
+        paths->p[paths->len] = '\0';
+        return 0;
 }
 
 /* see log.h */

@@ -410,6 +410,112 @@ int vt_merkle_prove_inclusion(uint64_t size, uint64_t index, vt_merkle_read_fn r
         return 0;
 }
 
+/* ---- many inclusion proofs of one size -------------------------------------- */
+
+/*
+ * The ranges of a path (inclusion_ranges) are of two kinds. A left
+ * sibling D[lo:lo+k] is a perfect subtree, and so is a right sibling
+ * D[lo+k:hi] inside a perfect subtree. The only other kind is a right
+ * sibling on the border of the tree, D[x:size] with x the start of one of
+ * the perfect subtrees that D[0:size] is made of (its "pieces", largest
+ * first): MTH(D[x_j:size]) is the right fold of pieces j..npieces-1, the
+ * same for every leaf left of x_j. The prover folds these edge hashes once,
+ * lazily, the rightmost first, so a single proof costs no more node hashes
+ * than vt_merkle_prove_inclusion().
+ */
+
+/* x_j: where piece j of D[0:size] starts (size for j = npieces): size without its lowest one bits.
+ */
+static uint64_t edge_start(uint64_t size, unsigned npieces, unsigned j)
+{
+        for (; j < npieces; j++)
+                size &= size - 1;
+        return size;
+}
+
+/* see merkle.h */
+int vt_merkle_prover_init(struct vt_merkle_prover *p, uint64_t size)
+{
+        if (size > VT_MERKLE_MAX_SIZE)
+                return VT_ERANGE;
+        p->size = size;
+        p->npieces = popcount64(size);
+        p->edge_from = p->npieces;
+        p->prev_len = 0;
+        p->reads = 0;
+        return 0;
+}
+
+/* see merkle.h */
+int vt_merkle_prover_prove(struct vt_merkle_prover *p, uint64_t index, vt_merkle_read_fn read,
+                           void *ctx, struct vt_hash proof[VT_MERKLE_MAX_PROOF], size_t *len)
+{
+        struct range r[VT_MERKLE_MAX_PROOF];
+        int64_t idx[MAX_PIECES];
+        struct vt_hash h[MAX_PIECES];
+        int slot[VT_MERKLE_MAX_PROOF]; /* range t's hash: h[slot] if >= 0, else edge[-1 - slot] */
+        unsigned need = p->edge_from, j;
+        size_t n, s = 0, t, c = 0, e0;
+        int err;
+
+        if (index >= p->size)
+                return VT_ERANGE;
+        n = inclusion_ranges(index, p->size, r);
+        /*
+         * The previous proof's ranges, root side first, are this one's down
+         * to the level where the two paths part (below it they lie in
+         * different subtrees): their hashes are kept.
+         */
+        while (s < n && s < p->prev_len && r[s].lo == p->prev_lo[s] && r[s].hi == p->prev_hi[s])
+                s++;
+        for (t = s; t < n; t++) {
+                uint64_t w = r[t].hi - r[t].lo;
+
+                if ((w & (w - 1)) == 0) {
+                        unsigned l = log2_floor(w);
+
+                        slot[t] = (int)c;
+                        idx[c++] = vt_merkle_stored_index(l, r[t].lo >> l);
+                } else {
+                        /* Not a perfect subtree: an edge D[x_j:size], x_j having j one bits. */
+                        assert(r[t].hi == p->size);
+                        j = popcount64(r[t].lo);
+                        assert(j + 1 < p->npieces && edge_start(p->size, p->npieces, j) == r[t].lo);
+                        slot[t] = -1 - (int)j;
+                        if (j < need)
+                                need = j;
+                }
+        }
+        /* The pieces of the edges not folded yet, in the same read. */
+        e0 = c;
+        if (need < p->edge_from)
+                c += range_pieces(edge_start(p->size, p->npieces, need),
+                                  edge_start(p->size, p->npieces, p->edge_from), idx + c);
+        assert(c <= MAX_PIECES && c - e0 == p->edge_from - need);
+        if (c > 0 && (err = read(ctx, idx, c, h)) != 0)
+                return err;
+        p->reads += c;
+        /* edge[j] = MTH(piece j || edge[j + 1]) (RFC 9162 §2.1.1); the last piece alone. */
+        for (j = p->edge_from; j-- > need;) {
+                if (j + 1 == p->npieces)
+                        p->edge[j] = h[e0 + (j - need)];
+                else
+                        vt_merkle_node_hash(&h[e0 + (j - need)], &p->edge[j + 1], &p->edge[j]);
+        }
+        p->edge_from = need;
+        for (t = s; t < n; t++) {
+                p->prev_lo[t] = r[t].lo;
+                p->prev_hi[t] = r[t].hi;
+                p->prev_h[t] = slot[t] >= 0 ? h[slot[t]] : p->edge[-1 - slot[t]];
+        }
+        p->prev_len = n;
+        /* The proof lists the siblings from the leaf up: the reverse of the walk. */
+        for (t = 0; t < n; t++)
+                proof[t] = p->prev_h[n - 1 - t];
+        *len = n;
+        return 0;
+}
+
 /*
  * RFC 9162 §2.1.3.2, steps 2-5, without the final comparison: the root the
  * proof leads to. The caller has checked index < size and the length.

@@ -332,6 +332,7 @@ static void h_batch(struct vt_server_call *c, struct vt_server_reply *r)
         struct vt_service_bundler bu;
         struct vt_service_result res;
         const uint8_t **envs = NULL;
+        uint64_t *idx = NULL;
         struct vt_buf out;
         size_t n = 0, i, need, started;
         unsigned wait;
@@ -392,6 +393,25 @@ collect:
         for (i = 0, need = 64; i < n; i++)
                 need += w->lens[i] + VT_SERVER_BUNDLE_EXTRA;
         (void)vt_buf_reserve(&out, need);
+        /*
+         * Their inclusion paths proved together (a group commit's entries are
+         * consecutive: their paths share most hashes). Without that each
+         * bundle is proved alone, to the same bytes.
+         */
+        if (n > 1 && (idx = vt_util_reallocarray(NULL, n, sizeof(*idx))) != NULL) {
+                size_t k = 0;
+                uint64_t index;
+                int existed;
+
+                for (i = 0; i < n; i++)
+                        if (w->ops[i] != NULL &&
+                            vt_service_submit_status(w->ops[i], &index, &existed) == 0)
+                                idx[k++] = index;
+                if (k > 1)
+                        (void)vt_service_bundler_prepare(c->svc, &bu, idx, k, NULL);
+                free(idx);
+                idx = NULL;
+        }
         err |= vt_buf_puts(&out, "{\"results\":[");
         for (i = 0; i < n && err == 0; i++) {
                 uint64_t index = 0;

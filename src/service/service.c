@@ -172,12 +172,38 @@ static int svc_hook(void *ctx, struct vt_store *ws, uint64_t first, void *const 
 
 /* ---- bundles ---------------------------------------------------------------------- */
 
+/*
+ * The paths of vt_service_bundler_prepare(): proof i (of entry idx[i]) is
+ * len[i] hashes from hash off[i] of hashes, in a tree of size. memo is the
+ * text of the last path written with them.
+ */
+struct vt_service_bundle_paths {
+        uint64_t size;
+        size_t n, next; /* next: where the next look-up starts (bundles come in order) */
+        uint64_t *idx;
+        size_t *off, *len;
+        struct vt_buf hashes;
+        struct vt_encoding_path_memo memo;
+};
+
+static void svc_paths_free(struct vt_service_bundle_paths *bp)
+{
+        if (bp == NULL)
+                return;
+        free(bp->idx);
+        free(bp->off);
+        free(bp->len);
+        vt_buf_release(&bp->hashes);
+        free(bp);
+}
+
 /* see service.h */
 void vt_service_bundler_init(struct vt_service_bundler *bu)
 {
         bu->size = 0;
         vt_buf_init(&bu->note);
         vt_buf_init(&bu->note_json);
+        bu->paths = NULL;
 }
 
 /* see service.h */
@@ -185,6 +211,7 @@ void vt_service_bundler_release(struct vt_service_bundler *bu)
 {
         vt_buf_release(&bu->note);
         vt_buf_release(&bu->note_json);
+        svc_paths_free(bu->paths);
         vt_service_bundler_init(bu);
 }
 
@@ -230,24 +257,103 @@ static int svc_bundler_at(struct vt_service *s, struct vt_service_bundler *bu, u
         return 0;
 }
 
+/* see service.h */
+int vt_service_bundler_prepare(struct vt_service *s, struct vt_service_bundler *bu,
+                               const uint64_t *indexes, size_t n, struct vt_diag *d)
+{
+        struct vt_service_bundle_paths *bp;
+        uint64_t max = 0;
+        size_t i;
+        int err;
+
+        svc_paths_free(bu->paths);
+        bu->paths = NULL;
+        if (n == 0)
+                return 0;
+        for (i = 0; i < n; i++)
+                if (indexes[i] > max)
+                        max = indexes[i];
+        if ((err = svc_bundler_at(s, bu, max, d)) != 0)
+                return err;
+        if ((bp = calloc(1, sizeof(*bp))) == NULL)
+                goto nomem;
+        vt_buf_init(&bp->hashes);
+        vt_encoding_path_memo_init(&bp->memo);
+        bp->size = bu->size;
+        bp->n = n;
+        if ((bp->idx = vt_util_reallocarray(NULL, n, sizeof(*bp->idx))) == NULL ||
+            (bp->off = vt_util_reallocarray(NULL, n, sizeof(*bp->off))) == NULL ||
+            (bp->len = vt_util_reallocarray(NULL, n, sizeof(*bp->len))) == NULL) {
+                svc_paths_free(bp);
+                goto nomem;
+        }
+        memcpy(bp->idx, indexes, n * sizeof(*indexes));
+        if ((err = vt_log_prove_inclusion_many(s->log, bu->size, indexes, n, &bp->hashes, bp->len,
+                                               d)) != 0) {
+                svc_paths_free(bp);
+                return err;
+        }
+        for (i = 0; i < n; i++)
+                bp->off[i] = i == 0 ? 0 : bp->off[i - 1] + bp->len[i - 1];
+        bu->paths = bp;
+        return 0;
+nomem:
+        vt_diag_set(d, "out of memory for the inclusion proofs of %zu bundles", n);
+        return VT_ENOMEM;
+}
+
+/*
+ * svc_paths_find(bp, index, path, npath): the prepared path of entry index,
+ * if bp holds it (1) or not (0).
+ */
+static int svc_paths_find(struct vt_service_bundle_paths *bp, uint64_t index,
+                          const struct vt_hash **path, size_t *npath)
+{
+        size_t i, k;
+
+        for (i = 0; i < bp->n; i++) {
+                k = (bp->next + i) % bp->n;
+                if (bp->idx[k] == index) {
+                        *path = (const struct vt_hash *)(bp->hashes.p +
+                                                         bp->off[k] * VT_MERKLE_HASH_LEN);
+                        *npath = bp->len[k];
+                        bp->next = k + 1;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
 /*
  * svc_bundle_add(s, bu, out, first, index, env, entry, d): one attestation
  * of a bundle: entry index proved in the tree of bu's checkpoint (which
- * must contain it).
+ * must contain it), with the path bu prepared if it did.
  */
-static int svc_bundle_add(struct vt_service *s, const struct vt_service_bundler *bu,
-                          struct vt_buf *out, int first, uint64_t index, const uint8_t *env,
-                          size_t env_len, const uint8_t *entry, size_t entry_len, struct vt_diag *d)
+static int svc_bundle_add(struct vt_service *s, struct vt_service_bundler *bu, struct vt_buf *out,
+                          int first, uint64_t index, const uint8_t *env, size_t env_len,
+                          const uint8_t *entry, size_t entry_len, struct vt_diag *d)
 {
-        struct vt_hash path[VT_LOG_PROOF_MAX];
+        struct vt_service_bundle_paths *bp = bu->paths;
+        struct vt_hash own[VT_LOG_PROOF_MAX];
+        const struct vt_hash *path = own;
         size_t np = 0;
         int err;
 
-        if ((err = vt_log_prove_inclusion(s->log, index, bu->size, path, &np, d)) != 0)
+        /* Prepared paths are of the tree bu held then; bu may have moved on since. */
+        if (bp != NULL && bp->size != bu->size)
+                bp = NULL;
+        if ((bp == NULL || !svc_paths_find(bp, index, &path, &np)) &&
+            (err = vt_log_prove_inclusion(s->log, index, bu->size, own, &np, d)) != 0)
                 return err;
-        if ((err = vt_encoding_bundle_add_proved(out, first, env, env_len, entry, entry_len, index,
-                                                 path, np, (const char *)bu->note_json.p,
-                                                 bu->note_json.len)) != 0)
+        if (bp != NULL)
+                err = vt_encoding_bundle_add_proved_memo(
+                    out, first, env, env_len, entry, entry_len, index, path, np,
+                    (const char *)bu->note_json.p, bu->note_json.len, &bp->memo);
+        else
+                err = vt_encoding_bundle_add_proved(out, first, env, env_len, entry, entry_len,
+                                                    index, path, np, (const char *)bu->note_json.p,
+                                                    bu->note_json.len);
+        if (err != 0)
                 vt_diag_set(d, "cannot write the bundle of entry %llu: %s",
                             (unsigned long long)index, vt_strerror(err));
         return err;

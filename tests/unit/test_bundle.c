@@ -8,7 +8,8 @@
  *   - tlog-proof: round trip with and without extra data; every proper
  *     prefix (truncation) fails; leading zeros, non-canonical base64, bad
  *     hash lines, too many hashes, trailing garbage;
- *   - bundle JSON: shape negatives;
+ *   - bundle JSON: shape negatives; the writers for many bundles of one
+ *     checkpoint (add_proved, add_proved_memo) byte for byte as add;
  *   - offline verification against a real log: ok; a flipped bit in a proof
  *     hash, a wrong index, a truncated proof, a swapped checkpoint, an entry
  *     that does not match its envelope, a forged or corrupted checkpoint
@@ -527,6 +528,108 @@ static void bundle_add_proved_same(void **state)
         vt_buf_release(&nj);
 }
 
+/*
+ * vt_encoding_bundle_add_proved_memo() writes what
+ * vt_encoding_bundle_add_proved() writes, byte for byte, over a sequence of
+ * paths through one memo: each path ending like the previous one by 0 to
+ * all of its hashes (as the paths of one tree size do), of lengths 0 to the
+ * most, longer and shorter than the previous, repeated, and with a hash
+ * equal to the previous path's at the same place but not in the common end.
+ */
+static void bundle_add_proved_memo_same(void **state)
+{
+        enum { STEPS = 3000 };
+        struct vt_hash prev[VT_ENCODING_TLOG_PROOF_HASHES_MAX],
+            path[VT_ENCODING_TLOG_PROOF_HASHES_MAX];
+        static struct vt_encoding_path_memo memo;
+        const char *note = "log.example/a\n4\nq83vEjRWeJA=\n\n\xe2\x80\x94 log.example/a x+y/z==\n";
+        const char *env = "{\"payload\":\"e30=\",\"payloadType\":\"t\",\"signatures\":[]}";
+        const uint8_t entry[] = {'{', '"', 'a', '"', ':', 0xff, 0x00, '}'};
+        struct vt_buf want, got, nj;
+        uint64_t x = 88172645463325252ull, ctr = 0;
+        size_t np = 0, nprev = 0, keep, i, step, reused = 0;
+
+        (void)state;
+        vt_buf_init(&want);
+        vt_buf_init(&got);
+        vt_buf_init(&nj);
+        assert_int_equal(vt_encoding_bundle_proof_note((const uint8_t *)note, strlen(note), &nj),
+                         0);
+        vt_encoding_path_memo_init(&memo);
+        for (step = 0; step < STEPS; step++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                switch (x % 8) {
+                case 0:
+                        np = 0;
+                        break;
+                case 1:
+                        np = VT_ENCODING_TLOG_PROOF_HASHES_MAX;
+                        break;
+                case 2:
+                        np = nprev; /* the same length */
+                        break;
+                default:
+                        np = (size_t)(x >> 8) % (VT_ENCODING_TLOG_PROOF_HASHES_MAX + 1);
+                }
+                /* Ends like prev by keep hashes; the rest new (one of them prev's, shifted). */
+                keep = np < nprev ? np : nprev;
+                keep = (x >> 20) % 4 == 0 ? keep : (size_t)(x >> 24) % (keep + 1);
+                for (i = 0; i < np - keep; i++) {
+                        ctr++;
+                        vt_crypto_sha256((const uint8_t *)&ctr, sizeof(ctr), &path[i]);
+                }
+                for (i = 0; i < keep; i++)
+                        path[np - keep + i] = prev[nprev - keep + i];
+                if (np > keep + 1 && nprev >= np && (x >> 30) % 2)
+                        path[0] = prev[nprev - np]; /* equal at its place, not part of the end */
+                reused += keep;
+                want.len = got.len = 0;
+                assert_int_equal(vt_buf_puts(&want, "x"), 0);
+                assert_int_equal(vt_buf_puts(&got, "x"), 0);
+                assert_int_equal(vt_encoding_bundle_add_proved(&want, (int)(step % 2),
+                                                               (const uint8_t *)env, strlen(env),
+                                                               entry, sizeof(entry), step, path, np,
+                                                               (const char *)nj.p, nj.len),
+                                 0);
+                assert_int_equal(
+                    vt_encoding_bundle_add_proved_memo(&got, (int)(step % 2), (const uint8_t *)env,
+                                                       strlen(env), entry, sizeof(entry), step,
+                                                       path, np, (const char *)nj.p, nj.len, &memo),
+                    0);
+                assert_int_equal(got.len, want.len);
+                if (memcmp(got.p, want.p, want.len) != 0)
+                        fail_msg("step %zu (%zu hashes, %zu kept): the memo's text differs", step,
+                                 np, keep);
+                assert_int_equal(got.p[got.len], '\0');
+                memcpy(prev, path, np * sizeof(path[0]));
+                nprev = np;
+        }
+        assert_true(reused > STEPS); /* the memo's text was in use */
+        /* Refusals append nothing; the memo still serves the next bundle. */
+        got.len = 0;
+        assert_int_equal(vt_encoding_bundle_add_proved_memo(
+                             &got, 1, (const uint8_t *)"{}", 2, entry, 1, 0, path,
+                             VT_ENCODING_TLOG_PROOF_HASHES_MAX + 1, "n\\n", 3, &memo),
+                         VT_EINVAL);
+        assert_int_equal(vt_encoding_bundle_add_proved_memo(&got, 1, (const uint8_t *)"{}", 2,
+                                                            entry, 1, 0, path, 1, NULL, 0, &memo),
+                         VT_EINVAL);
+        assert_int_equal(got.len, 0);
+        want.len = 0;
+        assert_int_equal(vt_encoding_bundle_add_proved(&want, 1, (const uint8_t *)"{}", 2, entry, 1,
+                                                       7, prev, nprev, (const char *)nj.p, nj.len),
+                         0);
+        assert_int_equal(vt_encoding_bundle_add_proved_memo(&got, 1, (const uint8_t *)"{}", 2,
+                                                            entry, 1, 7, prev, nprev,
+                                                            (const char *)nj.p, nj.len, &memo),
+                         0);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.p, want.p, want.len);
+        vt_buf_release(&want);
+        vt_buf_release(&got);
+        vt_buf_release(&nj);
+}
+
 static void proof_negatives(void **state)
 {
         struct vt_diag d = {""};
@@ -916,6 +1019,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(proof_negatives),
             cmocka_unit_test(bundle_proof_string),
             cmocka_unit_test(bundle_add_proved_same),
+            cmocka_unit_test(bundle_add_proved_memo_same),
             cmocka_unit_test_setup_teardown(verify_ok, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_flipped_bit, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_wrong_index, fix_setup, fix_teardown),

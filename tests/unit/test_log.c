@@ -4,6 +4,8 @@
  *     recursive, over SHA-256 from the crypto module, not merkle.h): roots,
  *     inclusion and consistency proofs at many sizes and batch shapes,
  *     including tile boundaries (255, 256, 257, 65536 + 1);
+ *   - many inclusion proofs of one size at once (vt_log_prove_inclusion_many)
+ *     against one at a time, at sizes across three tile levels;
  *   - entry size limits; reopening; a second writer on the same directory;
  *   - group commit from several threads (indexes distinct and dense);
  *   - the audit, clean and after tampering with a tile, a bundle or a
@@ -1262,6 +1264,142 @@ static void read_ranges(void **state)
         vt_test_tmpdir_free(dir);
 }
 
+/*
+ * vt_log_prove_inclusion_many(log, size, idx, k) gives, proof by proof and
+ * byte for byte, what vt_log_prove_inclusion() gives for each index alone,
+ * appended after what paths held.
+ */
+static void check_many(struct vt_log *log, uint64_t size, const uint64_t *idx, size_t k)
+{
+        struct vt_hash want[VT_LOG_PROOF_MAX];
+        struct vt_buf paths;
+        size_t *lens = calloc(k + 1, sizeof(*lens)), i, wlen, at = 3;
+        struct vt_diag d = {""};
+
+        assert_non_null(lens);
+        vt_buf_init(&paths);
+        assert_int_equal(vt_buf_append(&paths, "abc", 3), 0);
+        if (vt_log_prove_inclusion_many(log, size, idx, k, &paths, lens, &d) != 0)
+                fail_msg("many in %llu: %s", (unsigned long long)size, d.msg);
+        assert_memory_equal(paths.p, "abc", 3);
+        for (i = 0; i < k; i++) {
+                if (vt_log_prove_inclusion(log, idx[i], size, want, &wlen, &d) != 0)
+                        fail_msg("inclusion %llu in %llu: %s", (unsigned long long)idx[i],
+                                 (unsigned long long)size, d.msg);
+                if (lens[i] != wlen || at + wlen * 32 > paths.len ||
+                    memcmp(paths.p + at, want, wlen * 32) != 0)
+                        fail_msg("many: the proof of %llu in %llu (#%zu of %zu) differs",
+                                 (unsigned long long)idx[i], (unsigned long long)size, i, k);
+                at += wlen * 32;
+        }
+        assert_int_equal(at, paths.len);
+        assert_int_equal(paths.p[paths.len], '\0');
+        vt_buf_release(&paths);
+        free(lens);
+}
+
+/*
+ * Many proofs of one size at once, against one at a time, at sizes across
+ * three tile levels (1, powers of two and their neighbours, partial and full
+ * 256-tiles, past 65536): every index of small trees; runs of 64
+ * consecutive indexes at the start, the end, across the middle and across
+ * tile boundaries; spread indexes; runs shuffled and with repeats.
+ */
+static void prove_many(void **state)
+{
+        static const uint64_t sizes[] = {
+            1,    2,    3,     4,     5,     7,     8,     9,     15,    16,   17,   63,
+            64,   65,   255,   256,   257,   300,   511,   512,   513,   1000, 1024, 4095,
+            4096, 4097, 65535, 65536, 65537, 65792, 66000, 66100, 66235, 66236};
+        char *dir = vt_test_tmpdir_new("log");
+        struct vt_log *log = new_log(dir);
+        struct ref r = {0};
+        uint64_t idx[600], n, x = 88172645463325252ull, t;
+        size_t s, k, i, j;
+
+        (void)state;
+        append_gen(log, &r, 66236, 4096);
+        for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+                n = sizes[s];
+                if (n <= 600) {
+                        for (k = 0; k < n; k++)
+                                idx[k] = k;
+                        check_many(log, n, idx, k);
+                }
+                /* Runs of 64: the start, the end, the middle, across the tiles below n. */
+                for (t = 0; t < 5; t++) {
+                        uint64_t from = t == 0   ? 0
+                                        : t == 1 ? (n > 64 ? n - 64 : 0)
+                                        : t == 2 ? n / 2 - (n / 2 > 32 ? 32 : n / 2)
+                                        : t == 3 ? (n > 300 ? 224 : 0)
+                                                 : (n > 65600 ? 65536 - 32 : 0);
+
+                        for (k = 0; k < 64 && from + k < n; k++)
+                                idx[k] = from + k;
+                        check_many(log, n, idx, k);
+                        /* The same run shuffled, with repeats. */
+                        for (i = k; i > 1; i--) {
+                                uint64_t v;
+
+                                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                                j = (size_t)(x % i);
+                                v = idx[i - 1];
+                                idx[i - 1] = idx[j];
+                                idx[j] = v;
+                        }
+                        for (i = 0; i < k / 4; i++)
+                                idx[k + i] = idx[i * 3 % k];
+                        check_many(log, n, idx, k + k / 4);
+                }
+                /* Spread, and the two ends alone. */
+                for (k = 0; k < 50; k++)
+                        idx[k] = n * k / 50;
+                check_many(log, n, idx, k);
+                idx[0] = n - 1;
+                check_many(log, n, idx, 1);
+                idx[0] = 0;
+                check_many(log, n, idx, 1);
+        }
+        vt_log_close(log);
+        free(r.h);
+        vt_test_tmpdir_free(dir);
+}
+
+/* vt_log_prove_inclusion_many() refuses what vt_log_prove_inclusion() refuses, changing nothing. */
+static void prove_many_errors(void **state)
+{
+        char *dir = vt_test_tmpdir_new("log");
+        struct vt_log *log = new_log(dir);
+        struct ref r = {0};
+        uint64_t idx[3] = {1, 9, 3};
+        size_t lens[3] = {77, 77, 77};
+        struct vt_buf paths;
+        struct vt_diag d = {""};
+
+        (void)state;
+        append_gen(log, &r, 10, 10);
+        vt_buf_init(&paths);
+        assert_int_equal(vt_buf_append(&paths, "abc", 3), 0);
+        assert_int_equal(vt_log_prove_inclusion_many(log, 9, idx, 3, &paths, lens, &d), VT_ERANGE);
+        assert_non_null(strstr(d.msg, "index 9 is not in a tree of size 9"));
+        assert_int_equal(vt_log_prove_inclusion_many(log, 11, idx, 3, &paths, lens, &d), VT_ERANGE);
+        assert_int_equal(paths.len, 3);
+        assert_int_equal(lens[0], 77);
+        assert_int_equal(lens[2], 77);
+        /* Nothing to prove: nothing appended. */
+        assert_int_equal(vt_log_prove_inclusion_many(log, 10, idx, 0, &paths, lens, &d), 0);
+        assert_int_equal(paths.len, 3);
+        /* Size 0 is the log's size. */
+        assert_int_equal(vt_log_prove_inclusion_many(log, 0, idx, 3, &paths, lens, &d), 0);
+        assert_int_equal(lens[0], vt_merkle_inclusion_proof_len(1, 10));
+        assert_int_equal(lens[1], vt_merkle_inclusion_proof_len(9, 10));
+        check_many(log, 10, idx, 3);
+        vt_buf_release(&paths);
+        vt_log_close(log);
+        free(r.h);
+        vt_test_tmpdir_free(dir);
+}
+
 /* argv[1], if given, selects tests by name (cmocka pattern: '*' and '?'). */
 int main(int argc, char **argv)
 {
@@ -1282,6 +1420,8 @@ int main(int argc, char **argv)
             cmocka_unit_test(export_tree),
             cmocka_unit_test(tessera_same_tree),
             cmocka_unit_test(read_ranges),
+            cmocka_unit_test(prove_many),
+            cmocka_unit_test(prove_many_errors),
         };
 
         if (argc > 1)

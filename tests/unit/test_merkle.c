@@ -5,6 +5,9 @@
  *   - a naive reference tree written straight from RFC 9162 §2.1.1-§2.1.4
  *     (MTH, PATH, PROOF/SUBPROOF, recursive), cross-checked at every size
  *     0..300, every index and every pair of sizes, with mutated proofs;
+ *   - the prover (many inclusion proofs of one size) against
+ *     vt_merkle_prove_inclusion() at every size and index up to 300, in any
+ *     order, and at sizes up to 2^62 over a reader that makes hashes up;
  *   - the published inclusion and consistency vectors of
  *     transparency-dev/merkle (../shared/vectors/merkle, skipped when absent);
  *   - C2SP tlog-tiles: paths, tile counts, tiles to write when growing (against
@@ -771,6 +774,188 @@ static void proof_ranges_and_errors(void **state)
         assert_int_equal(vt_merkle_stored_hashes(VT_MERKLE_MAX_SIZE, (const uint8_t *)"x", 1,
                                                  mem_read, &s, proof, &len),
                          VT_ERANGE);
+        mem_free(&s);
+}
+
+/* ---- many proofs of one size (vt_merkle_prover) -------------------------------- */
+
+/* One proof of the prover against vt_merkle_prove_inclusion() and the reference. */
+static void prover_check(struct vt_merkle_prover *pv, uint64_t n, uint64_t i)
+{
+        struct vt_hash got[VT_MERKLE_MAX_PROOF], want[VT_MERKLE_MAX_PROOF];
+        size_t glen = 99, wlen = 98;
+
+        assert_int_equal(vt_merkle_prove_inclusion(n, i, mem_read, &ref_store, want, &wlen), 0);
+        assert_int_equal(vt_merkle_prover_prove(pv, i, mem_read, &ref_store, got, &glen), 0);
+        if (glen != wlen || memcmp(got, want, wlen * sizeof(want[0])) != 0)
+                fail_msg("prover: proof of %llu in %llu differs", (unsigned long long)i,
+                         (unsigned long long)n);
+        assert_int_equal(ref_path(i, 0, n, want), glen);
+        assert_memory_equal(got, want, glen * sizeof(got[0]));
+}
+
+/*
+ * The prover gives vt_merkle_prove_inclusion()'s proofs at every size
+ * 1..REF_MAX, for every index in ascending and descending order, and in a
+ * scrambled order with repeats, one prover per size and order. In
+ * ascending order it reads each stored hash at most once (the sharing).
+ */
+static void prover_same_proofs(void **state)
+{
+        struct vt_merkle_prover pv;
+        uint64_t n, i, x = 0x9e3779b97f4a7c15ull;
+        unsigned long proofs = 0;
+
+        (void)state;
+        ref_setup();
+        for (n = 1; n <= REF_MAX; n++) {
+                assert_int_equal(vt_merkle_prover_init(&pv, n), 0);
+                for (i = 0; i < n; i++, proofs++)
+                        prover_check(&pv, n, i);
+                /* Sharing: every sibling read once, against ~log2(n) per proof alone. */
+                assert_true(pv.reads <= 2 * n);
+                assert_int_equal(vt_merkle_prover_init(&pv, n), 0);
+                for (i = n; i-- > 0; proofs++)
+                        prover_check(&pv, n, i);
+                assert_int_equal(vt_merkle_prover_init(&pv, n), 0);
+                for (i = 0; i < n + 10; i++, proofs++) {
+                        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                        prover_check(&pv, n, x % n);
+                }
+        }
+        print_message("prover: %lu proofs\n", proofs);
+}
+
+/* A reader over no storage: stored hash k is a function of k alone. */
+static int fake_read(void *ctx, const int64_t *idx, size_t n, struct vt_hash *out)
+{
+        size_t i, j;
+
+        (*(uint64_t *)ctx) += n;
+        for (i = 0; i < n; i++)
+                for (j = 0; j < 4; j++) {
+                        uint64_t v = (uint64_t)idx[i] * 0x9e3779b97f4a7c15ull + j;
+
+                        memcpy(out[i].b + 8 * j, &v, 8);
+                }
+        return 0;
+}
+
+/*
+ * Sizes far past what fits in memory (up to VT_MERKLE_MAX_SIZE), over a
+ * reader that makes stored hashes up: the prover and
+ * vt_merkle_prove_inclusion() read the same hashes and fold them alike.
+ * Runs of consecutive indexes (at the start, the end, across a power of
+ * two), spread indexes, and the sharing: 64 consecutive proofs read far
+ * fewer hashes than 64 proofs alone.
+ */
+static void prover_large_sizes(void **state)
+{
+        static const uint64_t sizes[] = {1,
+                                         2,
+                                         3,
+                                         255,
+                                         256,
+                                         257,
+                                         65535,
+                                         65536,
+                                         65537,
+                                         (1ull << 32) + 1,
+                                         (1ull << 40) - 1,
+                                         0x5a5a5a5a5a5ull,
+                                         VT_MERKLE_MAX_SIZE - 1,
+                                         VT_MERKLE_MAX_SIZE};
+        struct vt_hash got[VT_MERKLE_MAX_PROOF], want[VT_MERKLE_MAX_PROOF];
+        struct vt_merkle_prover pv;
+        uint64_t reads_one = 0, reads_many = 0, idx[400], n, i;
+        size_t glen, wlen, k, m, r;
+
+        (void)state;
+        for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+                n = sizes[k];
+                m = 0;
+                for (i = 0; i < 64 && i < n; i++) {
+                        idx[m++] = i;                               /* the start */
+                        idx[m++] = n - 64 + i < n ? n - 64 + i : i; /* the end */
+                        idx[m++] = n / 2 - 32 + i < n ? n / 2 - 32 + i : 0;
+                        idx[m++] = n / 64 * i; /* spread */
+                }
+                idx[m++] = n - 1;
+                idx[m++] = 0;
+                /* Ascending runs, as the log proves a batch; then the same in the order made. */
+                for (r = 0; r < 2; r++) {
+                        assert_int_equal(vt_merkle_prover_init(&pv, n), 0);
+                        for (i = 0; i < m; i++) {
+                                uint64_t at = idx[r == 0 ? i : m - 1 - i];
+
+                                assert_int_equal(vt_merkle_prove_inclusion(n, at, fake_read,
+                                                                           &reads_one, want, &wlen),
+                                                 0);
+                                assert_int_equal(vt_merkle_prover_prove(&pv, at, fake_read,
+                                                                        &reads_many, got, &glen),
+                                                 0);
+                                assert_int_equal(glen, wlen);
+                                assert_int_equal(glen, vt_merkle_inclusion_proof_len(at, n));
+                                if (memcmp(got, want, glen * sizeof(got[0])) != 0)
+                                        fail_msg("prover: proof of %llu in %llu differs",
+                                                 (unsigned long long)at, (unsigned long long)n);
+                        }
+                }
+        }
+        /* 64 consecutive proofs at a large size: the shared part is read once. */
+        n = 0x5a5a5a5a5a5ull;
+        reads_one = reads_many = 0;
+        assert_int_equal(vt_merkle_prover_init(&pv, n), 0);
+        for (i = n - 100; i < n - 36; i++) {
+                assert_int_equal(
+                    vt_merkle_prove_inclusion(n, i, fake_read, &reads_one, want, &wlen), 0);
+                assert_int_equal(vt_merkle_prover_prove(&pv, i, fake_read, &reads_many, got, &glen),
+                                 0);
+        }
+        print_message("prover: 64 consecutive proofs at size %llu read %llu hashes, %llu alone\n",
+                      (unsigned long long)n, (unsigned long long)reads_many,
+                      (unsigned long long)reads_one);
+        assert_true(reads_many * 4 < reads_one);
+        assert_int_equal(pv.reads, reads_many);
+}
+
+/* Errors: sizes and indexes out of range, a reader's error; nothing changes on failure. */
+static void prover_errors(void **state)
+{
+        struct vt_hash proof[VT_MERKLE_MAX_PROOF], want[VT_MERKLE_MAX_PROOF], mark;
+        struct vt_merkle_prover pv;
+        struct mem_store s;
+        size_t len = 77, wlen;
+
+        (void)state;
+        fill_store(&s, 40);
+        memset(&pv, 0xee, sizeof(pv));
+        assert_int_equal(vt_merkle_prover_init(&pv, VT_MERKLE_MAX_SIZE + 1), VT_ERANGE);
+        assert_int_equal(pv.size, 0xeeeeeeeeeeeeeeeeull);
+        assert_int_equal(vt_merkle_prover_init(&pv, 0), 0);
+        assert_int_equal(vt_merkle_prover_prove(&pv, 0, mem_read, &s, proof, &len), VT_ERANGE);
+        assert_int_equal(vt_merkle_prover_init(&pv, 37), 0);
+        memset(&mark, 0x5a, sizeof(mark));
+        proof[0] = mark;
+        assert_int_equal(vt_merkle_prover_prove(&pv, 37, mem_read, &s, proof, &len), VT_ERANGE);
+        /* A reader error comes back unchanged; proof, len and what the prover kept stay. */
+        assert_int_equal(vt_merkle_prover_prove(&pv, 36, mem_read, &s, proof, &len), 0);
+        s.fail = VT_EIO;
+        len = 77;
+        proof[0] = mark;
+        assert_int_equal(vt_merkle_prover_prove(&pv, 3, mem_read, &s, proof, &len), VT_EIO);
+        assert_int_equal(len, 77);
+        assert_hash_equal(&proof[0], &mark);
+        s.fail = 0;
+        assert_int_equal(vt_merkle_prover_prove(&pv, 3, mem_read, &s, proof, &len), 0);
+        assert_int_equal(vt_merkle_prove_inclusion(37, 3, mem_read, &s, want, &wlen), 0);
+        assert_int_equal(len, wlen);
+        assert_memory_equal(proof, want, len * sizeof(proof[0]));
+        /* The same index again reads nothing. */
+        s.calls = 0;
+        assert_int_equal(vt_merkle_prover_prove(&pv, 3, mem_read, &s, proof, &len), 0);
+        assert_int_equal(s.calls, 0);
+        assert_memory_equal(proof, want, len * sizeof(proof[0]));
         mem_free(&s);
 }
 
@@ -1676,6 +1861,9 @@ int main(int argc, char **argv)
             cmocka_unit_test(reference_consistency),
             cmocka_unit_test(consistency_from_zero),
             cmocka_unit_test(proof_ranges_and_errors),
+            cmocka_unit_test(prover_same_proofs),
+            cmocka_unit_test(prover_large_sizes),
+            cmocka_unit_test(prover_errors),
             cmocka_unit_test(vectors_inclusion),
             cmocka_unit_test(vectors_consistency),
             cmocka_unit_test(tile_path_format),

@@ -19,6 +19,8 @@
  *     bundle verifies), and vt_service_submit_batch;
  *   - asynchronous submissions (vt_service_submit_start / _finish), and
  *     bundles across tile boundaries;
+ *   - bundles through a prepared bundler (vt_service_bundler_prepare, as a
+ *     batch reply writes them) byte for byte those written one at a time;
  *   - the token cache: a token created or revoked in the store counts at
  *     once, also while a change is under way or after one died half-way,
  *     and the counter file's loss costs at most the cache's lifetime;
@@ -320,6 +322,65 @@ static void submit_refused(void **state)
         assert_int_equal(st.rejected_malformed, 4);
         assert_int_equal(st.accepted, 0);
         vt_buf_release(&b);
+}
+
+/*
+ * A statement naming one artifact twice (two subjects, one digest): the
+ * entry is listed once under it, before and after a restart (the store
+ * keeps the digests of an entry's subjects once each).
+ */
+static void subject_named_twice(void **state)
+{
+        struct fix *f = *state;
+        struct vt_encoding_subject sub[3];
+        struct vt_service_result r;
+        struct vt_encoding_dsse e;
+        struct vt_buf st, env, b, out;
+        struct vt_diag d = {""};
+        struct vt_hash app;
+        char want[200], hex[65];
+        int pass;
+
+        memset(sub, 0, sizeof(sub));
+        vt_crypto_sha256((const uint8_t *)"app.tar", 7, &app);
+        sub[0].name = "app.tar";
+        sub[1].name = "copy-of-app.tar";
+        sub[2].name = "lib.so";
+        sub[0].has_sha256 = sub[1].has_sha256 = sub[2].has_sha256 = 1;
+        sub[0].sha256 = sub[1].sha256 = app;
+        vt_crypto_sha256((const uint8_t *)"lib.so", 6, &sub[2].sha256);
+        vt_buf_init(&st);
+        assert_int_equal(vt_encoding_statement_build(sub, 3, SLSA, NULL, &st, &d), 0);
+        vt_encoding_dsse_init(&e);
+        assert_int_equal(
+            vt_encoding_dsse_set_payload(&e, VT_ENCODING_INTOTO_PAYLOAD_TYPE, st.p, st.len, &d), 0);
+        assert_int_equal(vt_encoding_dsse_sign(&e, kb, &d), 0);
+        vt_buf_init(&env);
+        assert_int_equal(vt_encoding_dsse_serialize(&e, &env), 0);
+        vt_buf_init(&b);
+        vt_buf_init(&out);
+        if (submit(f, &env, &b, &r) != 0)
+                fail_msg("submit: %s", r.diag.msg);
+        assert_int_equal(r.index, 0);
+        vt_encoding_hex_encode(app.b, 32, hex);
+        snprintf(want, sizeof(want), "{\"entries\":[0],\"subject\":\"sha256:%s\"}", hex);
+        for (pass = 0; pass < 2; pass++) {
+                out.len = 0;
+                assert_int_equal(vt_service_subject(f->s, &app, &out, &d), 0);
+                assert_string_equal((char *)out.p, want);
+                out.len = 0;
+                assert_int_equal(vt_service_subject(f->s, &sub[2].sha256, &out, &d), 0);
+                /* The index rebuilt from the store at open must say the same. */
+                vt_service_close(f->s);
+                f->s = NULL;
+                if (vt_service_open(f->dir, f->root_path, &f->s, &d) != 0)
+                        fail_msg("reopen: %s", d.msg);
+        }
+        vt_encoding_dsse_release(&e);
+        vt_buf_release(&st);
+        vt_buf_release(&env);
+        vt_buf_release(&b);
+        vt_buf_release(&out);
 }
 
 /* ---- reads -------------------------------------------------------------------------- */
@@ -1326,28 +1387,118 @@ static void submit_async(void **state)
         }
 }
 
+/*
+ * Bundles written through a prepared bundler (vt_service_bundler_prepare(),
+ * as POST /v1/entries:batch writes its reply) are byte for byte those
+ * written one at a time: a group commit's consecutive entries after 300
+ * older ones, with older entries among them, written in the prepared
+ * order, in reverse (the look-up wraps) and with an entry not prepared.
+ */
+static void batch_bundles_same(void **state)
+{
+        struct fix *f = *state;
+        enum { OLD = 300, N = 150 };
+        static struct vt_buf envs[N], one[N], many[N];
+        static struct vt_service_op *ops[N];
+        static struct vt_service_result res[N];
+        static uint64_t idx[N];
+        const uint8_t *p[N];
+        size_t lens[N], i, j, k, pass;
+        struct vt_service_result r;
+        struct vt_service_bundler bu;
+        struct async_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, N};
+        struct vt_diag d = {""};
+        char name[32];
+        int existed;
+
+        /* The older entries, then a batch of new ones with 10 older ones among them. */
+        for (i = 0; i < OLD; i += k) {
+                k = OLD - i < N ? OLD - i : N;
+                for (j = 0; j < k; j++) {
+                        snprintf(name, sizeof(name), "old-%zu", i + j);
+                        make_env(&envs[j], SLSA, name, kb);
+                        vt_buf_init(&one[j]);
+                        p[j] = envs[j].p;
+                        lens[j] = envs[j].len;
+                }
+                assert_int_equal(vt_service_submit_batch(f->s, p, lens, k, one, res), 0);
+                for (j = 0; j < k; j++) {
+                        vt_buf_release(&envs[j]);
+                        vt_buf_release(&one[j]);
+                }
+        }
+        for (i = 0; i < N; i++) {
+                if (i % 15 == 7)
+                        snprintf(name, sizeof(name), "old-%zu", i * 2);
+                else
+                        snprintf(name, sizeof(name), "batch-%zu", i);
+                make_env(&envs[i], SLSA, name, kb);
+                vt_buf_init(&one[i]);
+                vt_buf_init(&many[i]);
+                p[i] = envs[i].p;
+                lens[i] = envs[i].len;
+        }
+        assert_int_equal(vt_service_submit_start_many(f->s, p, lens, N, async_done, &w, ops), N);
+        async_wait_all(&w);
+        /* One at a time, each with a bundler of its own. */
+        for (i = 0; i < N; i++)
+                if (vt_service_submit_finish(f->s, ops[i], &one[i], &r) != 0)
+                        fail_msg("submission %zu: %s", i, r.diag.msg);
+        assert_int_equal(vt_service_size(f->s), OLD + N - 10);
+        /*
+         * Again (all logged now: the same indexes, fresh bundles of the same
+         * checkpoint), through one prepared bundler.
+         */
+        for (pass = 0; pass < 3; pass++) {
+                w.left = N;
+                assert_int_equal(
+                    vt_service_submit_start_many(f->s, p, lens, N, async_done, &w, ops), N);
+                async_wait_all(&w);
+                for (i = k = 0; i < N; i++) {
+                        assert_int_equal(vt_service_submit_status(ops[i], &idx[k], &existed), 0);
+                        assert_int_equal(existed, 1);
+                        if (pass != 2 || i != N / 2)
+                                k++; /* pass 2: one entry is left out */
+                }
+                vt_service_bundler_init(&bu);
+                if (vt_service_bundler_prepare(f->s, &bu, idx, k, &d) != 0)
+                        fail_msg("prepare: %s", d.msg);
+                assert_non_null(bu.paths);
+                for (k = 0; k < N; k++) {
+                        i = pass == 1 ? N - 1 - k : k;
+                        many[i].len = 0;
+                        if (vt_service_submit_finish_with(f->s, ops[i], &bu, &many[i], &r) != 0)
+                                fail_msg("submission %zu: %s", i, r.diag.msg);
+                        if (many[i].len != one[i].len ||
+                            memcmp(many[i].p, one[i].p, one[i].len) != 0)
+                                fail_msg("pass %zu: bundle %zu differs from the one written alone",
+                                         pass, i);
+                }
+                vt_service_bundler_release(&bu);
+                assert_null(bu.paths);
+        }
+        bundle_verifies(f, &many[N - 1], f->root);
+        for (i = 0; i < N; i++) {
+                vt_buf_release(&envs[i]);
+                vt_buf_release(&one[i]);
+                vt_buf_release(&many[i]);
+        }
+}
+
 int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fix_setup, fix_teardown)
         const struct CMUnitTest tests[] = {
-            T(submit_accepted),
-            T(submit_idempotent),
-            T(submit_refused),
-            T(reads),
-            T(tokens),
-            T(root_open_rules),
-            T(root_open_fresh),
-            T(root_replace),
-            T(concurrent_submit),
-            T(submit_batch),
-            T(submit_async),
-            T(linger_gathers),
-            T(token_cache),
-            T(token_cache_lost_counter),
-            T(filter_restart),
-            T(filter_build),
-            T(lookup_index),
-            cmocka_unit_test(index_grows_in_background),
+            T(submit_accepted),     T(submit_idempotent),
+            T(submit_refused),      T(reads),
+            T(subject_named_twice), T(tokens),
+            T(root_open_rules),     T(root_open_fresh),
+            T(root_replace),        T(concurrent_submit),
+            T(submit_batch),        T(submit_async),
+            T(linger_gathers),      T(batch_bundles_same),
+            T(token_cache),         T(token_cache_lost_counter),
+            T(filter_restart),      T(filter_build),
+            T(lookup_index),        cmocka_unit_test(index_grows_in_background),
         };
 #undef T
 
