@@ -37,9 +37,9 @@
 #include "veritrail/service.h"
 #include "veritrail/store.h"
 
-#define VT_SERVICE_READERS     4   /* read-only store connections for reads and vt_service_submit */
-#define VT_SERVICE_WORKERS     8   /* at most this many prepare threads (one per core) */
-#define VT_SERVICE_BUCKETS     256 /* in-flight table buckets (first byte of the entry hash) */
+#define VT_SERVICE_READERS     4 /* read-only store connections for reads and vt_service_submit */
+#define VT_SERVICE_WORKERS     8 /* at most this many prepare threads (one per core) */
+#define VT_SERVICE_BUCKETS     4096 /* in-flight table buckets (12 bits of the entry hash) */
 #define VT_SERVICE_META_ROOT   "service.root"
 #define VT_SERVICE_SUBJ_INLINE 4 /* subject digests kept inside an op; more are allocated */
 
