@@ -983,7 +983,8 @@ int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *
  * entry_len, index, path, npath, note_json, note_json_len, memo): what
  * vt_encoding_bundle_add_proved() appends, byte for byte, its path's text
  * taken from memo where the path ends as memo's does; memo then holds this
- * path. Same errors, nothing appended on failure (memo stays usable).
+ * path. Same errors, nothing appended on failure (memo stays usable). memo
+ * NULL: every hash encoded (vt_encoding_bundle_add_proved() is that call).
  */
 #define VT_ENCODING_PATH_LINE 46 /* one hash of a path in a proof string: \n and 44 characters */
 struct vt_encoding_path_memo {

@@ -603,19 +603,8 @@ int vt_encoding_bundle_add_proved(struct vt_buf *out, int first, const uint8_t *
                                   const struct vt_hash *path, size_t npath, const char *note_json,
                                   size_t note_json_len)
 {
-        size_t i;
-        char *w;
-
-        if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
-            note_json == NULL || note_json_len == 0)
-                return VT_EINVAL;
-        if (vt_buf_reserve(out, proved_need(first, env_len, entry_len, npath, note_json_len)) != 0)
-                return VT_ENOMEM;
-        w = proved_head((char *)out->p + out->len, first, env, env_len, entry, entry_len, index);
-        for (i = 0; i < npath; i++, w += PROOF_PATH_LINE)
-                proved_line(w, &path[i]);
-        proved_tail(out, w, note_json, note_json_len);
-        return 0;
+        return vt_encoding_bundle_add_proved_memo(out, first, env, env_len, entry, entry_len, index,
+                                                  path, npath, note_json, note_json_len, NULL);
 }
 
 /* see encoding.h */
@@ -656,6 +645,7 @@ int vt_encoding_bundle_add_proved_memo(struct vt_buf *out, int first, const uint
                                        const char *note_json, size_t note_json_len,
                                        struct vt_encoding_path_memo *memo)
 {
+        size_t i;
         char *w;
 
         if (npath > VT_ENCODING_TLOG_PROOF_HASHES_MAX || (npath > 0 && path == NULL) ||
@@ -663,10 +653,16 @@ int vt_encoding_bundle_add_proved_memo(struct vt_buf *out, int first, const uint
                 return VT_EINVAL;
         if (vt_buf_reserve(out, proved_need(first, env_len, entry_len, npath, note_json_len)) != 0)
                 return VT_ENOMEM;
-        path_memo_put(memo, path, npath);
         w = proved_head((char *)out->p + out->len, first, env, env_len, entry, entry_len, index);
-        memcpy(w, memo->text, npath * PROOF_PATH_LINE);
-        proved_tail(out, w + npath * PROOF_PATH_LINE, note_json, note_json_len);
+        if (memo != NULL) {
+                path_memo_put(memo, path, npath);
+                memcpy(w, memo->text, npath * PROOF_PATH_LINE);
+                w += npath * PROOF_PATH_LINE;
+        } else {
+                for (i = 0; i < npath; i++, w += PROOF_PATH_LINE)
+                        proved_line(w, &path[i]);
+        }
+        proved_tail(out, w, note_json, note_json_len);
         return 0;
 }
 
