@@ -154,6 +154,14 @@ void vt_service_bundler_release(struct vt_service_bundler *bu);
  */
 int vt_service_bundler_prepare(struct vt_service *s, struct vt_service_bundler *bu,
                                const uint64_t *indexes, size_t n, struct vt_diag *d);
+/*
+ * vt_service_bundler_prepare_ops(s, bu, ops, n): the same for the entries
+ * of the finished submissions ops[0..n) that succeeded (NULL ops and
+ * failures skipped), when there are two or more; best effort (on failure
+ * each bundle is proved alone).
+ */
+void vt_service_bundler_prepare_ops(struct vt_service *s, struct vt_service_bundler *bu,
+                                    struct vt_service_op *const *ops, size_t n);
 
 /*
  * vt_service_submit_status(op, index, existed): after fn was called, what

@@ -332,7 +332,6 @@ static void h_batch(struct vt_server_call *c, struct vt_server_reply *r)
         struct vt_service_bundler bu;
         struct vt_service_result res;
         const uint8_t **envs = NULL;
-        uint64_t *idx = NULL;
         struct vt_buf out;
         size_t n = 0, i, need, started;
         unsigned wait;
@@ -398,20 +397,7 @@ collect:
          * consecutive: their paths share most hashes). Without that each
          * bundle is proved alone, to the same bytes.
          */
-        if (n > 1 && (idx = vt_util_reallocarray(NULL, n, sizeof(*idx))) != NULL) {
-                size_t k = 0;
-                uint64_t index;
-                int existed;
-
-                for (i = 0; i < n; i++)
-                        if (w->ops[i] != NULL &&
-                            vt_service_submit_status(w->ops[i], &index, &existed) == 0)
-                                idx[k++] = index;
-                if (k > 1)
-                        (void)vt_service_bundler_prepare(c->svc, &bu, idx, k, NULL);
-                free(idx);
-                idx = NULL;
-        }
+        vt_service_bundler_prepare_ops(c->svc, &bu, w->ops, n);
         err |= vt_buf_puts(&out, "{\"results\":[");
         for (i = 0; i < n && err == 0; i++) {
                 uint64_t index = 0;

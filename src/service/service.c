@@ -302,6 +302,23 @@ nomem:
         return VT_ENOMEM;
 }
 
+/* see service.h */
+void vt_service_bundler_prepare_ops(struct vt_service *s, struct vt_service_bundler *bu,
+                                    struct vt_service_op *const *ops, size_t n)
+{
+        uint64_t *idx;
+        size_t i, k = 0;
+
+        if (n < 2 || (idx = vt_util_reallocarray(NULL, n, sizeof(*idx))) == NULL)
+                return;
+        for (i = 0; i < n; i++)
+                if (ops[i] != NULL && ops[i]->err == 0)
+                        idx[k++] = ops[i]->index;
+        if (k > 1)
+                (void)vt_service_bundler_prepare(s, bu, idx, k, NULL);
+        free(idx);
+}
+
 /*
  * svc_paths_find(bp, index, path, npath): the prepared path of entry index,
  * if bp holds it (1) or not (0).
@@ -345,15 +362,10 @@ static int svc_bundle_add(struct vt_service *s, struct vt_service_bundler *bu, s
         if ((bp == NULL || !svc_paths_find(bp, index, &path, &np)) &&
             (err = vt_log_prove_inclusion(s->log, index, bu->size, own, &np, d)) != 0)
                 return err;
-        if (bp != NULL)
-                err = vt_encoding_bundle_add_proved_memo(
-                    out, first, env, env_len, entry, entry_len, index, path, np,
-                    (const char *)bu->note_json.p, bu->note_json.len, &bp->memo);
-        else
-                err = vt_encoding_bundle_add_proved(out, first, env, env_len, entry, entry_len,
-                                                    index, path, np, (const char *)bu->note_json.p,
-                                                    bu->note_json.len);
-        if (err != 0)
+        if ((err = vt_encoding_bundle_add_proved_memo(
+                 out, first, env, env_len, entry, entry_len, index, path, np,
+                 (const char *)bu->note_json.p, bu->note_json.len,
+                 bp != NULL ? &bp->memo : NULL)) != 0)
                 vt_diag_set(d, "cannot write the bundle of entry %llu: %s",
                             (unsigned long long)index, vt_strerror(err));
         return err;
@@ -1103,6 +1115,7 @@ size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs,
                                size_t n, struct vt_buf *bundles, struct vt_service_result *results)
 {
         struct vt_service_op **ops = NULL;
+        struct vt_service_bundler bu;
         struct svc_wait w;
         size_t i, failed = 0, queued = 0;
 
@@ -1129,6 +1142,9 @@ size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs,
         w.left -= n - queued;
         pthread_mutex_unlock(&w.mu);
         svc_wait_end(&w);
+        /* One checkpoint for every bundle, their paths proved together. */
+        vt_service_bundler_init(&bu);
+        vt_service_bundler_prepare_ops(s, &bu, ops, n);
         for (i = 0; i < n; i++) {
                 if (ops[i] == NULL) {
                         memset(&results[i], 0, sizeof(results[i]));
@@ -1137,9 +1153,10 @@ size_t vt_service_submit_batch(struct vt_service *s, const uint8_t *const *envs,
                         failed++;
                         continue;
                 }
-                if (vt_service_submit_finish(s, ops[i], &bundles[i], &results[i]) != 0)
+                if (vt_service_submit_finish_with(s, ops[i], &bu, &bundles[i], &results[i]) != 0)
                         failed++;
         }
+        vt_service_bundler_release(&bu);
         free(ops);
         return failed;
 }
@@ -1644,6 +1661,9 @@ int vt_service_bundle_subject(struct vt_service *s, const struct vt_hash *digest
                 err = VT_ENOENT;
                 goto out;
         }
+        /* Their paths proved together (best effort: each alone otherwise). */
+        if (n > 1)
+                (void)vt_service_bundler_prepare(s, &bu, idx, n, NULL);
         if ((err = vt_encoding_bundle_begin(out)) != 0)
                 goto out;
         for (i = 0; i < n; i++) {
