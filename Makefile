@@ -64,7 +64,7 @@ $(BUILD)/veritrail: $(CLI_OBJ) $(BUILD)/libveritrail.a
 	@printf '  LINK    %s\n' $@
 	@$(CC) $(CFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libveritrail.a $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libveritrail.a tests/unit/vt_test.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libveritrail.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -Itests/unit -o $@ $< $(BUILD)/libveritrail.a -lcmocka $(LDLIBS_ALL)
 
@@ -96,7 +96,7 @@ build/fuzz/obj/%.o: %.c $(HEADERS)
 build/fuzz/libveritrail.a: $(FUZZ_OBJ)
 	@rm -f $@ && ar rcs $@ $^
 
-build/fuzz/%: fuzz/%.c build/fuzz/libveritrail.a
+build/fuzz/%: fuzz/%.c build/fuzz/libveritrail.a tests/unit/statement_ref.h
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libveritrail.a $(LDLIBS_ALL)
 
 fuzz: deps $(FUZZ_BIN)

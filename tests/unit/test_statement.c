@@ -8,6 +8,7 @@
  */
 #include "vt_test.h"
 #include "veritrail/encoding.h"
+#include "statement_ref.h"
 
 #define HEX_A "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
 #define HEX_E "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -387,48 +388,13 @@ static void from_envelope_checks_payload_type(void **state)
 /* ---- scan (no tree): the same decisions as parse ---- */
 
 /*
- * The reference: the statement rules applied to a jansson tree of
- * vt_encoding_json_parse(), as statement.c applied them before parse and
- * scan shared one validation walk. It shares no code with that walk, so the
- * differential tests below catch a change of behaviour of the walk as well
- * as a divergence of the scan from the parse.
+ * The reference: statement_ref.h, the statement rules applied to a jansson
+ * tree of vt_encoding_json_parse(), as statement.c applied them before parse
+ * and scan shared one validation walk (shared with fuzz/fuzz_jscan.c). It
+ * shares no code with that walk, so the differential tests below catch a
+ * change of behaviour of the walk as well as a divergence of the scan from
+ * the parse.
  */
-static const struct {
-        const char *alg;
-        int hexlen;
-} ref_algs[] = {
-    {"sha256", 64},     {"sha224", 56},   {"sha384", 96},   {"sha512", 128},  {"sha512_224", 56},
-    {"sha512_256", 64}, {"sha3_224", 56}, {"sha3_256", 64}, {"sha3_384", 96}, {"sha3_512", 128},
-    {"shake128", 0},    {"shake256", 0},  {"blake2b", 0},   {"blake2s", 0},   {"ripemd160", 40},
-    {"sm3", 64},        {"gost", 0},      {"sha1", 40},     {"md5", 32},      {"dirHash", 64},
-    {"gitCommit", -1},  {"gitTree", -1},  {"gitBlob", -1},  {"gitTag", -1},
-};
-
-static const char *ref_digest_problem(const char *alg, const char *v, size_t n)
-{
-        size_t i, j;
-
-        if (n == 0)
-                return "empty";
-        if (n > 1024)
-                return "longer than 1024 characters";
-        for (i = 0; i < sizeof(ref_algs) / sizeof(ref_algs[0]); i++) {
-                if (strcmp(alg, ref_algs[i].alg) != 0)
-                        continue;
-                for (j = 0; j < n; j++)
-                        if (!((v[j] >= '0' && v[j] <= '9') || (v[j] >= 'a' && v[j] <= 'f')))
-                                return "not lowercase hex";
-                if (ref_algs[i].hexlen > 0 && n != (size_t)ref_algs[i].hexlen)
-                        return "wrong length for this algorithm";
-                if (ref_algs[i].hexlen == 0 && n % 2 != 0)
-                        return "odd number of hex characters";
-                if (ref_algs[i].hexlen < 0 && n != 40 && n != 64)
-                        return "not 40 or 64 hex characters";
-                return NULL;
-        }
-        return NULL;
-}
-
 /* What one reader made of an input. */
 struct outcome {
         int err;
@@ -446,150 +412,27 @@ static void outcome_add_sha(struct outcome *o, const struct vt_hash *h)
         o->sha[o->nsha++] = *h;
 }
 
-static int ref_subject(const json_t *o, size_t i, struct outcome *r, struct vt_diag *d)
-{
-        json_t *name, *digest, *v;
-        const char *alg;
-        struct vt_hash h;
-
-        if (!json_is_object(o)) {
-                vt_diag_set(d, "statement: subject[%zu]: not an object", i);
-                return VT_EMALFORMED;
-        }
-        name = json_object_get(o, "name");
-        if (name != NULL && !json_is_string(name)) {
-                vt_diag_set(d, "statement: subject[%zu].name: not a string", i);
-                return VT_EMALFORMED;
-        }
-        if (name != NULL && json_string_length(name) > VT_ENCODING_STATEMENT_NAME_MAX) {
-                vt_diag_set(d, "statement: subject[%zu].name: longer than %d bytes", i,
-                            VT_ENCODING_STATEMENT_NAME_MAX);
-                return VT_ETOOBIG;
-        }
-        digest = json_object_get(o, "digest");
-        if (digest == NULL || !json_is_object(digest)) {
-                vt_diag_set(d, "statement: subject[%zu].digest: %s", i,
-                            digest == NULL ? "missing" : "not an object");
-                return VT_EMALFORMED;
-        }
-        if (json_object_size(digest) == 0) {
-                vt_diag_set(d, "statement: subject[%zu].digest: empty", i);
-                return VT_EMALFORMED;
-        }
-        json_object_foreach(digest, alg, v)
-        {
-                const char *why;
-
-                if (!json_is_string(v)) {
-                        vt_diag_set(d, "statement: subject[%zu].digest.%.64s: not a string", i,
-                                    alg);
-                        return VT_EMALFORMED;
-                }
-                why = ref_digest_problem(alg, json_string_value(v), json_string_length(v));
-                if (why != NULL) {
-                        vt_diag_set(d, "statement: subject[%zu].digest.%.64s: %s", i, alg, why);
-                        return VT_EMALFORMED;
-                }
-        }
-        if ((v = json_object_get(digest, "sha256")) != NULL) {
-                assert_int_equal(vt_encoding_hex_decode(json_string_value(v), 64, h.b, 32), 0);
-                outcome_add_sha(r, &h);
-        }
-        return 0;
-}
-
-static int ref_statement(const json_t *root, struct outcome *r, struct vt_diag *d)
-{
-        json_t *v, *subjects;
-        const char *s;
-        size_t i, n;
-        int err;
-
-        if (!json_is_object(root)) {
-                vt_diag_set(d, "statement: not a JSON object");
-                return VT_EMALFORMED;
-        }
-        v = json_object_get(root, "_type");
-        if (v == NULL || !json_is_string(v)) {
-                vt_diag_set(d, "statement: _type: %s", v == NULL ? "missing" : "not a string");
-                return VT_EMALFORMED;
-        }
-        if (strcmp(json_string_value(v), VT_ENCODING_STATEMENT_TYPE) != 0) {
-                vt_diag_set(d, "statement: _type: '%.80s' is not '%s'", json_string_value(v),
-                            VT_ENCODING_STATEMENT_TYPE);
-                return VT_EMALFORMED;
-        }
-        v = json_object_get(root, "predicateType");
-        if (v == NULL || !json_is_string(v)) {
-                vt_diag_set(d, "statement: predicateType: %s",
-                            v == NULL ? "missing" : "not a string");
-                return VT_EMALFORMED;
-        }
-        s = json_string_value(v);
-        n = json_string_length(v);
-        if (n == 0) {
-                vt_diag_set(d, "statement: predicateType: empty");
-                return VT_EMALFORMED;
-        }
-        if (n > VT_ENCODING_STATEMENT_URI_MAX) {
-                vt_diag_set(d, "statement: predicateType: longer than %d bytes",
-                            VT_ENCODING_STATEMENT_URI_MAX);
-                return VT_ETOOBIG;
-        }
-        for (i = 0; i < n; i++)
-                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-                        vt_diag_set(d, "statement: predicateType: holds a control character");
-                        return VT_EMALFORMED;
-                }
-        memcpy(r->pt, s, n + 1);
-        r->ptn = n;
-        v = json_object_get(root, "predicate");
-        if (v != NULL && !json_is_object(v)) {
-                vt_diag_set(d, "statement: predicate: not an object");
-                return VT_EMALFORMED;
-        }
-        subjects = json_object_get(root, "subject");
-        if (subjects == NULL || !json_is_array(subjects)) {
-                vt_diag_set(d, "statement: subject: %s",
-                            subjects == NULL ? "missing" : "not an array");
-                return VT_EMALFORMED;
-        }
-        n = json_array_size(subjects);
-        if (n == 0) {
-                vt_diag_set(d, "statement: subject: empty");
-                return VT_EMALFORMED;
-        }
-        if (n > VT_ENCODING_STATEMENT_SUBJECTS_MAX) {
-                vt_diag_set(d, "statement: subject: more than %d entries",
-                            VT_ENCODING_STATEMENT_SUBJECTS_MAX);
-                return VT_ETOOBIG;
-        }
-        for (i = 0; i < n; i++)
-                if ((err = ref_subject(json_array_get(subjects, i), i, r, d)) != 0)
-                        return err;
-        r->nsubjects = n;
-        return 0;
-}
-
 static void ref_run(const uint8_t *p, size_t n, struct outcome *r)
 {
+        struct vt_encoding_statement st;
         struct vt_diag d = {""};
-        json_t *root = NULL;
+        size_t i;
 
         memset(r, 0, sizeof(*r));
-        if (n > VT_ENCODING_STATEMENT_MAX) {
-                vt_diag_set(&d, "statement: larger than %d bytes", VT_ENCODING_STATEMENT_MAX);
-                r->err = VT_ETOOBIG;
-                r->json = 1;
-        } else if ((r->err = vt_encoding_json_parse(p, n, VT_ENCODING_STATEMENT_MAX, &root, &d)) !=
-                   0) {
-                vt_diag_prefix(&d, "statement");
-                r->json = 1;
-        } else {
-                r->err = ref_statement(root, r, &d);
-                json_decref(root);
-        }
+        vt_encoding_statement_init(&st);
+        r->err = ref_statement_parse(p, n, &st, &d, &r->json);
         snprintf(r->msg, sizeof(r->msg), "%s", d.msg);
+        if (r->err != 0)
+                return;
+        /* statement_ref.h refuses control characters, so no NUL inside. */
+        r->ptn = strlen(st.predicate_type);
+        assert_true(r->ptn <= VT_ENCODING_STATEMENT_URI_MAX);
+        memcpy(r->pt, st.predicate_type, r->ptn + 1);
+        r->nsubjects = st.nsubjects;
+        for (i = 0; i < st.nsubjects; i++)
+                if (st.subjects[i].has_sha256)
+                        outcome_add_sha(r, &st.subjects[i].sha256);
+        vt_encoding_statement_release(&st);
 }
 
 static void parse_run(const uint8_t *p, size_t n, struct outcome *o)
