@@ -110,6 +110,54 @@ int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const si
                      struct vt_diag *d);
 
 /*
+ * A stream: one producer's batches, appended in the order they are pushed,
+ * each as its own vt_log_append() transaction, two at a time: while one
+ * batch is stored, the next is prepared (log.c's pipeline), so a single
+ * producer gets the rate of two appending threads. `veritrail log append`
+ * streams its batches.
+ *
+ * done(ctx, tag, first, n, err, d) is called once for every pushed batch,
+ * in push order, from one of the stream's threads, after the batch is
+ * durable (err 0: entry i has index first + i) or has failed (err and d
+ * say why). After a batch fails, no later batch is appended: each of them
+ * is reported with VT_ELOGSTATE, naming the batch that failed, and the
+ * log keeps every batch before it.
+ */
+struct vt_log_stream;
+typedef void (*vt_log_stream_fn)(void *ctx, void *tag, uint64_t first, size_t n, int err,
+                                 const struct vt_diag *d);
+
+#define VT_LOG_STREAM_DEPTH 2 /* batches a stream has in flight at most */
+
+/*
+ * vt_log_stream_open(log, done, ctx, out, d): start a stream on log (its
+ * two threads). VT_ENOMEM, VT_EINTERNAL (no thread), VT_EINVAL (read-only
+ * log). *out is set only on success.
+ */
+int vt_log_stream_open(struct vt_log *log, vt_log_stream_fn done, void *ctx,
+                       struct vt_log_stream **out, struct vt_diag *d);
+
+/*
+ * vt_log_stream_push(st, entries, lens, n, tag, d): queue a batch (as
+ * vt_log_append(); the arrays and the entries stay the caller's and must
+ * stay valid until done() is called for it). Waits while
+ * VT_LOG_STREAM_DEPTH batches are in flight, so when it returns every
+ * batch pushed VT_LOG_STREAM_DEPTH or more pushes before this one is done:
+ * a producer with VT_LOG_STREAM_DEPTH + 1 buffers can fill them in turn.
+ * Returns 0 once queued, or, without queueing it, the error of the first
+ * batch that failed (with its diagnostic): the producer should stop.
+ */
+int vt_log_stream_push(struct vt_log_stream *st, const uint8_t *const *entries, const size_t *lens,
+                       size_t n, void *tag, struct vt_diag *d);
+
+/*
+ * vt_log_stream_close(st, d): wait for every pushed batch, stop the
+ * threads and free st. 0, or the error of the first batch that failed
+ * (with its diagnostic). NULL is a no-op returning 0.
+ */
+int vt_log_stream_close(struct vt_log_stream *st, struct vt_diag *d);
+
+/*
  * vt_log_submit(log, entry, len, index, d): thread-safe append of one entry
  * with group commit: concurrent submitters are gathered into one batch
  * (at most vt_log_set_batching()'s max entries); the call returns once the

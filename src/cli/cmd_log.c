@@ -27,6 +27,7 @@
  *       discrepancy (or when the log's key is not VKEY)
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,26 +317,50 @@ static int log_lines_check(FILE *f, const char *name)
         return rc;
 }
 
+/* One of the batches --lines fills in turn while the stream appends the others. */
+struct lines_batch {
+        struct vt_buf data;
+        const uint8_t **p;
+        size_t *off, *lens;
+};
+
+/* The stream's report of a durable batch: print its indexes (once printing failed, no more). */
+static void lines_done(void *ctx, void *tag, uint64_t first, size_t n, int err,
+                       const struct vt_diag *d)
+{
+        atomic_int *bad = ctx;
+
+        (void)tag;
+        (void)d; /* a failure is reported once, by push or close */
+        if (err == 0 && !atomic_load(bad) && log_print_indexes(first, n) != 0)
+                atomic_store(bad, 1);
+}
+
 /*
  * append --lines FILE: stream the lines in batches. A regular file is
  * checked whole first, so a bad line appends nothing; from a pipe the lines
- * before a bad one are appended (and printed) before the error.
+ * before a bad one are appended (and printed) before the error. The batches
+ * go to a log stream (log.h), which stores one while the next is prepared,
+ * while this thread reads the one after: VT_LOG_STREAM_DEPTH + 1 buffers
+ * in turn.
  */
 static int log_append_lines(struct vt_log *log, const struct log_opts *o)
 {
         const char *name = strcmp(o->lines, "-") == 0 ? "standard input" : o->lines;
+        struct lines_batch bufs[VT_LOG_STREAM_DEPTH + 1], *b;
+        struct vt_log_stream *stream = NULL;
         FILE *f = NULL;
-        struct vt_buf data;
-        const uint8_t **p = NULL;
-        size_t *off = NULL, *lens = NULL, n = 0, len, cap = 0, i;
+        size_t n = 0, len, cap = 0, i, k;
         struct vt_diag d = {""};
         struct stat st;
-        uint64_t first, no = 0;
+        uint64_t no = 0;
         char *line = NULL;
         ssize_t r;
-        int err, rc = VT_EXIT_USAGE, eof = 0;
+        atomic_int bad;
+        int err, rc = VT_EXIT_USAGE, eof = 0, badline = 0;
 
-        vt_buf_init(&data);
+        atomic_init(&bad, 0);
+        memset(bufs, 0, sizeof(bufs));
         if (o->nargs != 0) {
                 vt_cli_error("log append: give either --lines FILE or FILE..., not both");
                 return VT_EXIT_USAGE;
@@ -349,18 +374,27 @@ static int log_append_lines(struct vt_log *log, const struct log_opts *o)
             (rc = log_lines_check(f, name)) != 0)
                 goto out;
         rc = VT_EXIT_USAGE;
-        p = calloc(LINES_BATCH, sizeof(*p));
-        off = calloc(LINES_BATCH, sizeof(*off));
-        lens = calloc(LINES_BATCH, sizeof(*lens));
-        if (p == NULL || off == NULL || lens == NULL) {
-                vt_cli_error("out of memory");
+        for (k = 0; k < VT_LOG_STREAM_DEPTH + 1; k++) {
+                b = &bufs[k];
+                vt_buf_init(&b->data);
+                b->p = calloc(LINES_BATCH, sizeof(*b->p));
+                b->off = calloc(LINES_BATCH, sizeof(*b->off));
+                b->lens = calloc(LINES_BATCH, sizeof(*b->lens));
+                if (b->p == NULL || b->off == NULL || b->lens == NULL) {
+                        vt_cli_error("out of memory");
+                        goto out;
+                }
+        }
+        if ((err = vt_log_stream_open(log, lines_done, &bad, &stream, &d)) != 0) {
+                rc = vt_cli_fail(err, &d);
                 goto out;
         }
-        while (!eof) {
-                /* Gather a batch. */
+        for (k = 0; !eof && !badline; k++) {
+                /* Gather a batch, in the buffer that the batch pushed two pushes ago freed. */
+                b = &bufs[k % (VT_LOG_STREAM_DEPTH + 1)];
                 n = 0;
-                data.len = 0;
-                while (n < LINES_BATCH && data.len < LINES_BATCH_BYTES) {
+                b->data.len = 0;
+                while (n < LINES_BATCH && b->data.len < LINES_BATCH_BYTES) {
                         if ((r = getline(&line, &cap, f)) < 0) {
                                 eof = 1;
                                 break;
@@ -372,11 +406,13 @@ static int log_append_lines(struct vt_log *log, const struct log_opts *o)
                         if (len == 0 || len > VT_LOG_ENTRY_MAX) {
                                 vt_cli_error("'%s' line %llu: %zu bytes; a log entry has 1..%d",
                                              name, (unsigned long long)no, len, VT_LOG_ENTRY_MAX);
-                                goto flush_then_fail;
+                                /* The good lines before it, from a pipe, are appended first. */
+                                badline = 1;
+                                break;
                         }
-                        off[n] = data.len;
-                        lens[n] = len;
-                        if (vt_buf_append(&data, line, len) != 0) {
+                        b->off[n] = b->data.len;
+                        b->lens[n] = len;
+                        if (vt_buf_append(&b->data, line, len) != 0) {
                                 vt_cli_error("out of memory");
                                 goto out;
                         }
@@ -389,38 +425,40 @@ static int log_append_lines(struct vt_log *log, const struct log_opts *o)
                 if (n == 0)
                         break;
                 for (i = 0; i < n; i++)
-                        p[i] = data.p + off[i];
-                if ((err = vt_log_append(log, p, lens, n, &first, &d)) != 0) {
+                        b->p[i] = b->data.p + b->off[i];
+                if ((err = vt_log_stream_push(stream, b->p, b->lens, n, NULL, &d)) != 0) {
                         rc = vt_cli_fail(err, &d);
                         goto out;
                 }
-                if ((rc = log_print_indexes(first, n)) != 0)
-                        goto out;
-                rc = VT_EXIT_USAGE;
+                if (atomic_load(&bad))
+                        goto out; /* standard output is gone: said already */
         }
+        err = vt_log_stream_close(stream, &d);
+        stream = NULL;
+        if (err != 0) {
+                rc = vt_cli_fail(err, &d);
+                goto out;
+        }
+        if (atomic_load(&bad) || badline)
+                goto out;
         if (no == 0) {
                 vt_cli_error("'%s' holds no lines to append", name);
                 goto out;
         }
         rc = VT_EXIT_OK;
-        goto out;
-flush_then_fail:
-        /* The good lines before the bad one, from a pipe, are appended first. */
-        if (n > 0) {
-                for (i = 0; i < n; i++)
-                        p[i] = data.p + off[i];
-                if ((err = vt_log_append(log, p, lens, n, &first, &d)) == 0)
-                        (void)log_print_indexes(first, n);
-        }
-        rc = VT_EXIT_USAGE;
 out:
+        /* Every batch pushed is reported before its buffer goes. */
+        if (stream != NULL)
+                (void)vt_log_stream_close(stream, NULL);
         if (f != NULL && f != stdin)
                 fclose(f);
         free(line);
-        free(p);
-        free(off);
-        free(lens);
-        vt_buf_release(&data);
+        for (k = 0; k < VT_LOG_STREAM_DEPTH + 1; k++) {
+                free(bufs[k].p);
+                free(bufs[k].off);
+                free(bufs[k].lens);
+                vt_buf_release(&bufs[k].data);
+        }
         return rc;
 }
 

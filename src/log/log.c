@@ -909,8 +909,62 @@ failed:
         return err;
 }
 
+/* ---- a stream's order (struct vt_log_turn, log_int.h) ------------------------- */
+
+/* Wait until it is ticket's turn to be prepared. */
+static void log_turn_wait(struct vt_log_turn *t, uint64_t ticket)
+{
+        pthread_mutex_lock(&t->mu);
+        while (t->next != ticket)
+                pthread_cond_wait(&t->cv, &t->mu);
+        pthread_mutex_unlock(&t->mu);
+}
+
+/* The next ticket's turn (called by the batch whose turn it is). */
+static void log_turn_pass(struct vt_log_turn *t)
+{
+        pthread_mutex_lock(&t->mu);
+        t->next++;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+}
+
 /*
- * log_append_run(log, entries, lens, hj, users, n, first, d): one batch,
+ * log_turn_fail(log, t, ticket, err, d): batch ticket of the stream fails
+ * (called under the lock it holds, amu or wmu): with err and its diagnostic
+ * if it is the first to fail, else, or for err 0 (not tried) or
+ * LOG_REPREPARE, with VT_ELOGSTATE naming the first failed batch. Returns
+ * the code the batch fails with.
+ */
+static int log_turn_fail(struct vt_log *log, struct vt_log_turn *t, uint64_t ticket, int err,
+                         struct vt_diag *d)
+{
+        uint64_t at;
+
+        pthread_mutex_lock(&t->mu);
+        if (!atomic_load(&t->failed)) {
+                t->failed_at = ticket;
+                atomic_store(&t->failed, 1);
+        }
+        at = t->failed_at;
+        pthread_mutex_unlock(&t->mu);
+        if (at == ticket && err == LOG_REPREPARE) {
+                vt_diag_set(d,
+                            "log '%s': another process appended while batch %llu of the stream "
+                            "was prepared",
+                            log->dir, (unsigned long long)ticket);
+                return VT_EBUSY;
+        }
+        if (at == ticket && err != 0)
+                return err;
+        vt_diag_set(d,
+                    "log '%s': batch %llu of the stream not appended: batch %llu failed before it",
+                    log->dir, (unsigned long long)ticket, (unsigned long long)at);
+        return VT_ELOGSTATE;
+}
+
+/*
+ * log_append_run(log, entries, lens, hj, users, n, turn, ticket, first, d): one batch,
  * prepared (amu) and stored (wmu). The locks overlap (wmu is taken before
  * amu is let go), so batches are stored in the order they were prepared,
  * and the next batch is prepared while this one is stored: its hashing,
@@ -919,21 +973,37 @@ failed:
  * prepared again, a few times at most.
  */
 static int log_append_run(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
-                          struct log_hash_job *hj, void *const *users, size_t n, uint64_t *first,
+                          struct log_hash_job *hj, void *const *users, size_t n,
+                          struct vt_log_turn *turn, uint64_t ticket, uint64_t *first,
                           struct vt_diag *d)
 {
         struct vt_log_batch *b;
         int err, tries;
 
+        if (turn != NULL)
+                log_turn_wait(turn, ticket);
         for (tries = 0;; tries++) {
                 pthread_mutex_lock(&log->amu);
+                if (turn != NULL && atomic_load(&turn->failed)) {
+                        /* An earlier batch of the stream failed: this one is not appended. */
+                        err = log_turn_fail(log, turn, ticket, 0, d);
+                        log_turn_pass(turn);
+                        pthread_mutex_unlock(&log->amu);
+                        return err;
+                }
                 /*
                  * The slot the last prepared batch did not take: that one may
                  * still be being stored, this one is free (only a batch
                  * that goes on to be stored moves bnext).
                  */
                 b = &log->batch[log->bnext];
-                if ((err = log_prepare(log, entries, lens, hj, n, b, d)) != 0) {
+                err = log_prepare(log, entries, lens, hj, n, b, d);
+                if (turn != NULL) {
+                        if (err != 0)
+                                (void)log_turn_fail(log, turn, ticket, err, d);
+                        log_turn_pass(turn);
+                }
+                if (err != 0) {
                         pthread_mutex_unlock(&log->amu);
                         return err;
                 }
@@ -941,6 +1011,8 @@ static int log_append_run(struct vt_log *log, const uint8_t *const *entries, con
                 pthread_mutex_lock(&log->wmu);
                 pthread_mutex_unlock(&log->amu);
                 err = log_store_batch(log, b, users, n, first, d);
+                if (turn != NULL && err != 0)
+                        err = log_turn_fail(log, turn, ticket, err, d); /* never prepared again */
                 pthread_mutex_unlock(&log->wmu);
                 if (err != LOG_REPREPARE)
                         return err;
@@ -987,21 +1059,39 @@ int vt_log_append(struct vt_log *log, const uint8_t *const *entries, const size_
         return vt_log_append_ex(log, entries, lens, NULL, NULL, n, first, d);
 }
 
-/* see log.h */
-int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
-                     const struct vt_hash *given, void *const *users, size_t n, uint64_t *first,
-                     struct vt_diag *d)
+/*
+ * A batch of a stream that fails before it is prepared (bad entries, no
+ * memory): it still takes its turn, marks the stream failed and passes the
+ * turn on, so the batches after it do not wait for it forever.
+ */
+static int log_turn_skip(struct vt_log *log, struct vt_log_turn *turn, uint64_t ticket, int err,
+                         struct vt_diag *d)
+{
+        log_turn_wait(turn, ticket);
+        pthread_mutex_lock(&log->amu);
+        err = log_turn_fail(log, turn, ticket, err, d);
+        log_turn_pass(turn);
+        pthread_mutex_unlock(&log->amu);
+        return err;
+}
+
+/* vt_log_append_ex(), as batch ticket of turn if turn is not NULL. */
+static int log_append_common(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                             const struct vt_hash *given, void *const *users, size_t n,
+                             struct vt_log_turn *turn, uint64_t ticket, uint64_t *first,
+                             struct vt_diag *d)
 {
         struct log_hash_job hj;
-        struct vt_hash *leaves;
+        struct vt_hash *leaves = NULL;
         uint64_t f = 0;
         int err;
 
         if ((err = log_entries_check(log, entries, lens, n, d)) != 0)
-                return err;
+                goto skip;
         if ((leaves = vt_util_reallocarray(NULL, n, sizeof(*leaves))) == NULL) {
                 vt_diag_set(d, "out of memory for %zu leaf hashes", n);
-                return VT_ENOMEM;
+                err = VT_ENOMEM;
+                goto skip;
         }
         if (given != NULL) {
                 memcpy(leaves, given, n * sizeof(*leaves));
@@ -1010,7 +1100,7 @@ int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const si
                 /* The helper starts hashing now, while we may still wait for the lock. */
                 log_hash_start(&hj, entries, lens, leaves, n);
         }
-        err = log_append_run(log, entries, lens, &hj, users, n, &f, d);
+        err = log_append_run(log, entries, lens, &hj, users, n, turn, ticket, &f, d);
         if (err != 0)
                 atomic_store(&hj.next, n); /* what is not hashed yet never will be needed */
         log_hash_finish(&hj);
@@ -1018,6 +1108,24 @@ int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const si
         if (err == 0)
                 *first = f;
         return err;
+skip:
+        return turn != NULL ? log_turn_skip(log, turn, ticket, err, d) : err;
+}
+
+/* see log.h */
+int vt_log_append_ex(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                     const struct vt_hash *given, void *const *users, size_t n, uint64_t *first,
+                     struct vt_diag *d)
+{
+        return log_append_common(log, entries, lens, given, users, n, NULL, 0, first, d);
+}
+
+/* see log_int.h */
+int vt_log_append_turn(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                       size_t n, struct vt_log_turn *turn, uint64_t ticket, uint64_t *first,
+                       struct vt_diag *d)
+{
+        return log_append_common(log, entries, lens, NULL, NULL, n, turn, ticket, first, d);
 }
 
 /* see log.h */
@@ -1139,8 +1247,8 @@ static int log_submit(struct vt_log *log, const uint8_t *entry, size_t len, void
                  */
                 log_hash_ready(&hj, log->gh, m);
                 pthread_mutex_unlock(&log->qmu);
-                err = log_append_run(log, log->gp, log->gl, &hj, (void *const *)log->gu, m, &first,
-                                     &bd);
+                err = log_append_run(log, log->gp, log->gl, &hj, (void *const *)log->gu, m, NULL, 0,
+                                     &first, &bd);
                 pthread_mutex_lock(&log->qmu);
         }
         /* Answer the batch (ourselves first in the queue) and pass the lead on. */

@@ -5,6 +5,8 @@
  *
  * Locks, always taken in this order when more than one is held:
  *   qmu  the group-commit queue (log.c)
+ *   tmu  a stream's turn (struct vt_log_turn; log_stream.c), never held
+ *        while waiting for another lock
  *   amu  preparing a batch: the right edge and the frontier in memory (log.c)
  *   wmu  storing a batch: the writer connection ws (and the batch hook)
  *   rmu  reads: the reader connection rs, the tile reader and its buffers
@@ -72,6 +74,36 @@ struct vt_log_batch {
         size_t nputs, cap;
         struct vt_buf note; /* its signed checkpoint */
 };
+
+/*
+ * The order of a stream's batches (log_stream.c): each batch holds a
+ * ticket (0, 1, 2, ...). vt_log_append_turn() waits until it is the
+ * ticket's turn to be prepared and hands the turn on once it is prepared,
+ * so batches of two threads are prepared, hence stored, in ticket order.
+ * After a batch of the stream fails (failed set, under the lock that
+ * batch held when it failed: amu or wmu), no later batch is appended: a
+ * later batch is either prepared after the failure (it sees failed) or
+ * was prepared on top of the failed one (its store finds the generation
+ * moved). A batch whose ground moved is not prepared again, it fails: a
+ * retry could put it after the next ticket.
+ */
+struct vt_log_turn {
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        uint64_t next;      /* the ticket whose turn it is to be prepared */
+        atomic_int failed;  /* a batch failed: later ones are not appended */
+        uint64_t failed_at; /* the first ticket that failed */
+};
+
+/*
+ * vt_log_append_turn(log, entries, lens, n, turn, ticket, first, d):
+ * vt_log_append() as batch `ticket` of the stream turn. A batch after a
+ * failed one fails with the code VT_ELOGSTATE, naming the ticket that
+ * failed first.
+ */
+int vt_log_append_turn(struct vt_log *log, const uint8_t *const *entries, const size_t *lens,
+                       size_t n, struct vt_log_turn *turn, uint64_t ticket, uint64_t *first,
+                       struct vt_diag *d);
 
 /*
  * An expanded tile (log_read.c): the width hashes of tile (level, n) and

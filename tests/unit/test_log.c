@@ -21,6 +21,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@
 #include "veritrail/log.h"
 #include "veritrail/merkle.h"
 #include "veritrail/store.h"
+
+#include "log/log_int.h" /* struct vt_log_turn: the stream's order, tested directly */
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -752,6 +755,362 @@ static void pipelined_appends_with_failures(void **state)
         vt_test_tmpdir_free(dir);
 }
 
+/* ---- streams (vt_log_stream) ------------------------------------------------------ */
+
+#define ST_MAX 64
+
+/* What the stream reported, in the order done() was called. */
+struct st_rec {
+        atomic_int calls;
+        uintptr_t tag[ST_MAX];
+        uint64_t first[ST_MAX];
+        size_t n[ST_MAX];
+        int err[ST_MAX];
+        char msg[ST_MAX][VT_DIAG_MAX];
+};
+
+static void st_done(void *ctx, void *tag, uint64_t first, size_t n, int err,
+                    const struct vt_diag *d)
+{
+        struct st_rec *r = ctx;
+        int k = atomic_load(&r->calls);
+
+        assert_true(k < ST_MAX);
+        r->tag[k] = (uintptr_t)tag;
+        r->first[k] = first;
+        r->n[k] = n;
+        r->err[k] = err;
+        snprintf(r->msg[k], sizeof(r->msg[k]), "%s", d->msg);
+        atomic_store(&r->calls, k + 1);
+}
+
+/* nb batches of generated entries from index base, batch k of sizes[k] entries; all buffers. */
+struct st_batches {
+        uint8_t *data;
+        const uint8_t **p;
+        size_t *lens, off[ST_MAX + 1];
+};
+
+static void st_make(struct st_batches *b, uint64_t base, const size_t *sizes, int nb)
+{
+        size_t total = 0, i;
+        int k;
+
+        for (k = 0; k < nb; k++) {
+                b->off[k] = total;
+                total += sizes[k];
+        }
+        b->off[nb] = total;
+        b->data = malloc(total * 256);
+        b->p = calloc(total, sizeof(*b->p));
+        b->lens = calloc(total, sizeof(*b->lens));
+        assert_non_null(b->data);
+        assert_non_null(b->p);
+        assert_non_null(b->lens);
+        for (i = 0; i < total; i++) {
+                b->p[i] = b->data + i * 256;
+                b->lens[i] = gen_entry(base + i, b->data + i * 256);
+        }
+}
+
+static void st_free(struct st_batches *b)
+{
+        free(b->data);
+        free(b->p);
+        free(b->lens);
+}
+
+/*
+ * One producer's batches go in push order, each reported once, in order,
+ * with its first index; push keeps at most VT_LOG_STREAM_DEPTH in flight;
+ * the tree is the reference's.
+ */
+static void stream_in_order(void **state)
+{
+        char *dir = vt_test_tmpdir_new("log");
+        struct vt_log *log = new_log(dir);
+        struct vt_log_stream *st = NULL;
+        struct st_rec *rec = calloc(1, sizeof(*rec));
+        struct st_batches b;
+        size_t sizes[40];
+        struct ref r = {0};
+        struct vt_diag d = {""};
+        uint64_t want = 0, i;
+        int k, nb = 40;
+
+        (void)state;
+        assert_non_null(rec);
+        for (k = 0; k < nb; k++)
+                sizes[k] = 1 + (size_t)((k * 37) % 300); /* across bundles and tiles */
+        st_make(&b, 0, sizes, nb);
+        assert_int_equal(vt_log_stream_open(log, st_done, rec, &st, &d), 0);
+        for (k = 0; k < nb; k++) {
+                if (vt_log_stream_push(st, b.p + b.off[k], b.lens + b.off[k], sizes[k],
+                                       (void *)(uintptr_t)(k + 1), &d) != 0)
+                        fail_msg("push %d: %s", k, d.msg);
+                /* Every batch pushed DEPTH or more pushes before this one is reported. */
+                assert_true(atomic_load(&rec->calls) + VT_LOG_STREAM_DEPTH >= k + 1);
+        }
+        if (vt_log_stream_close(st, &d) != 0)
+                fail_msg("close: %s", d.msg);
+        assert_int_equal(atomic_load(&rec->calls), nb);
+        for (k = 0; k < nb; k++) {
+                assert_int_equal(rec->tag[k], (uintptr_t)(k + 1));
+                assert_int_equal(rec->err[k], 0);
+                assert_int_equal(rec->n[k], sizes[k]);
+                assert_int_equal(rec->first[k], want);
+                want += sizes[k];
+        }
+        assert_int_equal(vt_log_size(log), want);
+        for (i = 0; i < want; i++)
+                ref_add(&r, b.p[i], b.lens[i]);
+        check_root(log, &r, r.n);
+        check_checkpoint(log, &r);
+        for (i = 0; i < want; i += 97)
+                check_entry(log, i);
+        check_entry(log, want - 1);
+        audit_ok(log);
+        /* An empty stream opens and closes; a read-only log has none. */
+        assert_int_equal(vt_log_stream_open(log, st_done, rec, &st, NULL), 0);
+        assert_int_equal(vt_log_stream_close(st, NULL), 0);
+        assert_int_equal(vt_log_stream_close(NULL, NULL), 0);
+        log = reopen(log, dir, VT_LOG_READONLY);
+        st = NULL;
+        assert_int_equal(vt_log_stream_open(log, st_done, rec, &st, NULL), VT_EINVAL);
+        assert_null(st);
+        vt_log_close(log);
+        st_free(&b);
+        free(r.h);
+        free(rec);
+        vt_test_tmpdir_free(dir);
+}
+
+/*
+ * A batch that fails stops the stream: it is reported with its own error,
+ * every later one with VT_ELOGSTATE naming it, none of them is appended,
+ * push and close return the first error; the batches before it stay.
+ */
+static void stream_stops_after_failure(void **state)
+{
+        char *dir = vt_test_tmpdir_new("log");
+        struct vt_log *log = new_log(dir);
+        struct vt_log_stream *st = NULL;
+        struct st_rec *rec = calloc(1, sizeof(*rec));
+        struct st_batches b;
+        size_t sizes[10] = {50, 300, 7, 256, 40, 40, 40, 40, 40, 40};
+        struct vt_diag d = {""};
+        uint64_t want = 0;
+        int k, pushed = 0, err = 0;
+
+        (void)state;
+        assert_non_null(rec);
+        st_make(&b, 0, sizes, 10);
+        b.lens[b.off[4] + 3] = 0; /* batch 4: an empty entry */
+        assert_int_equal(vt_log_stream_open(log, st_done, rec, &st, &d), 0);
+        for (k = 0; k < 10; k++) {
+                err = vt_log_stream_push(st, b.p + b.off[k], b.lens + b.off[k], sizes[k],
+                                         (void *)(uintptr_t)k, &d);
+                if (err != 0)
+                        break;
+                pushed++;
+        }
+        if (err != 0) {
+                /* Refused once the failure was reported: the error is batch 4's. */
+                assert_true(pushed > 4);
+                assert_int_equal(err, VT_EINVAL);
+                assert_non_null(strstr(d.msg, "entry 3 is empty"));
+        }
+        d.msg[0] = '\0';
+        assert_int_equal(vt_log_stream_close(st, &d), VT_EINVAL);
+        assert_non_null(strstr(d.msg, "entry 3 is empty"));
+        assert_int_equal(atomic_load(&rec->calls), pushed);
+        for (k = 0; k < pushed; k++) {
+                assert_int_equal(rec->tag[k], (uintptr_t)k);
+                if (k < 4) {
+                        assert_int_equal(rec->err[k], 0);
+                        assert_int_equal(rec->first[k], want);
+                        want += sizes[k];
+                } else if (k == 4) {
+                        assert_int_equal(rec->err[k], VT_EINVAL);
+                } else {
+                        assert_int_equal(rec->err[k], VT_ELOGSTATE);
+                        assert_non_null(strstr(rec->msg[k], "batch 4 failed before it"));
+                }
+        }
+        assert_int_equal(vt_log_size(log), want);
+        audit_ok(log);
+        log = reopen(log, dir, 0);
+        assert_int_equal(vt_log_size(log), want);
+        audit_ok(log);
+        vt_log_close(log);
+        st_free(&b);
+        free(rec);
+        vt_test_tmpdir_free(dir);
+}
+
+/*
+ * An I/O error at the k-th store write or sync of a stream (for many k,
+ * with two batches in flight): the batches before the failing one are
+ * durable and in order, the failing one and every later one are reported
+ * failed and absent, and the log audits clean, in memory and reopened.
+ */
+static void stream_store_faults(void **state)
+{
+        char *dir = vt_test_tmpdir_new("log");
+        struct vt_log *log = new_log(dir);
+        struct st_rec *rec = calloc(1, sizeof(*rec));
+        struct st_batches b;
+        size_t sizes[8] = {300, 300, 300, 300, 300, 300, 300, 300};
+        struct vt_diag d = {""};
+        struct ref r = {0};
+        uint64_t size0, want, i;
+        long k;
+        int j, failed_runs = 0, bad, at[9] = {0};
+
+        (void)state;
+        assert_non_null(rec);
+        for (k = 1; k <= 200; k += 10) {
+                struct vt_log_stream *st = NULL;
+
+                size0 = vt_log_size(log);
+                st_make(&b, size0, sizes, 8);
+                memset(rec, 0, sizeof(*rec));
+                assert_int_equal(vt_log_stream_open(log, st_done, rec, &st, &d), 0);
+                vt_store_fault_countdown(k);
+                for (j = 0; j < 8; j++)
+                        if (vt_log_stream_push(st, b.p + b.off[j], b.lens + b.off[j], sizes[j],
+                                               (void *)(uintptr_t)j, &d) != 0)
+                                break;
+                (void)vt_log_stream_close(st, NULL);
+                vt_store_fault_countdown(-1);
+                /* Reported in order: successes, then (maybe) one error, then VT_ELOGSTATE. */
+                want = size0;
+                bad = -1;
+                for (j = 0; j < atomic_load(&rec->calls); j++) {
+                        assert_int_equal(rec->tag[j], (uintptr_t)j);
+                        if (bad < 0 && rec->err[j] == 0) {
+                                assert_int_equal(rec->first[j], want);
+                                want += sizes[j];
+                        } else if (bad < 0) {
+                                bad = j;
+                                assert_int_not_equal(rec->err[j], VT_ELOGSTATE);
+                        } else {
+                                assert_int_equal(rec->err[j], VT_ELOGSTATE);
+                        }
+                }
+                failed_runs += bad >= 0;
+                at[bad >= 0 ? bad : 8]++;
+                assert_int_equal(vt_log_size(log), want);
+                for (i = size0; i < want; i++)
+                        ref_add(&r, b.p[i - size0], b.lens[i - size0]);
+                check_root(log, &r, r.n);
+                st_free(&b);
+        }
+        assert_true(failed_runs > 5); /* the failure path was taken */
+        audit_ok(log);
+        log = reopen(log, dir, 0);
+        assert_int_equal(vt_log_size(log), r.n);
+        check_root(log, &r, r.n);
+        audit_ok(log);
+        print_message("stream faults: %d runs of 20 stopped at a failed batch; failed batch "
+                      "0..7, none: %d %d %d %d %d %d %d %d, %d\n",
+                      failed_runs, at[0], at[1], at[2], at[3], at[4], at[5], at[6], at[7], at[8]);
+        vt_log_close(log);
+        free(r.h);
+        free(rec);
+        vt_test_tmpdir_free(dir);
+}
+
+/* One ticket of a turn, appended from its own thread: entries "turn T entry I". */
+struct turn_arg {
+        struct vt_log *log;
+        struct vt_log_turn *turn;
+        uint64_t ticket, first;
+        int empty; /* one empty entry: the batch fails before it is prepared */
+        int err;
+        char msg[VT_DIAG_MAX];
+};
+
+static void *turn_thread(void *p)
+{
+        struct turn_arg *a = p;
+        char buf[5][40];
+        const uint8_t *e[5];
+        size_t lens[5];
+        struct vt_diag d = {""};
+        int i;
+
+        for (i = 0; i < 5; i++) {
+                snprintf(buf[i], sizeof(buf[i]), "turn %llu entry %d",
+                         (unsigned long long)a->ticket, i);
+                e[i] = (const uint8_t *)buf[i];
+                lens[i] = a->empty && i == 2 ? 0 : strlen(buf[i]);
+        }
+        a->err = vt_log_append_turn(a->log, e, lens, 5, a->turn, a->ticket, &a->first, &d);
+        snprintf(a->msg, sizeof(a->msg), "%s", d.msg);
+        return NULL;
+}
+
+/*
+ * The stream's order itself (log_int.h): tickets are appended in ticket
+ * order whatever order their threads arrive in, and once one fails, later
+ * tickets are not appended even though the log is fine.
+ */
+static void stream_turns(void **state)
+{
+        char *dir = vt_test_tmpdir_new("log");
+        struct vt_log *log = new_log(dir);
+        struct vt_log_turn turn;
+        struct turn_arg a[6];
+        pthread_t th[6];
+        struct vt_buf got;
+        char want[40];
+        int i, k;
+
+        (void)state;
+        memset(&turn, 0, sizeof(turn));
+        pthread_mutex_init(&turn.mu, NULL);
+        pthread_cond_init(&turn.cv, NULL);
+        atomic_init(&turn.failed, 0);
+        memset(a, 0, sizeof(a));
+        /* Tickets 2, 1, 0 arrive in that order, 30 ms apart. */
+        for (k = 2; k >= 0; k--) {
+                a[k] = (struct turn_arg){.log = log, .turn = &turn, .ticket = (uint64_t)k};
+                assert_int_equal(pthread_create(&th[k], NULL, turn_thread, &a[k]), 0);
+                usleep(30000);
+        }
+        for (k = 0; k < 3; k++) {
+                assert_int_equal(pthread_join(th[k], NULL), 0);
+                assert_int_equal(a[k].err, 0);
+                assert_int_equal(a[k].first, 5 * (uint64_t)k);
+        }
+        vt_buf_init(&got);
+        for (i = 0; i < 15; i++) {
+                got.len = 0;
+                assert_int_equal(vt_log_entry(log, (uint64_t)i, &got, NULL), 0);
+                snprintf(want, sizeof(want), "turn %d entry %d", i / 5, i % 5);
+                assert_int_equal(got.len, strlen(want));
+                assert_memory_equal(got.p, want, got.len);
+        }
+        /* Ticket 3 fails before it is prepared; 4 and 5, one after the other, are refused. */
+        a[3] = (struct turn_arg){.log = log, .turn = &turn, .ticket = 3, .empty = 1};
+        turn_thread(&a[3]);
+        assert_int_equal(a[3].err, VT_EINVAL);
+        for (k = 4; k < 6; k++) {
+                a[k] = (struct turn_arg){.log = log, .turn = &turn, .ticket = (uint64_t)k};
+                turn_thread(&a[k]);
+                assert_int_equal(a[k].err, VT_ELOGSTATE);
+                assert_non_null(strstr(a[k].msg, "batch 3 failed before it"));
+        }
+        assert_int_equal(vt_log_size(log), 15);
+        audit_ok(log);
+        vt_buf_release(&got);
+        pthread_cond_destroy(&turn.cv);
+        pthread_mutex_destroy(&turn.mu);
+        vt_log_close(log);
+        vt_test_tmpdir_free(dir);
+}
+
 /* ---- audit and tampering ------------------------------------------------------- */
 
 /* A log of 600 entries in batches of 100 (checkpoints at 0, 100, ..., 600). */
@@ -1411,6 +1770,10 @@ int main(int argc, char **argv)
             cmocka_unit_test(group_commit_threads),
             cmocka_unit_test(pipelined_appends_with_failures),
             cmocka_unit_test(group_commit_linger),
+            cmocka_unit_test(stream_turns),
+            cmocka_unit_test(stream_in_order),
+            cmocka_unit_test(stream_stops_after_failure),
+            cmocka_unit_test(stream_store_faults),
             cmocka_unit_test(audit_tampered_tile),
             cmocka_unit_test(audit_tampered_bundle),
             cmocka_unit_test(audit_tampered_checkpoint),
