@@ -333,6 +333,21 @@ else
 	notok "tampering with the segment file (python3 and its sqlite3 module are needed)"
 fi
 
+# ---- many batches streamed from a pipe, a bad line in the third ---------------------
+# 10000 good lines span batches of 4096; line 10001 is empty. The lines before it are
+# appended, in order, and printed; the error names the line; nothing after it is appended.
+"$VT" log init --dir "$T/pipe" --origin example.com/pipe >/dev/null
+{ seq 1 10000 | sed 's/^/piped /'; echo; echo "never"; } |
+	"$VT" log append --dir "$T/pipe" --lines - >"$T/out" 2>"$T/err"
+check "a bad line from a pipe exits 2" test $? -eq 2
+expect_err "standard input' line 10001: 0 bytes" "bad piped line: one line naming it"
+check "the 10000 lines before it are printed in order" test "$(seq 0 9999 | cmp - "$T/out" && echo same)" = same
+check "and appended: size 10000" test "$("$VT" log checkpoint --dir "$T/pipe" | sed -n 2p)" = 10000
+check "entry 4096 (the second batch's first) is line 4097" \
+	test "$("$VT" log entry --dir "$T/pipe" --index 4096)" = "piped 4097"
+check "entry 9999 is line 10000" test "$("$VT" log entry --dir "$T/pipe" --index 9999)" = "piped 10000"
+expect_rc 0 "the piped log audits clean" "$VT" log audit --dir "$T/pipe"
+
 # ---- the tessera example log's shape ----------------------------------------------
 S=$(shared_dir)
 if [ -n "$S" ] && [ -d "$S/vectors/tessera-log/tile" ]; then
