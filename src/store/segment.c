@@ -14,7 +14,11 @@
  * Fault injection: every write, writeback start, sync and truncate here
  * (and the directory sync at creation) is counted against the same countdown
  * as the SQLite files (vt_store_fault_fire(), faultvfs.c), and fails with
- * EIO, without touching the file, once the countdown reaches zero.
+ * EIO, without touching the file, once the countdown reaches zero. A sync
+ * comes in two halves for sqlite.c's parallel syncs: the count
+ * (vt_store_segment_sync_count(), on the committing thread, in a fixed
+ * order) and the fdatasync itself (vt_store_segment_sync_uncounted(), on any
+ * thread), so the countdown's ticks do not depend on thread scheduling.
  *
  * Streaming (measured with bench/bench_log.c): a batch writes megabytes here
  * and then syncs them. Two things keep that close to the disk's own speed:
@@ -310,12 +314,30 @@ int vt_store_segment_write(struct vt_store_segment *g, const uint8_t *p, size_t 
 /* see store_impl.h */
 int vt_store_segment_sync(struct vt_store_segment *g, struct vt_diag *d)
 {
-        uint64_t to;
-        int injected;
+        int err;
 
-        if ((injected = vt_store_fault_fire()) != 0 || fdatasync(g->fd) != 0) {
-                vt_diag_set(d, "cannot sync '%s': %s", g->path,
-                            seg_errstr(injected ? EIO : errno, injected));
+        if ((err = vt_store_segment_sync_count(g, d)) != 0)
+                return err;
+        return vt_store_segment_sync_uncounted(g, d);
+}
+
+/* see store_impl.h */
+int vt_store_segment_sync_count(struct vt_store_segment *g, struct vt_diag *d)
+{
+        if (vt_store_fault_fire()) {
+                vt_diag_set(d, "cannot sync '%s': %s", g->path, seg_errstr(EIO, 1));
+                return VT_EIO;
+        }
+        return 0;
+}
+
+/* see store_impl.h */
+int vt_store_segment_sync_uncounted(struct vt_store_segment *g, struct vt_diag *d)
+{
+        uint64_t to;
+
+        if (fdatasync(g->fd) != 0) {
+                vt_diag_set(d, "cannot sync '%s': %s", g->path, seg_errstr(errno, 0));
                 return VT_EIO;
         }
         /* Drop-behind (see the top of this file): the pages below are clean now. */

@@ -83,7 +83,10 @@
  * VT_SQLITE_ENVBUF bytes wait or at commit; and segment.envelopes is set
  * once, at commit, not per put. A read of a body still in ebuf is served
  * from it. A reader that opened before the file existed opens it at its
- * first read.
+ * first read. A commit that wrote both segments syncs them at the same time,
+ * one on a helper thread (sq_segments_sync), and COMMITs only once both
+ * syncs succeeded; if either failed it takes the failed-sync path above
+ * (both files cut), as one after the other would.
  *
  * Settings, chosen by measurement (bench/bench_store.c; page size, WAL
  * checkpoint and cache below):
@@ -342,7 +345,21 @@ struct sq {
         pthread_mutex_t ck_run; /* held around every checkpoint of the writer's (see below) */
         pthread_mutex_t ck_mu;
         pthread_cond_t ck_cv;
+        /* The sync helper of a writer (sq_segments_sync). */
+        int sy_state;                  /* SY_NONE, SY_RUNNING or SY_NOTHREAD */
+        pid_t sy_pid;                  /* the process that started it */
+        struct vt_store_segment *sy_g; /* under sy_mu: the segment to sync, NULL when idle */
+        int sy_stop;                   /* under sy_mu */
+        int sy_err;                    /* under sy_mu: the last sync's result */
+        struct vt_diag sy_diag;        /* under sy_mu: and its diagnostic */
+        pthread_t sy_th;
+        pthread_mutex_t sy_mu;
+        pthread_cond_t sy_go;   /* sy_g or sy_stop set */
+        pthread_cond_t sy_done; /* sy_g cleared */
 };
+
+/* sq.sy_state: the helper has not been needed yet, runs, or could not be started. */
+enum { SY_NONE = 0, SY_RUNNING, SY_NOTHREAD };
 
 static const struct vt_store_ops sq_ops;
 
@@ -1140,6 +1157,153 @@ static void sq_ck_stop(struct sq *q)
         q->path = NULL;
 }
 
+/*
+ * Parallel segment syncs. A commit that wrote both segments must have both
+ * durable before its COMMIT. One fdatasync after the other waits for the
+ * disk twice; instead the writer hands the envelope segment's sync to a
+ * helper thread of its own, syncs the entry segment meanwhile, and waits for
+ * both (the disk, or the file system's journal, serves the two at once). The
+ * thread starts at the first commit that needs it (a log-only writer never
+ * has one) and is joined at close; when it cannot be started, the syncs run
+ * one after the other.
+ *
+ * Fault injection stays deterministic: both syncs are counted against the
+ * countdown on the committing thread, entry segment first, before either
+ * fdatasync starts (vt_store_segment_sync_count()); the helper only calls
+ * the uncounted half. A sweep thus sees the same ticks, in the same order,
+ * as with sequential syncs.
+ */
+static void *sq_sy_thread(void *arg)
+{
+        struct sq *q = arg;
+        struct vt_store_segment *g;
+        struct vt_diag d;
+        int err;
+
+        pthread_mutex_lock(&q->sy_mu);
+        for (;;) {
+                while (q->sy_g == NULL && !q->sy_stop)
+                        pthread_cond_wait(&q->sy_go, &q->sy_mu);
+                if (q->sy_g == NULL)
+                        break; /* stopped, and nothing handed over */
+                g = q->sy_g;
+                pthread_mutex_unlock(&q->sy_mu);
+                d.msg[0] = '\0';
+                err = vt_store_segment_sync_uncounted(g, &d);
+                pthread_mutex_lock(&q->sy_mu);
+                q->sy_err = err;
+                q->sy_diag = d;
+                q->sy_g = NULL;
+                pthread_cond_signal(&q->sy_done);
+        }
+        pthread_mutex_unlock(&q->sy_mu);
+        return NULL;
+}
+
+/*
+ * sq_sy_start(q): 1 when the helper runs (starting it at the first call), 0
+ * when the syncs must run one after the other (it could not be started, or
+ * this is a child process that inherited the connection but not the thread).
+ */
+static int sq_sy_start(struct sq *q)
+{
+        sigset_t all, old;
+        int rc;
+
+        if (q->sy_state == SY_NONE) {
+                q->sy_state = SY_NOTHREAD;
+                if (pthread_mutex_init(&q->sy_mu, NULL) != 0)
+                        return 0;
+                if (pthread_cond_init(&q->sy_go, NULL) != 0) {
+                        pthread_mutex_destroy(&q->sy_mu);
+                        return 0;
+                }
+                if (pthread_cond_init(&q->sy_done, NULL) != 0) {
+                        pthread_cond_destroy(&q->sy_go);
+                        pthread_mutex_destroy(&q->sy_mu);
+                        return 0;
+                }
+                q->sy_g = NULL;
+                q->sy_stop = 0;
+                /* Signals stay with the program's own threads. */
+                sigfillset(&all);
+                pthread_sigmask(SIG_SETMASK, &all, &old);
+                rc = pthread_create(&q->sy_th, NULL, sq_sy_thread, q);
+                pthread_sigmask(SIG_SETMASK, &old, NULL);
+                if (rc != 0) {
+                        pthread_cond_destroy(&q->sy_done);
+                        pthread_cond_destroy(&q->sy_go);
+                        pthread_mutex_destroy(&q->sy_mu);
+                        return 0;
+                }
+                q->sy_state = SY_RUNNING;
+                q->sy_pid = getpid();
+        }
+        return q->sy_state == SY_RUNNING && q->sy_pid == getpid();
+}
+
+/* sq_sy_stop(q): the helper, if it was started (in this process), ends. */
+static void sq_sy_stop(struct sq *q)
+{
+        if (q->sy_state != SY_RUNNING || q->sy_pid != getpid())
+                return;
+        pthread_mutex_lock(&q->sy_mu);
+        q->sy_stop = 1;
+        pthread_cond_signal(&q->sy_go);
+        pthread_mutex_unlock(&q->sy_mu);
+        pthread_join(q->sy_th, NULL);
+        pthread_cond_destroy(&q->sy_done);
+        pthread_cond_destroy(&q->sy_go);
+        pthread_mutex_destroy(&q->sy_mu);
+        q->sy_state = SY_NONE;
+}
+
+/*
+ * sq_segments_sync(q, d): make durable the segments the transaction wrote
+ * (seg_dirty, eseg_dirty); both at once when it wrote both. 0, or VT_EIO
+ * with d naming the file whose sync failed (the entry segment's when both
+ * did).
+ */
+static int sq_segments_sync(struct sq *q, struct vt_diag *d)
+{
+        struct vt_diag hd;
+        int err, herr;
+
+        if (!q->seg_dirty || !q->eseg_dirty) {
+                if (q->seg_dirty)
+                        return vt_store_segment_sync(&q->seg, d);
+                if (q->eseg_dirty)
+                        return vt_store_segment_sync(&q->eseg, d);
+                return 0;
+        }
+        /* Both: the countdown first, in a fixed order, on this thread (see above). */
+        if ((err = vt_store_segment_sync_count(&q->seg, d)) != 0 ||
+            (err = vt_store_segment_sync_count(&q->eseg, d)) != 0)
+                return err;
+        if (!sq_sy_start(q)) {
+                if ((err = vt_store_segment_sync_uncounted(&q->seg, d)) != 0)
+                        return err;
+                return vt_store_segment_sync_uncounted(&q->eseg, d);
+        }
+        pthread_mutex_lock(&q->sy_mu);
+        q->sy_g = &q->eseg;
+        pthread_cond_signal(&q->sy_go);
+        pthread_mutex_unlock(&q->sy_mu);
+        err = vt_store_segment_sync_uncounted(&q->seg, d);
+        /* Wait for the helper even when ours failed: it uses q->eseg. */
+        pthread_mutex_lock(&q->sy_mu);
+        while (q->sy_g != NULL)
+                pthread_cond_wait(&q->sy_done, &q->sy_mu);
+        herr = q->sy_err;
+        hd = q->sy_diag;
+        pthread_mutex_unlock(&q->sy_mu);
+        if (err == 0 && herr != 0) {
+                vt_diag_set(d, "%s", hd.msg);
+                err = herr;
+        }
+        return err;
+}
+
 /* see store_impl.h */
 int vt_store_sqlite_open(const char *dir, int flags, struct vt_store **out, struct vt_diag *d)
 {
@@ -1262,6 +1426,7 @@ static void sq_close(struct vt_store *s)
         struct sq *q = (struct sq *)s;
         int i;
 
+        sq_sy_stop(q);
         sq_ck_stop(q);
         for (i = 0; i < ST_COUNT; i++)
                 sqlite3_finalize(q->st[i]);
@@ -1392,9 +1557,11 @@ static int sq_commit(struct vt_store *s, struct vt_diag *d)
                 if ((err = sq_run(q, ST_ESEG_PUT, "storing the envelope segment's end", d)) != 0)
                         goto fail;
         }
-        /* The segments' bytes are durable before any commit record can name them. */
-        if ((q->seg_dirty && (err = vt_store_segment_sync(&q->seg, d)) != 0) ||
-            (q->eseg_dirty && (err = vt_store_segment_sync(&q->eseg, d)) != 0)) {
+        /*
+         * The segments' bytes are durable before any commit record can name
+         * them: both syncs done and succeeded (at once when there are two).
+         */
+        if ((err = sq_segments_sync(q, d)) != 0) {
                 vt_diag_prefix(d, "store '%s'", s->dir);
                 goto fail;
         }

@@ -157,6 +157,19 @@ int vt_store_segment_write(struct vt_store_segment *g, const uint8_t *p, size_t 
  * never an error).
  */
 int vt_store_segment_sync(struct vt_store_segment *g, struct vt_diag *d);
+/*
+ * vt_store_segment_sync_count(g, d) and vt_store_segment_sync_uncounted(g,
+ * d): the two halves of vt_store_segment_sync(), which is the first then the
+ * second. _count counts the sync against the fault-injection countdown and
+ * fails as the sync would (VT_EIO, "cannot sync 'F': ... (injected)")
+ * without touching the file; _uncounted is the fdatasync and drop-behind,
+ * not counted, and may run on another thread (one at a time per g). A caller
+ * syncing several segments at once counts each of them first, in a fixed
+ * order, on its own thread: the countdown then ticks as with syncs one after
+ * the other, whatever the threads' timing.
+ */
+int vt_store_segment_sync_count(struct vt_store_segment *g, struct vt_diag *d);
+int vt_store_segment_sync_uncounted(struct vt_store_segment *g, struct vt_diag *d);
 /* vt_store_segment_truncate(g, size, d): ftruncate to size bytes. */
 int vt_store_segment_truncate(struct vt_store_segment *g, uint64_t size, struct vt_diag *d);
 /* vt_store_segment_read(g, off, len, p, d): pread len bytes at off; VT_ECORRUPT if the file ends.

@@ -12,7 +12,9 @@
  * commits, and after a commit whose sync failed. After each, the reopened
  * store must hold exactly the old committed state or exactly the new one,
  * with every bundle equal to what was committed, nothing past the segment's
- * committed end, and pass SQLite's integrity check.
+ * committed end, and pass SQLite's integrity check. The parallel syncs of a
+ * commit that wrote both segments (parallel_sync_*): the helper thread's
+ * lifetime, and injected and real sync failures on either thread.
  *
  * Every test works in its own directory under /tmp (mkdtemp), removed at the
  * end. The environment variable VT_TEST_STORE_CHILD is internal: it makes
@@ -2714,6 +2716,299 @@ static void upgrade_schema_4_refuses_orphans(void **state)
         }
 }
 
+/* ---- parallel segment syncs ---- */
+
+/*
+ * A commit that wrote both segments syncs them at once, the envelope
+ * segment's on a helper thread of the writer's (sqlite.c, sq_segments_sync),
+ * started at the first such commit and joined at close. The tests below see
+ * the thread in /proc/self/task, and make real syncs fail by putting a pipe
+ * (fdatasync refuses it) in place of a segment's descriptor.
+ */
+
+/* task_count(): the threads of this process. */
+static int task_count(void)
+{
+        struct dirent *e;
+        DIR *dir;
+        int n = 0;
+
+        assert_non_null(dir = opendir("/proc/self/task"));
+        while ((e = readdir(dir)) != NULL)
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(dir);
+        return n;
+}
+
+/* seg_fd(dir, name): the one descriptor of this process open on dir/name. */
+static int seg_fd(const char *dir, const char *name)
+{
+        char want[256], link[300], got[256];
+        struct dirent *e;
+        DIR *fds;
+        ssize_t n;
+        int fd = -1, found = 0;
+
+        snprintf(want, sizeof(want), "%s/%s", dir, name);
+        assert_non_null(fds = opendir("/proc/self/fd"));
+        while ((e = readdir(fds)) != NULL) {
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+                if ((n = readlink(link, got, sizeof(got) - 1)) <= 0)
+                        continue;
+                got[n] = '\0';
+                if (strcmp(got, want) == 0) {
+                        fd = atoi(e->d_name);
+                        found++;
+                }
+        }
+        closedir(fds);
+        assert_int_equal(found, 1);
+        return fd;
+}
+
+/*
+ * put_both(s, g, d): a transaction's puts that write both segments with
+ * nothing left for the commit to write: generation g's (put_gen), then
+ * envelope 1000 + g of 1 MiB without subjects, which fills the store's
+ * buffer: the buffered envelopes go to the envelope segment at once.
+ */
+static int put_both(struct vt_store *s, unsigned g, struct vt_diag *d)
+{
+        int err;
+
+        if ((err = put_gen(s, g, d)) != 0)
+                return err;
+        return put_env(s, 1000 + g, (size_t)1 << 20, 0, d);
+}
+
+/*
+ * An injected I/O error on the entry segment's sync (the commit's second
+ * I/O call, after the buffered envelope bodies' write) and on the envelope
+ * segment's (the third), in a transaction that wrote both: each fails the
+ * commit with the file named, and leaves the previous commit, for this
+ * connection and a reader, with both committed ends where they were; the
+ * helper stays, and the connection commits through it afterwards.
+ */
+static void parallel_sync_injected_faults(void **state)
+{
+        static const char *const file[] = {"entries.seg'", "envelopes.seg'"};
+        struct scratch t;
+        struct vt_store *s, *r;
+        struct vt_diag d = {{0}};
+        off_t end, eend;
+        int base = task_count(), k;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(task_count(), base);
+        assert_int_equal(commit_gen(s, 1, &d), 0);
+        assert_int_equal(task_count(), base + 1); /* the helper */
+        r = open_ok(t.data, VT_STORE_READONLY);
+        end = committed_end(t.data);
+        eend = env_committed_end(t.data);
+        for (k = 1; k <= 2; k++) {
+                assert_int_equal(vt_store_begin(s, &d), 0);
+                assert_int_equal(put_gen(s, 2, &d), 0);
+                vt_store_fault_countdown(k);
+                assert_int_equal(vt_store_commit(s, &d), VT_EIO);
+                vt_store_fault_countdown(-1);
+                assert_non_null(strstr(d.msg, t.data));
+                assert_non_null(strstr(d.msg, "cannot sync '"));
+                assert_non_null(strstr(d.msg, file[k - 1]));
+                assert_non_null(strstr(d.msg, "(injected)"));
+                assert_int_equal(committed_end(t.data), end);
+                assert_int_equal(env_committed_end(t.data), eend);
+                assert_int_equal(state_of(s), 1);
+                assert_int_equal(state_of(r), 1);
+                assert_int_equal(task_count(), base + 1);
+        }
+        assert_int_equal(commit_gen(s, 2, &d), 0);
+        assert_int_equal(state_of(s), 2);
+        assert_int_equal(state_of(r), 2);
+        assert_int_equal(commit_gen(s, 3, &d), 0);
+        assert_int_equal(state_of(r), 3);
+        vt_store_close(r);
+        vt_store_close(s);
+        assert_int_equal(task_count(), base);
+        s = open_ok(t.data, 0);
+        assert_int_equal(state_of(s), 3);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * Real sync failures, on either side: the envelope segment's sync on the
+ * helper thread, then the entry segment's on the committing thread, each
+ * while the other succeeds. The commit fails with VT_EIO naming the file;
+ * the rollback cuts the other file back to where the transaction began (the
+ * failing one cannot be cut: its descriptor is the pipe); the store stays at the
+ * previous commit and goes on after the descriptor is put back.
+ */
+static void parallel_sync_real_failures(void **state)
+{
+        static const char *const name[] = {"envelopes.seg", "entries.seg"};
+        struct scratch t;
+        struct vt_store *s;
+        struct vt_diag d = {{0}};
+        char want[160];
+        off_t end, eend, size, esize;
+        int base = task_count(), p[2], fd, saved, round;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        assert_int_equal(commit_gen(s, 1, &d), 0);
+        assert_int_equal(task_count(), base + 1);
+        assert_int_equal(pipe(p), 0);
+        for (round = 0; round < 2; round++) {
+                end = committed_end(t.data);
+                eend = env_committed_end(t.data);
+                size = file_size(t.data, "entries.seg");
+                esize = file_size(t.data, "envelopes.seg");
+                assert_int_equal(vt_store_begin(s, &d), 0);
+                assert_int_equal(put_both(s, 2, &d), 0);
+                assert_true(file_size(t.data, "entries.seg") > size);
+                assert_true(file_size(t.data, "envelopes.seg") > esize);
+                fd = seg_fd(t.data, name[round]);
+                assert_true((saved = dup(fd)) >= 0);
+                assert_int_equal(dup2(p[0], fd), fd);
+                assert_int_equal(vt_store_commit(s, &d), VT_EIO);
+                assert_int_equal(dup2(saved, fd), fd);
+                close(saved);
+                snprintf(want, sizeof(want), "cannot sync '%s/%s'", t.data, name[round]);
+                if (strstr(d.msg, want) == NULL)
+                        print_error("round %d: %s\n", round, d.msg);
+                assert_non_null(strstr(d.msg, want));
+                assert_int_equal(committed_end(t.data), end);
+                assert_int_equal(env_committed_end(t.data), eend);
+                /* The other file was cut; this one keeps its bytes, past its committed end. */
+                if (round == 0)
+                        assert_int_equal(file_size(t.data, "entries.seg"), size);
+                else
+                        assert_int_equal(file_size(t.data, "envelopes.seg"), esize);
+                assert_int_equal(state_of(s), 1);
+                assert_int_equal(vt_store_envelope_get(s, 1002, &(struct vt_buf){0}, &d),
+                                 VT_ENOENT);
+        }
+        close(p[0]);
+        close(p[1]);
+        /* The same transaction again, now through two good syncs. */
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_both(s, 2, &d), 0);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        env_is(s, 1002, (size_t)1 << 20);
+        assert_int_equal(state_of(s), 2);
+        vt_store_close(s);
+        assert_int_equal(task_count(), base);
+        s = open_ok(t.data, 0);
+        assert_int_equal(state_of(s), 2);
+        env_is(s, 1002, (size_t)1 << 20);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * Many commits through the helper, read as they go by a reader, then close
+ * (the helper is joined) and reopen: every generation's rows and bytes.
+ */
+static void parallel_sync_many_commits(void **state)
+{
+        struct scratch t;
+        struct vt_store *s, *r;
+        struct vt_diag d = {{0}};
+        int base = task_count(), g;
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        r = open_ok(t.data, VT_STORE_READONLY);
+        for (g = 1; g <= 200; g++) {
+                if (commit_gen(s, (unsigned)g, &d) != 0)
+                        fail_msg("generation %d: %s", g, d.msg);
+                if (g % 50 == 0)
+                        assert_int_equal(state_of(r), g);
+        }
+        assert_int_equal(task_count(), base + 1);
+        vt_store_close(r);
+        vt_store_close(s);
+        assert_int_equal(task_count(), base);
+        assert_segment_exact(t.data);
+        s = open_ok(t.data, 0);
+        assert_int_equal(state_of(s), 200);
+        assert_int_equal(commit_gen(s, 201, &d), 0);
+        vt_store_close(s);
+        s = open_ok(t.data, 0);
+        assert_int_equal(state_of(s), 201);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
+/*
+ * The helper starts only for a commit that wrote both segments: not at
+ * open, not for commits of one segment or none, never for a reader; a
+ * writer that never needed it closes cleanly.
+ */
+static void parallel_sync_helper_lazy(void **state)
+{
+        struct scratch t;
+        struct vt_store *s, *r;
+        struct vt_diag d = {{0}};
+        size_t len;
+        unsigned w;
+        int base = task_count();
+
+        (void)state;
+        scratch_make(&t);
+        s = open_ok(t.data, VT_STORE_CREATE);
+        vt_store_close(s);
+        assert_int_equal(task_count(), base);
+        s = open_ok(t.data, 0);
+        r = open_ok(t.data, VT_STORE_READONLY);
+        /* Rows only, entries only (autocommit and a transaction), envelopes only. */
+        assert_int_equal(vt_store_meta_put(s, "k", "v", 1, &d), 0);
+        w = gen_bundle(1, 0, &len);
+        assert_int_equal(vt_store_bundle_put(s, 0, w, gen_stream(), len, &d), 0);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        w = gen_bundle(2, 0, &len);
+        assert_int_equal(vt_store_bundle_put(s, 0, w, gen_stream(), len, &d), 0);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        assert_int_equal(put_env(s, 1, 700, 1, &d), 0);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_env(s, 2, 700, 1, &d), 0);
+        assert_int_equal(put_env(s, 3, 700, 0, &d), 0);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        env_is(r, 3, 700);
+        assert_int_equal(task_count(), base);
+        vt_store_close(r);
+        vt_store_close(s);
+        assert_int_equal(task_count(), base);
+        /* A transaction that wrote both starts it; close joins it. */
+        s = open_ok(t.data, 0);
+        assert_int_equal(vt_store_begin(s, &d), 0);
+        assert_int_equal(put_both(s, 3, &d), 0);
+        assert_int_equal(vt_store_commit(s, &d), 0);
+        assert_int_equal(task_count(), base + 1);
+        vt_store_close(s);
+        assert_int_equal(task_count(), base);
+        s = open_ok(t.data, 0);
+        env_is(s, 1003, (size_t)1 << 20);
+        env_is(s, 2, 700);
+        vt_store_close(s);
+        assert_segment_exact(t.data);
+        assert_integrity(t.data);
+        scratch_free(&t);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -2757,6 +3052,10 @@ int main(int argc, char **argv)
             cmocka_unit_test(envelope_readers),
             cmocka_unit_test(upgrade_schema_4),
             cmocka_unit_test(upgrade_schema_4_refuses_orphans),
+            cmocka_unit_test(parallel_sync_injected_faults),
+            cmocka_unit_test(parallel_sync_real_failures),
+            cmocka_unit_test(parallel_sync_many_commits),
+            cmocka_unit_test(parallel_sync_helper_lazy),
         };
         const char *child = getenv("VT_TEST_STORE_CHILD");
 
