@@ -1,16 +1,17 @@
 /*
  * log_int.h: what the log module's files share and nobody else sees: the
  * struct vt_log itself and a few helpers (log.c owns the struct; log_read.c,
- * log_audit.c and log_export.c read through it).
+ * log_audit.c and log_export.c read through it; log_stream.c appends
+ * through vt_log_append_turn()).
  *
  * Locks, always taken in this order when more than one is held:
  *   qmu  the group-commit queue (log.c)
- *   tmu  a stream's turn (struct vt_log_turn; log_stream.c), never held
- *        while waiting for another lock
  *   amu  preparing a batch: the right edge and the frontier in memory (log.c)
  *   wmu  storing a batch: the writer connection ws (and the batch hook)
  *   rmu  reads: the reader connection rs, the tile reader and its buffers
  *   smu  the published snapshot (size, root, latest checkpoint note)
+ *   tmu  a stream's turn (struct vt_log_turn's mu): taken under amu or
+ *        wmu, or alone; no other lock is taken while it is held
  */
 #ifndef VT_LOG_INT_H
 #define VT_LOG_INT_H
