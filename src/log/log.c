@@ -1000,7 +1000,7 @@ static int log_append_run(struct vt_log *log, const uint8_t *const *entries, con
                 err = log_prepare(log, entries, lens, hj, n, b, d);
                 if (turn != NULL) {
                         if (err != 0)
-                                (void)log_turn_fail(log, turn, ticket, err, d);
+                                err = log_turn_fail(log, turn, ticket, err, d);
                         log_turn_pass(turn);
                 }
                 if (err != 0) {
