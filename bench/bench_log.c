@@ -106,6 +106,21 @@ static double disk_stream(const char *dir, uint64_t total, int drop)
         return (double)total / t;
 }
 
+/* The end of a run: close the log, remove its directory, free the batch buffers. */
+static void finish(struct vt_log *log, const char *dir, uint8_t *data, const uint8_t **p,
+                   size_t *lens)
+{
+        char cmd[4300];
+
+        vt_log_close(log);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "bench_log: could not remove '%s'\n", dir);
+        free(data);
+        free(p);
+        free(lens);
+}
+
 /* The burst probe: 64 MiB, twice (the first may pay for allocating blocks), the better. */
 static double disk_burst(const char *dir)
 {
@@ -397,7 +412,7 @@ static void bench_runs(struct vt_log *log)
 /* `bench_log proofs`: only bench_runs(), on a log of about 1M 64-byte entries. */
 static int main_proofs(const char *tmp)
 {
-        char dir[4096], ldir[4200], cmd[4300];
+        char dir[4096], ldir[4200];
         struct vt_log *log = NULL;
         struct vt_diag d = {""};
         uint8_t *data = malloc((size_t)BATCH * 64);
@@ -427,13 +442,7 @@ static int main_proofs(const char *tmp)
                         die("append", &d);
         }
         bench_runs(log);
-        vt_log_close(log);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "bench_log: could not remove '%s'\n", dir);
-        free(data);
-        free(p);
-        free(lens);
+        finish(log, dir, data, p, lens);
         return 0;
 }
 
@@ -662,12 +671,6 @@ int main(int argc, char **argv)
                 bench_report("audit (recompute from entries)",
                              (double)ast.size / (bench_now() - t0), "entries/s", 0, "");
         }
-        vt_log_close(log);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-                fprintf(stderr, "bench_log: could not remove '%s'\n", dir);
-        free(data);
-        free(p);
-        free(lens);
+        finish(log, dir, data, p, lens);
         return 0;
 }
