@@ -173,6 +173,14 @@ static void assert_segment_exact(const char *dir)
         assert_int_equal(size, end);
 }
 
+/* finish_exact(t): both segments exact and the database intact, then the scratch removed. */
+static void finish_exact(struct scratch *t)
+{
+        assert_segment_exact(t->data);
+        assert_integrity(t->data);
+        scratch_free(t);
+}
+
 /* append_file(dir, name, p, n): add bytes to the end of a file behind the store's back. */
 static void append_file(const char *dir, const char *name, const void *p, size_t n)
 {
@@ -1048,6 +1056,15 @@ done:
         return r;
 }
 
+/* reopen_expect(dir, want): open a writer, check it holds generation want (state_of), close it. */
+static void reopen_expect(const char *dir, int want)
+{
+        struct vt_store *s = open_ok(dir, 0);
+
+        assert_int_equal(state_of(s), want);
+        vt_store_close(s);
+}
+
 static void rollback_discards(void **state)
 {
         struct scratch t;
@@ -1070,9 +1087,7 @@ static void rollback_discards(void **state)
         assert_int_equal(commit_gen_from(s, 1, 3, &d), 0);
         assert_int_equal(state_of(s), 3);
         vt_store_close(s);
-        s = open_ok(t.data, 0);
-        assert_int_equal(state_of(s), 3);
-        vt_store_close(s);
+        reopen_expect(t.data, 3);
         assert_integrity(t.data);
         scratch_free(&t);
 }
@@ -1095,9 +1110,7 @@ static void close_without_commit_discards(void **state)
         assert_int_equal(vt_store_begin(s, &d), 0);
         assert_int_equal(put_gen(s, 3, &d), 0);
         vt_store_close(s);
-        s = open_ok(t.data, 0);
-        assert_int_equal(state_of(s), 2);
-        vt_store_close(s);
+        reopen_expect(t.data, 2);
         scratch_free(&t);
 }
 
@@ -1360,9 +1373,7 @@ static void failed_put_poisons_transaction(void **state)
                 vt_buf_release(&b);
         }
         vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        finish_exact(&t);
 }
 
 /*
@@ -1514,9 +1525,7 @@ static void fault_sweep(int mode)
                         else if (got == 2)
                                 saw_new_after_error++;
                 }
-                assert_segment_exact(t.data);
-                assert_integrity(t.data);
-                scratch_free(&t);
+                finish_exact(&t);
         }
         print_message("fault sweep: %d injection points, %d failed commits later found "
                       "committed (sync failed after the commit record was written)\n",
@@ -1679,9 +1688,7 @@ static void kill_mid_transaction(void **state)
         assert_int_equal(commit_gen(s, 2, &d), 0);
         assert_int_equal(state_of(s), 2);
         vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        finish_exact(&t);
 }
 
 static void kill_between_commits(void **state)
@@ -1787,12 +1794,8 @@ static void garbage_past_end_cut_on_open(void **state)
         assert_int_equal(state_of(a), 3);
         vt_store_close(a);
         vt_store_close(s);
-        s = open_ok(t.data, 0);
-        assert_int_equal(state_of(s), 3);
-        vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        reopen_expect(t.data, 3);
+        finish_exact(&t);
 }
 
 /*
@@ -1848,9 +1851,7 @@ static void rollback_cuts_segment(void **state)
         got = state_of(s);
         assert_true(got == 2 || got == 3);
         vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        finish_exact(&t);
 }
 
 /* make_old(dir, version, bundles, lens, n): a schema version 1 or 2 database with n bundles. */
@@ -2135,9 +2136,7 @@ static void upgrade_old_schemas(void **state)
                 s = open_ok(t.data, 0);
                 assert_old_bundles(s, bundles, lens, 3);
                 vt_store_close(s);
-                assert_segment_exact(t.data);
-                assert_integrity(t.data);
-                scratch_free(&t);
+                finish_exact(&t);
         }
         assert_true(k > 5);
 }
@@ -2274,9 +2273,7 @@ static void envelope_round_trip(void **state)
         for (i = 0; i < n; i++)
                 env_is(s, i, lens[i]);
         vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        finish_exact(&t);
 }
 
 /*
@@ -2421,12 +2418,8 @@ static void envelope_segment_faults(void **state)
         assert_int_equal(commit_gen(s, 2, &d), 0);
         assert_int_equal(state_of(s), 2);
         vt_store_close(s);
-        s = open_ok(t.data, 0);
-        assert_int_equal(state_of(s), 2);
-        vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        reopen_expect(t.data, 2);
+        finish_exact(&t);
 }
 
 /*
@@ -2645,9 +2638,7 @@ static void upgrade_schema_4(void **state)
                 env_is(s, i, i % 50 == 7 ? 200000 : 300 + i % 1200);
         env_is(s, n, 700);
         vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        finish_exact(&t);
         /* Under failing I/O: all or nothing. */
         for (k = 0, done = 0; !done; k++) {
                 assert_true(k < 500);
@@ -2672,9 +2663,7 @@ static void upgrade_schema_4(void **state)
                 s = open_ok(t.data, 0);
                 assert_v4_rows(s, 60);
                 vt_store_close(s);
-                assert_segment_exact(t.data);
-                assert_integrity(t.data);
-                scratch_free(&t);
+                finish_exact(&t);
         }
         assert_true(k > 3);
 }
@@ -2834,12 +2823,8 @@ static void parallel_sync_injected_faults(void **state)
         vt_store_close(r);
         vt_store_close(s);
         assert_int_equal(task_count(), base);
-        s = open_ok(t.data, 0);
-        assert_int_equal(state_of(s), 3);
-        vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        reopen_expect(t.data, 3);
+        finish_exact(&t);
 }
 
 /*
@@ -2910,9 +2895,7 @@ static void parallel_sync_real_failures(void **state)
         assert_int_equal(state_of(s), 2);
         env_is(s, 1002, (size_t)1 << 20);
         vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        finish_exact(&t);
 }
 
 /*
@@ -2945,12 +2928,8 @@ static void parallel_sync_many_commits(void **state)
         assert_int_equal(state_of(s), 200);
         assert_int_equal(commit_gen(s, 201, &d), 0);
         vt_store_close(s);
-        s = open_ok(t.data, 0);
-        assert_int_equal(state_of(s), 201);
-        vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        reopen_expect(t.data, 201);
+        finish_exact(&t);
 }
 
 /*
@@ -3004,9 +2983,7 @@ static void parallel_sync_helper_lazy(void **state)
         env_is(s, 1003, (size_t)1 << 20);
         env_is(s, 2, 700);
         vt_store_close(s);
-        assert_segment_exact(t.data);
-        assert_integrity(t.data);
-        scratch_free(&t);
+        finish_exact(&t);
 }
 
 int main(int argc, char **argv)
