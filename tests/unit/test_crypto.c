@@ -15,6 +15,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "vt_test.h"
 #include "veritrail/crypto.h"
@@ -490,6 +491,51 @@ static void key_id_is_sha256_of_spki(void **state)
         }
 }
 
+/*
+ * An Ed25519 key's SPKI is written without OpenSSL's encoder: it must be
+ * the bytes OpenSSL writes (checked on random keys) and RFC 8410 §10.1's
+ * example public key.
+ */
+static void ed25519_spki_matches_openssl(void **state)
+{
+        static const uint8_t rfc8410[44] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+                                            0x03, 0x21, 0x00, 0x19, 0xbf, 0x44, 0x09, 0x69, 0x84,
+                                            0xcd, 0xfe, 0x85, 0x41, 0xba, 0xc1, 0x67, 0xdc, 0x3b,
+                                            0x96, 0xc8, 0x50, 0x86, 0xaa, 0x30, 0xb6, 0xb6, 0xcb,
+                                            0x0c, 0x5c, 0x38, 0xad, 0x70, 0x31, 0x66, 0xe1};
+        struct vt_crypto_key *k;
+        unsigned char *der;
+        struct vt_buf b;
+        EVP_PKEY *pk;
+        int i, len;
+
+        (void)state;
+        assert_int_equal(vt_crypto_key_from_ed25519(rfc8410 + 12, &k), 0);
+        vt_buf_init(&b);
+        assert_int_equal(vt_crypto_key_spki_der(k, &b), 0);
+        assert_int_equal(b.len, sizeof(rfc8410));
+        assert_memory_equal(b.p, rfc8410, sizeof(rfc8410));
+        vt_buf_release(&b);
+        vt_crypto_key_free(k);
+        for (i = 0; i < 20; i++) {
+                k = NULL;
+                assert_int_equal(vt_crypto_key_generate(VT_CRYPTO_KEY_ED25519, &k, NULL), 0);
+                pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL,
+                                                 vt_crypto_key_ed25519_public(k), 32);
+                assert_non_null(pk);
+                der = NULL;
+                assert_true((len = i2d_PUBKEY(pk, &der)) > 0);
+                vt_buf_init(&b);
+                assert_int_equal(vt_crypto_key_spki_der(k, &b), 0);
+                assert_int_equal(b.len, (size_t)len);
+                assert_memory_equal(b.p, der, (size_t)len);
+                vt_buf_release(&b);
+                OPENSSL_free(der);
+                EVP_PKEY_free(pk);
+                vt_crypto_key_free(k);
+        }
+}
+
 static void pem_round_trip(void **state)
 {
         static const uint8_t msg[] = "round trip";
@@ -803,6 +849,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(ed25519_rfc8032_test1),
             cmocka_unit_test(ed25519_from_raw_rejects_bad_points),
             cmocka_unit_test(key_id_is_sha256_of_spki),
+            cmocka_unit_test(ed25519_spki_matches_openssl),
             cmocka_unit_test(pem_round_trip),
             cmocka_unit_test(openssl_keys_load),
             cmocka_unit_test(unsupported_keys_refused),
