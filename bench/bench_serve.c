@@ -25,6 +25,10 @@
  * And how many group commits the closed loop made, and their mean size
  * (the server's /metrics): each commit has a fixed cost.
  *
+ * Last, the server's resident size before and after the runs, against the
+ * entries logged: DESIGN.md §5 wants it flat (<= 64 MiB at 10M entries);
+ * the slope between the two points, extrapolated, says how far it is.
+ *
  * Two runs on one server: one envelope per request (POST /v1/entries, 64
  * connections), then batches of 64 (POST /v1/entries:batch, 16
  * connections; latency is then per request, i.e. per batch).
@@ -251,6 +255,46 @@ static double server_cpu(void)
             sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
                 return -1;
         return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* server_rss(): the server's resident size (VmRSS), bytes; -1 if unknown. */
+static double server_rss(void)
+{
+        char path[64], line[256];
+        double kib = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)server_pid);
+        if ((f = fopen(path, "r")) == NULL)
+                return -1;
+        while (fgets(line, sizeof(line), f) != NULL)
+                if (strncmp(line, "VmRSS:", 6) == 0)
+                        kib = strtod(line + 6, NULL);
+        fclose(f);
+        return kib < 0 ? -1 : kib * 1024;
+}
+
+/*
+ * The server's resident size against the entries it has logged, at two
+ * points of the run (DESIGN.md §5: it must not grow with the log, <= 64
+ * MiB at 10M entries). The slope between them, extrapolated to 10M
+ * entries, shows whether it does.
+ */
+static void report_memory(double rss0, double e0)
+{
+        double rss1 = server_rss(), b, e1;
+
+        if (rss0 < 0 || rss1 < 0 || commits(&b, &e1) != 0)
+                return;
+        printf("server resident size: %.1f MiB with %.0f entries logged, %.1f MiB with %.0f",
+               rss0 / 1048576, e0, rss1 / 1048576, e1);
+        if (e1 > e0) {
+                double slope = (rss1 - rss0) / (e1 - e0);
+                printf(": %.0f bytes per entry logged; at 10M entries about %.0f MiB by that "
+                       "slope (target: does not grow with the log, <= 64 MiB)",
+                       slope, (rss1 + slope * (1e7 - e1)) / 1048576);
+        }
+        printf("\n");
 }
 
 /* self_cpu(): this process's CPU time so far (the load generator's), seconds. */
@@ -656,7 +700,7 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
 
 int main(void)
 {
-        double secs = bench_seconds() * 5, limit;
+        double secs = bench_seconds() * 5, limit, rss0, rss_b, rss_e;
         int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
         const char *conns = getenv("VT_BENCH_CONNS"), *batch = getenv("VT_BENCH_BATCH");
         int nconn = conns ? atoi(conns) : 0;
@@ -691,6 +735,10 @@ int main(void)
                 cleanup();
                 return 1;
         }
+        /* Resident size and entries before the runs (see report_memory). */
+        if (commits(&rss_b, &rss_e) != 0)
+                rss_e = 0;
+        rss0 = server_rss();
         /* Without VT_BENCH_BATCH: one envelope per request, then batches of 64. */
         if (b == 0 || b == 1) {
                 per_req = 1;
@@ -703,6 +751,7 @@ int main(void)
                 if (measure(token, limit, secs, nconn ? nconn : 16, base) == 0)
                         goto fail;
         }
+        report_memory(rss0, rss_e);
         cleanup();
         return 0;
 fail:
