@@ -61,6 +61,7 @@ int main(void)
 {
         const struct vt_crypto_key *gov[1], *builders[1];
         const char *types[] = {SLSA}, *vk[1];
+        struct vt_policy_bundle_verifier *bv = NULL;
         struct vt_crypto_key *kg = NULL, *kb = NULL;
         struct vt_policy_root *root = NULL;
         struct vt_service *s = NULL;
@@ -173,9 +174,30 @@ int main(void)
         t = bench_now() - t0;
         bench_report("bundle parse only", (double)(i < n ? i + 1 : n) / t, "bundles/s", 0, NULL);
 
-        /* Offline verification of the bundles, with the root: two signatures each. */
+        /*
+         * Offline verification of the bundles, with the root: two signatures
+         * each. First by one verifier that checks them all (its log key read
+         * once: a monitor's or an operator's way), then one call per bundle
+         * (vt_policy_bundle_verify: the key read for each, as `veritrail proof
+         * verify` does once per bundle file).
+         */
         vk[0] = vt_service_vkey(s);
         vt_buf_init(&rep);
+        if (vt_policy_bundle_verifier_new(vk, 1, root, &bv, &d) != 0)
+                die("bundle verifier", &d);
+        t0 = bench_now();
+        for (i = 0; i < n; i++) {
+                rep.len = 0;
+                if (vt_policy_bundle_verifier_check(bv, bundles[i].p, bundles[i].len, &rep, &d) !=
+                    0)
+                        die("bundle verify", &d);
+                if (bench_now() - t0 > bench_seconds())
+                        break;
+        }
+        t = bench_now() - t0;
+        vt_policy_bundle_verifier_free(bv);
+        bench_report("bundle verify (checkpoint + envelope)", (double)(i < n ? i + 1 : n) / t,
+                     "bundles/s", one / 2, "2 Ed25519 verify, 1 core");
         t0 = bench_now();
         for (i = 0; i < n; i++) {
                 rep.len = 0;
@@ -186,8 +208,9 @@ int main(void)
                         break;
         }
         t = bench_now() - t0;
-        bench_report("bundle verify (checkpoint + envelope)", (double)(i < n ? i + 1 : n) / t,
-                     "bundles/s", one / 2, "2 Ed25519 verify, 1 core");
+        bench_report("  one call per bundle (log key read each time)",
+                     (double)(i < n ? i + 1 : n) / t, "bundles/s", one / 2,
+                     "2 Ed25519 verify, 1 core");
 
         vt_buf_release(&rep);
         vt_service_close(s);

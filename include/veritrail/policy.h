@@ -321,4 +321,29 @@ int vt_policy_bundle_verify(const uint8_t *p, size_t n, const char *const *log_v
                             const struct vt_policy_root *root, struct vt_buf *report,
                             struct vt_diag *d) VT_WARN_UNUSED;
 
+/*
+ * A verifier of many bundles: vt_policy_bundle_verify() with the log keys
+ * parsed once (reading a key checks that it is a point of the curve's main
+ * subgroup, about half a signature check; a monitor or an operator checking
+ * thousands of bundles pays it once).
+ *
+ * vt_policy_bundle_verifier_new(log_vkeys, nvkeys, root, out, d): parse the
+ * keys (VT_EINVAL naming the one that does not parse, or for none; VT_ENOMEM)
+ * and keep root, which the caller keeps alive and unchanged while *out is
+ * used. vt_policy_bundle_verifier_check(v, p, n, report, d): exactly what
+ * vt_policy_bundle_verify(p, n, ...) returns and reports with those keys and
+ * root. The verifier is only read after new: several threads may check
+ * bundles with one verifier at once. vt_policy_bundle_verifier_free(v): v may
+ * be NULL.
+ */
+struct vt_policy_bundle_verifier;
+int vt_policy_bundle_verifier_new(const char *const *log_vkeys, size_t nvkeys,
+                                  const struct vt_policy_root *root,
+                                  struct vt_policy_bundle_verifier **out,
+                                  struct vt_diag *d) VT_WARN_UNUSED;
+int vt_policy_bundle_verifier_check(const struct vt_policy_bundle_verifier *v, const uint8_t *p,
+                                    size_t n, struct vt_buf *report,
+                                    struct vt_diag *d) VT_WARN_UNUSED;
+void vt_policy_bundle_verifier_free(struct vt_policy_bundle_verifier *v);
+
 #endif

@@ -233,41 +233,76 @@ static int bv_attestation(const struct vt_encoding_attestation *a,
         return bv_statement(&a->envelope, root, about, d);
 }
 
-/* see policy.h */
-int vt_policy_bundle_verify(const uint8_t *p, size_t n, const char *const *log_vkeys, size_t nvkeys,
-                            const struct vt_policy_root *root, struct vt_buf *report,
-                            struct vt_diag *d)
-{
-        struct vt_encoding_note_verifier **vs = NULL;
-        struct vt_encoding_bundle b;
-        struct bv_cache cache;
-        struct bv_about about;
-        struct vt_diag ad;
-        size_t i, nvs = 0;
-        int err, first = 0, rep_err = 0;
+/* The log keys and root of a verifier of many bundles (policy.h). */
+struct vt_policy_bundle_verifier {
+        struct vt_encoding_note_verifier **vs;
+        size_t nvs;
+        const struct vt_policy_root *root;
+};
 
-        vt_encoding_bundle_init(&b);
-        memset(&cache, 0, sizeof(cache));
+/* see policy.h */
+void vt_policy_bundle_verifier_free(struct vt_policy_bundle_verifier *v)
+{
+        size_t i;
+
+        if (v == NULL)
+                return;
+        for (i = 0; i < v->nvs; i++)
+                vt_encoding_note_verifier_free(v->vs[i]);
+        free(v->vs);
+        free(v);
+}
+
+/* see policy.h */
+int vt_policy_bundle_verifier_new(const char *const *log_vkeys, size_t nvkeys,
+                                  const struct vt_policy_root *root,
+                                  struct vt_policy_bundle_verifier **out, struct vt_diag *d)
+{
+        struct vt_policy_bundle_verifier *v;
+        int err;
+
         if (nvkeys == 0 || log_vkeys == NULL) {
                 vt_diag_set(d, "no log verifier key given");
                 return VT_EINVAL;
         }
-        if ((vs = calloc(nvkeys, sizeof(*vs))) == NULL)
+        if ((v = calloc(1, sizeof(*v))) == NULL ||
+            (v->vs = calloc(nvkeys, sizeof(*v->vs))) == NULL) {
+                free(v);
                 return VT_ENOMEM;
-        for (nvs = 0; nvs < nvkeys; nvs++) {
-                if ((err = vt_encoding_note_verifier_parse(log_vkeys[nvs], strlen(log_vkeys[nvs]),
-                                                           &vs[nvs], d)) != 0) {
-                        vt_diag_prefix(d, "log key %zu", nvs + 1);
-                        err = err == VT_ENOMEM ? err : VT_EINVAL;
-                        goto out;
+        }
+        v->root = root;
+        for (v->nvs = 0; v->nvs < nvkeys; v->nvs++) {
+                if ((err = vt_encoding_note_verifier_parse(
+                         log_vkeys[v->nvs], strlen(log_vkeys[v->nvs]), &v->vs[v->nvs], d)) != 0) {
+                        vt_diag_prefix(d, "log key %zu", v->nvs + 1);
+                        vt_policy_bundle_verifier_free(v);
+                        return err == VT_ENOMEM ? err : VT_EINVAL;
                 }
         }
+        *out = v;
+        return 0;
+}
+
+/* see policy.h */
+int vt_policy_bundle_verifier_check(const struct vt_policy_bundle_verifier *v, const uint8_t *p,
+                                    size_t n, struct vt_buf *report, struct vt_diag *d)
+{
+        const struct vt_policy_root *root = v->root;
+        struct vt_encoding_bundle b;
+        struct bv_cache cache;
+        struct bv_about about;
+        struct vt_diag ad;
+        size_t i;
+        int err, first = 0, rep_err = 0;
+
+        vt_encoding_bundle_init(&b);
+        memset(&cache, 0, sizeof(cache));
         if ((err = vt_encoding_bundle_parse(p, n, &b, d)) != 0)
                 goto out;
         for (i = 0; i < b.n; i++) {
                 memset(&about, 0, sizeof(about));
                 ad.msg[0] = '\0';
-                err = bv_attestation(&b.atts[i], vs, nvs, root, &cache, &about, &ad);
+                err = bv_attestation(&b.atts[i], v->vs, v->nvs, root, &cache, &about, &ad);
                 if (err != 0) {
                         if (ad.msg[0] == '\0')
                                 snprintf(ad.msg, sizeof(ad.msg), "%s", vt_strerror(err));
@@ -310,10 +345,22 @@ int vt_policy_bundle_verify(const uint8_t *p, size_t n, const char *const *log_v
         if (err == 0 && rep_err != 0)
                 err = VT_ENOMEM;
 out:
-        for (i = 0; i < nvs; i++)
-                vt_encoding_note_verifier_free(vs[i]);
-        free(vs);
         free(cache.note);
         vt_encoding_bundle_release(&b);
+        return err;
+}
+
+/* see policy.h */
+int vt_policy_bundle_verify(const uint8_t *p, size_t n, const char *const *log_vkeys, size_t nvkeys,
+                            const struct vt_policy_root *root, struct vt_buf *report,
+                            struct vt_diag *d)
+{
+        struct vt_policy_bundle_verifier *v = NULL;
+        int err;
+
+        if ((err = vt_policy_bundle_verifier_new(log_vkeys, nvkeys, root, &v, d)) != 0)
+                return err;
+        err = vt_policy_bundle_verifier_check(v, p, n, report, d);
+        vt_policy_bundle_verifier_free(v);
         return err;
 }

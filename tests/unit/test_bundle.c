@@ -20,6 +20,7 @@
  */
 #include "vt_test.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include "veritrail/crypto.h"
@@ -1006,6 +1007,131 @@ static void verify_with_root(void **state)
         vt_buf_release(&b);
 }
 
+/* ---- a verifier of many bundles ---- */
+
+#define NKIND    6 /* OK .. OTHER_ENTRY */
+#define VTHREADS 4
+
+struct vcase {
+        struct vt_buf b;
+        int code;
+        char msg[VT_DIAG_MAX];
+        struct vt_buf rep;
+};
+
+struct vrun {
+        const struct vt_policy_bundle_verifier *v;
+        struct vcase *cs;
+        int bad; /* results that differed from the one-shot's */
+};
+
+/* Check every case 20 times with v, counting any result unlike the one-shot call's. */
+static void *vrun_thread(void *arg)
+{
+        struct vrun *r = arg;
+        struct vt_buf rep;
+        struct vt_diag d;
+        int round, k;
+
+        vt_buf_init(&rep);
+        for (round = 0; round < 20; round++)
+                for (k = 0; k < NKIND; k++) {
+                        struct vcase *c = &r->cs[(k + round) % NKIND];
+
+                        rep.len = 0;
+                        d.msg[0] = '\0';
+                        if (vt_policy_bundle_verifier_check(r->v, c->b.p, c->b.len, &rep, &d) !=
+                                c->code ||
+                            strcmp(d.msg, c->msg) != 0 || rep.len != c->rep.len ||
+                            memcmp(rep.p, c->rep.p, rep.len) != 0)
+                                r->bad++;
+                }
+        vt_buf_release(&rep);
+        return NULL;
+}
+
+/*
+ * One verifier, kept, gives every bundle (good, and spoiled each way) the
+ * code, diagnostic and report of the one-shot call, in any order, with or
+ * without a root, and from several threads at once.
+ */
+static void verifier_reused(void **state)
+{
+        struct fix *f = *state;
+        const struct vt_crypto_key *gov[] = {kg}, *builders[] = {kb};
+        const char *slsa[] = {SLSA}, *vk[] = {vt_log_vkey(f->log)};
+        struct vt_policy_bundle_verifier *v = NULL;
+        struct vt_policy_root *r = NULL;
+        struct vcase cs[NKIND];
+        struct vrun runs[VTHREADS];
+        pthread_t th[VTHREADS];
+        struct vt_diag d = {""};
+        int k, i, pass;
+
+        /* A root whose builder may sign SLSA only: entry 4 (a review) is denied. */
+        assert_int_equal(vt_policy_root_new(gov, 1, 1, vt_util_unix_time() + 86400, &r, &d), 0);
+        assert_int_equal(vt_policy_root_set_role(r, "builder", builders, 1, 1, slsa, 1, &d), 0);
+        assert_int_equal(vt_policy_root_sign(r, kg, NULL, &d), 0);
+        for (pass = 0; pass < 2; pass++) {
+                const struct vt_policy_root *root = pass == 0 ? NULL : r;
+
+                for (k = 0; k < NKIND; k++) {
+                        make_bundle(f, 1, (enum spoil)k, NULL, &cs[k].b);
+                        vt_buf_init(&cs[k].rep);
+                        d.msg[0] = '\0';
+                        cs[k].code = vt_policy_bundle_verify(cs[k].b.p, cs[k].b.len, vk, 1, root,
+                                                             &cs[k].rep, &d);
+                        snprintf(cs[k].msg, sizeof(cs[k].msg), "%s", d.msg);
+                        /* Only the good bundle without a root passes. */
+                        assert_int_equal(cs[k].code == 0, k == OK && root == NULL);
+                }
+                /* The root is applied, or said not to be. */
+                assert_non_null(strstr((char *)cs[OK].rep.p,
+                                       root == NULL ? "envelope signatures not checked (no root)"
+                                                    : "authorized by role 'builder'"));
+                if (root != NULL)
+                        assert_non_null(strstr(cs[OK].msg, "attestation 5: authorization"));
+                assert_int_equal(vt_policy_bundle_verifier_new(vk, 1, root, &v, &d), 0);
+                for (i = 0; i < VTHREADS; i++) {
+                        runs[i].v = v;
+                        runs[i].cs = cs;
+                        runs[i].bad = 0;
+                }
+                vrun_thread(&runs[0]); /* one thread first, then several at once */
+                assert_int_equal(runs[0].bad, 0);
+                for (i = 0; i < VTHREADS; i++)
+                        assert_int_equal(pthread_create(&th[i], NULL, vrun_thread, &runs[i]), 0);
+                for (i = 0; i < VTHREADS; i++) {
+                        pthread_join(th[i], NULL);
+                        assert_int_equal(runs[i].bad, 0);
+                }
+                vt_policy_bundle_verifier_free(v);
+                v = NULL;
+                for (k = 0; k < NKIND; k++) {
+                        vt_buf_release(&cs[k].b);
+                        vt_buf_release(&cs[k].rep);
+                }
+        }
+        vt_policy_root_free(r);
+}
+
+/* A verifier's keys: none, or one that does not parse, are refused when it is made. */
+static void verifier_bad_keys(void **state)
+{
+        const char *bad[] = {"not a key"};
+        struct vt_policy_bundle_verifier *v = (struct vt_policy_bundle_verifier *)&v;
+        struct vt_diag d = {""};
+
+        (void)state;
+        assert_int_equal(vt_policy_bundle_verifier_new(NULL, 0, NULL, &v, &d), VT_EINVAL);
+        assert_non_null(strstr(d.msg, "no log verifier key"));
+        assert_int_equal(vt_policy_bundle_verifier_new(bad, 1, NULL, &v, &d), VT_EINVAL);
+        assert_non_null(strstr(d.msg, "log key 1"));
+        /* Untouched on failure. */
+        assert_ptr_equal(v, (struct vt_policy_bundle_verifier *)&v);
+        vt_policy_bundle_verifier_free(NULL);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -1029,6 +1155,8 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(verify_forged_checkpoint, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_malformed, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_with_root, fix_setup, fix_teardown),
+            cmocka_unit_test_setup_teardown(verifier_reused, fix_setup, fix_teardown),
+            cmocka_unit_test(verifier_bad_keys),
         };
 
         if (argc > 1)
