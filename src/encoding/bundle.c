@@ -297,56 +297,94 @@ void vt_encoding_bundle_release(struct vt_encoding_bundle *b)
         vt_encoding_bundle_init(b);
 }
 
-/* Parse attestations[i] (object o) into a (empty). */
-static int attestation_parse(json_t *o, size_t i, struct vt_encoding_attestation *a,
+/*
+ * The decoded string v: its own bytes when it has no escape, else decoded
+ * into tmp. 0 or VT_ENOMEM.
+ */
+static int bundle_str(const struct vt_encoding_int_jval *v, struct vt_buf *tmp, const char **s,
+                      size_t *n)
+{
+        if (!v->esc) {
+                *s = (const char *)v->p;
+                *n = v->n;
+                return 0;
+        }
+        if (vt_encoding_int_jscan_str(v, tmp) != 0)
+                return VT_ENOMEM;
+        *s = (const char *)tmp->p;
+        *n = tmp->len;
+        return 0;
+}
+
+/* Whether the key k is lit, compared decoded. */
+static int bundle_key(const struct vt_encoding_int_jval *k, const char *lit)
+{
+        size_t n = strlen(lit);
+
+        if (!k->esc)
+                return k->n == n && memcmp(k->p, lit, n) == 0;
+        return vt_encoding_int_jscan_key_is(k, lit);
+}
+
+/*
+ * Parse attestations[i] (the value o of a document jscan.c checked) into a
+ * (empty). The envelope is read in place by the DSSE parser, with all its
+ * rules; the entry and proof strings are decoded into tmp only when they hold
+ * an escape.
+ */
+static int attestation_parse(const struct vt_encoding_int_jval *o, size_t i,
+                             struct vt_encoding_attestation *a, struct vt_buf *tmp,
                              struct vt_diag *d)
 {
-        json_t *env, *entry, *proof;
+        struct vt_encoding_int_jval k, v, env = {0}, entry = {0}, proof = {0}; /* kind 0: absent */
+        struct vt_encoding_int_jiter it;
         struct vt_buf b;
         const char *s;
-        size_t n;
+        size_t n, members = 0;
         int err;
 
-        if (!json_is_object(o)) {
+        if (o->kind != '{') {
                 vt_diag_set(d, "bundle: attestations[%zu] is not an object", i);
                 return VT_EMALFORMED;
         }
-        env = json_object_get(o, "envelope");
-        entry = json_object_get(o, "entry");
-        proof = json_object_get(o, "proof");
-        if (json_object_size(o) != 3 || env == NULL || entry == NULL || proof == NULL) {
+        /* jscan.c refused duplicate keys: each member is found once at most. */
+        vt_encoding_int_jscan_iter(o, &it);
+        while (vt_encoding_int_jscan_next(&it, &k, &v)) {
+                members++;
+                if (bundle_key(&k, "envelope"))
+                        env = v;
+                else if (bundle_key(&k, "entry"))
+                        entry = v;
+                else if (bundle_key(&k, "proof"))
+                        proof = v;
+        }
+        if (members != 3 || env.kind == 0 || entry.kind == 0 || proof.kind == 0) {
                 vt_diag_set(d, "bundle: attestations[%zu] wants exactly entry, envelope and proof",
                             i);
                 return VT_EMALFORMED;
         }
-        /* The envelope: back to bytes, then the DSSE parser with all its rules. */
-        if (!json_is_object(env)) {
+        /* The envelope: its bytes as they stand, to the DSSE parser with all its rules. */
+        if (env.kind != '{') {
                 vt_diag_set(d, "bundle: attestations[%zu].envelope is not an object", i);
                 return VT_EMALFORMED;
         }
-        vt_buf_init(&b);
-        if ((err = vt_encoding_json_dump(env, JSON_COMPACT, &b)) != 0) {
-                vt_buf_release(&b);
-                return err;
-        }
-        err = vt_encoding_dsse_parse(b.p, b.len, &a->envelope, d);
-        vt_buf_release(&b);
-        if (err != 0) {
+        if ((err = vt_encoding_dsse_parse(env.p, env.n, &a->envelope, d)) != 0) {
                 vt_diag_prefix(d, "bundle: attestations[%zu].envelope", i);
                 return err;
         }
         /* The entry: base64 of a parseable entry. */
-        if (!json_is_string(entry)) {
+        if (entry.kind != '"') {
                 vt_diag_set(d, "bundle: attestations[%zu].entry is not a string", i);
                 return VT_EMALFORMED;
         }
-        s = json_string_value(entry);
-        n = json_string_length(entry);
+        if ((err = bundle_str(&entry, tmp, &s, &n)) != 0)
+                return err;
         if (n > 4 * ((VT_ENCODING_ENTRY_MAX + 2) / 3)) {
                 vt_diag_set(d, "bundle: attestations[%zu].entry is longer than %d bytes", i,
                             VT_ENCODING_ENTRY_MAX);
                 return VT_ETOOBIG;
         }
+        vt_buf_init(&b);
         if ((err = vt_encoding_base64_decode_buf(s, n, &b)) != 0) {
                 vt_buf_release(&b);
                 return vt_encoding_int_b64_fail(err, d, "bundle: attestations[%zu].entry", i);
@@ -359,44 +397,73 @@ static int attestation_parse(json_t *o, size_t i, struct vt_encoding_attestation
         a->entry = b.p; /* the buffer's memory becomes the entry */
         a->entry_len = b.len;
         /* The proof. */
-        if (!json_is_string(proof)) {
+        if (proof.kind != '"') {
                 vt_diag_set(d, "bundle: attestations[%zu].proof is not a string", i);
                 return VT_EMALFORMED;
         }
-        if ((err = vt_encoding_tlog_proof_parse((const uint8_t *)json_string_value(proof),
-                                                json_string_length(proof), &a->proof, d)) != 0) {
+        if ((err = bundle_str(&proof, tmp, &s, &n)) != 0)
+                return err;
+        if ((err = vt_encoding_tlog_proof_parse((const uint8_t *)s, n, &a->proof, d)) != 0) {
                 vt_diag_prefix(d, "bundle: attestations[%zu].proof", i);
                 return err;
         }
         return 0;
 }
 
-/* see encoding.h */
+/*
+ * see encoding.h. The bundle is checked whole by jscan.c (the rules of
+ * vt_encoding_json_parse(), without a tree), then read in place: the
+ * envelopes go to the DSSE parser as the bytes they are in the bundle,
+ * instead of a jansson tree dumped back to text (which cost as much as half
+ * a signature check per attestation).
+ */
 int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bundle *out,
                              struct vt_diag *d)
 {
+        struct vt_encoding_int_jval root, k, v, atts = {0}, mt = {0}; /* kind 0: absent */
+        struct vt_encoding_int_jiter it;
         struct vt_encoding_bundle b;
-        json_t *root = NULL, *atts, *mt;
-        size_t i, cnt;
+        struct vt_buf tmp;
+        const char *s;
+        size_t i, cnt, sn, members = 0;
         int err;
 
         vt_encoding_bundle_init(&b);
-        err = vt_encoding_int_json_object(p, n, VT_ENCODING_BUNDLE_MAX, "bundle", &root, d);
-        if (err != 0)
-                return err;
+        vt_buf_init(&tmp);
+        if (n > VT_ENCODING_BUNDLE_MAX) {
+                vt_diag_set(d, "bundle: %zu bytes, more than %zu", n,
+                            (size_t)VT_ENCODING_BUNDLE_MAX);
+                return VT_ETOOBIG;
+        }
+        if ((err = vt_encoding_int_jscan_check(p, n, VT_ENCODING_BUNDLE_MAX, d)) != 0) {
+                vt_diag_prefix(d, "bundle");
+                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
+        }
+        vt_encoding_int_jscan_root(p, n, &root);
+        if (root.kind != '{') {
+                vt_diag_set(d, "bundle: not a JSON object");
+                return VT_EMALFORMED;
+        }
         err = VT_EMALFORMED;
-        atts = json_object_get(root, "attestations");
-        mt = json_object_get(root, "mediaType");
-        if (json_object_size(root) != 2 || atts == NULL || mt == NULL) {
+        vt_encoding_int_jscan_iter(&root, &it);
+        while (vt_encoding_int_jscan_next(&it, &k, &v)) {
+                members++;
+                if (bundle_key(&k, "attestations"))
+                        atts = v;
+                else if (bundle_key(&k, "mediaType"))
+                        mt = v;
+        }
+        if (members != 2 || atts.kind == 0 || mt.kind == 0) {
                 vt_diag_set(d, "bundle: wants exactly attestations and mediaType");
                 goto out;
         }
-        if (!json_is_string(mt) ||
-            strcmp(json_string_value(mt), VT_ENCODING_BUNDLE_MEDIA_TYPE) != 0) {
+        if (mt.kind != '"' || bundle_str(&mt, &tmp, &s, &sn) != 0 ||
+            sn != sizeof(VT_ENCODING_BUNDLE_MEDIA_TYPE) - 1 ||
+            memcmp(s, VT_ENCODING_BUNDLE_MEDIA_TYPE, sn) != 0) {
                 vt_diag_set(d, "bundle: mediaType is not '%s'", VT_ENCODING_BUNDLE_MEDIA_TYPE);
                 goto out;
         }
-        if (!json_is_array(atts) || (cnt = json_array_size(atts)) == 0) {
+        if (atts.kind != '[' || (cnt = vt_encoding_int_jscan_count(&atts)) == 0) {
                 vt_diag_set(d, "bundle: attestations is not a non-empty array");
                 goto out;
         }
@@ -410,12 +477,13 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
                 err = VT_ENOMEM;
                 goto out;
         }
-        for (i = 0; i < cnt; i++) {
+        vt_encoding_int_jscan_iter(&atts, &it);
+        for (i = 0; i < cnt && vt_encoding_int_jscan_next(&it, NULL, &v); i++) {
                 vt_encoding_dsse_init(&b.atts[i].envelope);
                 vt_encoding_entry_init(&b.atts[i].parsed);
                 vt_encoding_tlog_proof_init(&b.atts[i].proof);
                 b.n = i + 1; /* so release frees what was parsed */
-                if ((err = attestation_parse(json_array_get(atts, i), i, &b.atts[i], d)) != 0)
+                if ((err = attestation_parse(&v, i, &b.atts[i], &tmp, d)) != 0)
                         goto out;
         }
         *out = b;
@@ -423,7 +491,7 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
         err = 0;
 out:
         vt_encoding_bundle_release(&b);
-        json_decref(root);
+        vt_buf_release(&tmp);
         return err;
 }
 

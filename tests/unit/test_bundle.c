@@ -1007,6 +1007,80 @@ static void verify_with_root(void **state)
         vt_buf_release(&b);
 }
 
+/* Replace the first occurrence of from in b by to (the test's own edits of a bundle). */
+static void edit(struct vt_buf *b, const char *from, const char *to)
+{
+        struct vt_buf c;
+        const char *p = strstr((const char *)b->p, from);
+
+        assert_non_null(p);
+        vt_buf_init(&c);
+        assert_int_equal(vt_buf_append(&c, b->p, (size_t)(p - (const char *)b->p)), 0);
+        assert_int_equal(vt_buf_puts(&c, to), 0);
+        assert_int_equal(vt_buf_puts(&c, p + strlen(from)), 0);
+        vt_buf_release(b);
+        *b = c;
+}
+
+/*
+ * The bundle is read in place (jscan.c), not through a jansson tree: keys and
+ * strings are compared decoded, the envelope is parsed from the bytes it has
+ * in the bundle (white space and all), and every shape rule still holds.
+ */
+static void verify_read_in_place(void **state)
+{
+        struct fix *f = *state;
+        struct vt_diag d = {""};
+        struct vt_buf b;
+
+        make_bundle(f, 99, OK, NULL, &b);
+        edit(&b, "\"mediaType\":\"application", "\"m\\u0065diaType\" : \"\\u0061pplication");
+        edit(&b, "\"envelope\":{", "\"envelop\\u0065\":\n {\t");
+        edit(&b, "\"entry\":\"", "\"\\u0065ntry\":\"");
+        if (verify(f, &b, NULL, NULL, &d) != 0)
+                fail_msg("verify: %s", d.msg);
+        vt_buf_release(&b);
+        /* A fourth member of an attestation. */
+        make_bundle(f, 99, OK, NULL, &b);
+        edit(&b, "{\"entry\":", "{\"x\":[1,{}],\"entry\":");
+        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
+        assert_non_null(strstr(d.msg, "attestations[0] wants exactly entry, envelope and proof"));
+        vt_buf_release(&b);
+        /* A proof that is not a string; an envelope that is not an object. */
+        make_bundle(f, 99, OK, NULL, &b);
+        edit(&b, "\"proof\":\"", "\"proof\":[\"");
+        edit(&b, "\"},{\"entry\"", "\"]},{\"entry\"");
+        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
+        assert_non_null(strstr(d.msg, "attestations[0].proof is not a string"));
+        vt_buf_release(&b);
+        make_bundle(f, 99, OK, NULL, &b);
+        edit(&b, "\"envelope\":{", "\"envelope\":[{");
+        edit(&b, "},\"proof\"", "}],\"proof\"");
+        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
+        assert_non_null(strstr(d.msg, "attestations[0].envelope is not an object"));
+        vt_buf_release(&b);
+        /* An attestation that is not an object; a mediaType that is not a string. */
+        make_bundle(f, 99, OK, NULL, &b);
+        edit(&b, "[{\"entry\"", "[7,{\"entry\"");
+        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
+        assert_non_null(strstr(d.msg, "attestations[0] is not an object"));
+        vt_buf_release(&b);
+        make_bundle(f, 99, OK, NULL, &b);
+        edit(&b, "\"mediaType\":\"", "\"mediaType\":[\"");
+        edit(&b, "version=1\"}", "version=1\"]}");
+        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
+        assert_non_null(strstr(d.msg, "mediaType is not"));
+        vt_buf_release(&b);
+        /* Not an object; too many bytes. */
+        b.p = (uint8_t *)"[1]";
+        b.len = 3;
+        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
+        assert_string_equal(d.msg, "bundle: not a JSON object");
+        assert_int_equal(
+            vt_encoding_bundle_parse(b.p, (size_t)VT_ENCODING_BUNDLE_MAX + 1, NULL, &d),
+            VT_ETOOBIG);
+}
+
 /* ---- a verifier of many bundles ---- */
 
 #define NKIND    6 /* OK .. OTHER_ENTRY */
@@ -1155,6 +1229,7 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(verify_forged_checkpoint, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_malformed, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verify_with_root, fix_setup, fix_teardown),
+            cmocka_unit_test_setup_teardown(verify_read_in_place, fix_setup, fix_teardown),
             cmocka_unit_test_setup_teardown(verifier_reused, fix_setup, fix_teardown),
             cmocka_unit_test(verifier_bad_keys),
         };
