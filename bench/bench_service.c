@@ -4,7 +4,9 @@
  * registration check with one Ed25519 verification each on the service's
  * workers, entry, idempotency filter, group commit by the committer with
  * envelope and subject rows, bundle), durable (SQLite WAL,
- * synchronous=FULL); and offline bundle verification (policy.h) per second.
+ * synchronous=FULL); and offline bundle verification (policy.h) per second:
+ * by one verifier for all bundles (its log key read once), then one
+ * vt_policy_bundle_verify() call per bundle (the key read each time).
  *
  * Limits measured in the same run: Ed25519 verifications per second on one
  * core (libsodium, through vt_crypto_key_verify), times the cores used
