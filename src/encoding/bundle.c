@@ -420,12 +420,13 @@ static int attestation_parse(const struct vt_encoding_int_jval *o, size_t i,
 int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bundle *out,
                              struct vt_diag *d)
 {
-        struct vt_encoding_int_jval root, k, v, atts = {0}, mt = {0}; /* kind 0: absent */
-        struct vt_encoding_int_jiter it;
+        struct vt_encoding_int_jval k, v, mt = {0}, *el = NULL; /* kind 0: absent */
+        struct vt_encoding_int_jiter it, in;
         struct vt_encoding_bundle b;
         struct vt_buf tmp;
         const char *s;
-        size_t i, cnt, sn, members = 0;
+        size_t i, cnt = 0, cap = 0, sn, members = 0;
+        char atts = 0; /* the kind of attestations, 0 when absent */
         int err;
 
         vt_encoding_bundle_init(&b);
@@ -439,21 +440,49 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
                 vt_diag_prefix(d, "bundle");
                 return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
         }
-        vt_encoding_int_jscan_root(p, n, &root);
-        if (root.kind != '{') {
+        if (vt_encoding_int_jscan_root_iter(p, n, &it) != '{') {
                 vt_diag_set(d, "bundle: not a JSON object");
                 return VT_EMALFORMED;
         }
-        err = VT_EMALFORMED;
-        vt_encoding_int_jscan_iter(&root, &it);
-        while (vt_encoding_int_jscan_next(&it, &k, &v)) {
+        /*
+         * One pass: the attestations are noted where they stand (at most one
+         * past the limit: the rest are only counted), everything else is
+         * skipped; the rules are then checked in their order.
+         */
+        while (vt_encoding_int_jscan_next_open(&it, &k, &v)) {
                 members++;
-                if (bundle_key(&k, "attestations"))
-                        atts = v;
-                else if (bundle_key(&k, "mediaType"))
+                if (bundle_key(&k, "attestations")) {
+                        atts = v.kind;
+                        if (v.kind != '[')
+                                goto skip;
+                        vt_encoding_int_jscan_enter(&it, &in);
+                        while (vt_encoding_int_jscan_next(&in, NULL, &v)) {
+                                if (cnt <= VT_ENCODING_BUNDLE_ATTESTATIONS_MAX && cnt == cap) {
+                                        struct vt_encoding_int_jval *t;
+
+                                        cap = cap ? 2 * cap : 16;
+                                        if ((t = vt_util_reallocarray(el, cap, sizeof(*el))) ==
+                                            NULL) {
+                                                err = VT_ENOMEM;
+                                                goto out;
+                                        }
+                                        el = t;
+                                }
+                                if (cnt <= VT_ENCODING_BUNDLE_ATTESTATIONS_MAX)
+                                        el[cnt] = v;
+                                cnt++;
+                        }
+                        vt_encoding_int_jscan_leave(&it, &in);
+                        continue;
+                }
+                if (bundle_key(&k, "mediaType"))
                         mt = v;
+        skip:
+                if (v.kind == '{' || v.kind == '[')
+                        vt_encoding_int_jscan_skip(&it);
         }
-        if (members != 2 || atts.kind == 0 || mt.kind == 0) {
+        err = VT_EMALFORMED;
+        if (members != 2 || atts == 0 || mt.kind == 0) {
                 vt_diag_set(d, "bundle: wants exactly attestations and mediaType");
                 goto out;
         }
@@ -463,7 +492,7 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
                 vt_diag_set(d, "bundle: mediaType is not '%s'", VT_ENCODING_BUNDLE_MEDIA_TYPE);
                 goto out;
         }
-        if (atts.kind != '[' || (cnt = vt_encoding_int_jscan_count(&atts)) == 0) {
+        if (atts != '[' || cnt == 0) {
                 vt_diag_set(d, "bundle: attestations is not a non-empty array");
                 goto out;
         }
@@ -477,13 +506,12 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
                 err = VT_ENOMEM;
                 goto out;
         }
-        vt_encoding_int_jscan_iter(&atts, &it);
-        for (i = 0; i < cnt && vt_encoding_int_jscan_next(&it, NULL, &v); i++) {
+        for (i = 0; i < cnt; i++) {
                 vt_encoding_dsse_init(&b.atts[i].envelope);
                 vt_encoding_entry_init(&b.atts[i].parsed);
                 vt_encoding_tlog_proof_init(&b.atts[i].proof);
                 b.n = i + 1; /* so release frees what was parsed */
-                if ((err = attestation_parse(&v, i, &b.atts[i], &tmp, d)) != 0)
+                if ((err = attestation_parse(&el[i], i, &b.atts[i], &tmp, d)) != 0)
                         goto out;
         }
         *out = b;
@@ -492,6 +520,7 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
 out:
         vt_encoding_bundle_release(&b);
         vt_buf_release(&tmp);
+        free(el);
         return err;
 }
 

@@ -102,42 +102,78 @@ int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *
                            out);
 }
 
-/* A member of a JSON object that must be a string; sets *s and *n. */
-static int entry_string(json_t *o, const char *key, const char *where, const char **s, size_t *n,
-                        struct vt_diag *d)
-{
-        json_t *v = json_object_get(o, key);
+/*
+ * The entry is checked whole by jscan.c (the rules of
+ * vt_encoding_json_parse(), without a tree) and read in place; strings are
+ * decoded into a scratch buffer only when they hold an escape.
+ */
 
-        if (v == NULL) {
+/* Whether the key k is lit, compared decoded. */
+static int ent_key(const struct vt_encoding_int_jval *k, const char *lit)
+{
+        size_t n = strlen(lit);
+
+        if (!k->esc)
+                return k->n == n && memcmp(k->p, lit, n) == 0;
+        return vt_encoding_int_jscan_key_is(k, lit);
+}
+
+/*
+ * The member key of an object, value v (kind 0: absent), that must be a
+ * string: its decoded bytes in *s, *n (in tmp when it has an escape).
+ */
+static int entry_string(const struct vt_encoding_int_jval *v, const char *key, const char *where,
+                        struct vt_buf *tmp, const char **s, size_t *n, struct vt_diag *d)
+{
+        if (v->kind == 0) {
                 vt_diag_set(d, "entry: %s%s is missing", where, key);
                 return VT_EMALFORMED;
         }
-        if (!json_is_string(v)) {
+        if (v->kind != '"') {
                 vt_diag_set(d, "entry: %s%s is not a string", where, key);
                 return VT_EMALFORMED;
         }
-        *s = json_string_value(v);
-        *n = json_string_length(v);
+        if (!v->esc) {
+                *s = (const char *)v->p;
+                *n = v->n;
+                return 0;
+        }
+        if (vt_encoding_int_jscan_str(v, tmp) != 0)
+                return VT_ENOMEM;
+        *s = (const char *)tmp->p;
+        *n = tmp->len;
         return 0;
 }
 
-/* Parse signatures[i] into sig. */
-static int entry_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *sig, struct vt_diag *d)
+/* Parse signatures[i] (the value o) into sig. */
+static int entry_sig(const struct vt_encoding_int_jval *o, size_t i,
+                     struct vt_encoding_dsse_sig *sig, struct vt_buf *tmp, struct vt_diag *d)
 {
+        struct vt_encoding_int_jval k, v, keyid = {0}, sv = {0}; /* kind 0: absent */
+        struct vt_encoding_int_jiter it;
         char where[48];
         const char *s;
-        size_t n, members = 1;
+        size_t n, members = 1, size = 0;
         struct vt_buf b;
         int err;
 
         snprintf(where, sizeof(where), "signatures[%zu].", i);
-        if (!json_is_object(o)) {
+        if (o->kind != '{') {
                 vt_diag_set(d, "entry: signatures[%zu] is not an object", i);
                 return VT_EMALFORMED;
         }
-        if (json_object_get(o, "keyid") != NULL) {
+        /* jscan.c refused duplicate keys: each member is found once at most. */
+        vt_encoding_int_jscan_iter(o, &it);
+        while (vt_encoding_int_jscan_next(&it, &k, &v)) {
+                size++;
+                if (ent_key(&k, "keyid"))
+                        keyid = v;
+                else if (ent_key(&k, "sig"))
+                        sv = v;
+        }
+        if (keyid.kind != 0) {
                 members++;
-                if ((err = entry_string(o, "keyid", where, &s, &n, d)) != 0)
+                if ((err = entry_string(&keyid, "keyid", where, tmp, &s, &n, d)) != 0)
                         return err;
                 if (n == 0) {
                         /* The encoder omits an absent keyid; "" is not canonical. */
@@ -152,12 +188,12 @@ static int entry_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *sig, stru
                 if ((sig->keyid = vt_encoding_int_strndup(s, n)) == NULL)
                         return VT_ENOMEM;
         }
-        if (json_object_size(o) != members) {
+        if (size != members) {
                 vt_diag_set(
                     d, "entry: signatures[%zu] wants sig and an optional keyid, nothing else", i);
                 return VT_EMALFORMED;
         }
-        if ((err = entry_string(o, "sig", where, &s, &n, d)) != 0)
+        if ((err = entry_string(&sv, "sig", where, tmp, &s, &n, d)) != 0)
                 return err;
         if (n == 0) {
                 vt_diag_set(d, "entry: %ssig is empty", where);
@@ -188,25 +224,50 @@ static int entry_sig(json_t *o, size_t i, struct vt_encoding_dsse_sig *sig, stru
 int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry *out,
                             struct vt_diag *d)
 {
+        struct vt_encoding_int_jval root, k, v, mt = {0}, ps = {0}, pt = {0},
+                                                sigs = {0}; /* kind 0: absent */
+        struct vt_encoding_int_jiter it;
         struct vt_encoding_entry e;
-        json_t *root = NULL, *sigs;
         const char *s;
-        size_t len, i;
-        struct vt_buf again;
+        size_t len, i, members = 0, cnt;
+        struct vt_buf again, tmp;
         int err;
 
         vt_encoding_entry_init(&e);
         vt_buf_init(&again);
-        err = vt_encoding_int_json_object(p, n, VT_ENCODING_ENTRY_MAX, "entry", &root, d);
-        if (err != 0)
-                return err;
+        vt_buf_init(&tmp);
+        if (n > VT_ENCODING_ENTRY_MAX) {
+                vt_diag_set(d, "entry: %zu bytes, more than %zu", n, (size_t)VT_ENCODING_ENTRY_MAX);
+                return VT_ETOOBIG;
+        }
+        if ((err = vt_encoding_int_jscan_check(p, n, VT_ENCODING_ENTRY_MAX, d)) != 0) {
+                vt_diag_prefix(d, "entry");
+                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
+        }
+        vt_encoding_int_jscan_root(p, n, &root);
+        if (root.kind != '{') {
+                vt_diag_set(d, "entry: not a JSON object");
+                return VT_EMALFORMED;
+        }
+        vt_encoding_int_jscan_iter(&root, &it);
+        while (vt_encoding_int_jscan_next(&it, &k, &v)) {
+                members++;
+                if (ent_key(&k, "mediaType"))
+                        mt = v;
+                else if (ent_key(&k, "payloadSha256"))
+                        ps = v;
+                else if (ent_key(&k, "payloadType"))
+                        pt = v;
+                else if (ent_key(&k, "signatures"))
+                        sigs = v;
+        }
         err = VT_EMALFORMED;
-        if (json_object_size(root) != 4 || json_object_get(root, "signatures") == NULL) {
+        if (members != 4 || sigs.kind == 0) {
                 vt_diag_set(d, "entry: wants exactly mediaType, payloadSha256, payloadType and "
                                "signatures");
                 goto out;
         }
-        if ((err = entry_string(root, "mediaType", "", &s, &len, d)) != 0)
+        if ((err = entry_string(&mt, "mediaType", "", &tmp, &s, &len, d)) != 0)
                 goto out;
         if (len != strlen(VT_ENCODING_ENTRY_MEDIA_TYPE) ||
             memcmp(s, VT_ENCODING_ENTRY_MEDIA_TYPE, len) != 0) {
@@ -214,14 +275,14 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
                 err = VT_EMALFORMED;
                 goto out;
         }
-        if ((err = entry_string(root, "payloadSha256", "", &s, &len, d)) != 0)
+        if ((err = entry_string(&ps, "payloadSha256", "", &tmp, &s, &len, d)) != 0)
                 goto out;
         if (vt_encoding_hex_decode(s, len, e.payload_sha256.b, sizeof(e.payload_sha256.b)) != 0) {
                 vt_diag_set(d, "entry: payloadSha256 is not 64 lowercase hex characters");
                 err = VT_EMALFORMED;
                 goto out;
         }
-        if ((err = entry_string(root, "payloadType", "", &s, &len, d)) != 0)
+        if ((err = entry_string(&pt, "payloadType", "", &tmp, &s, &len, d)) != 0)
                 goto out;
         if (len == 0 || len > VT_ENCODING_DSSE_TYPE_MAX) {
                 vt_diag_set(d, "entry: payloadType is %s", len == 0 ? "empty" : "too long");
@@ -233,24 +294,24 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
                 goto out;
         }
         e.payload_type_len = len;
-        sigs = json_object_get(root, "signatures");
-        if (!json_is_array(sigs) || json_array_size(sigs) == 0) {
+        if (sigs.kind != '[' || (cnt = vt_encoding_int_jscan_count(&sigs)) == 0) {
                 vt_diag_set(d, "entry: signatures is not a non-empty array");
                 err = VT_EMALFORMED;
                 goto out;
         }
-        if (json_array_size(sigs) > VT_ENCODING_DSSE_SIGS_MAX) {
+        if (cnt > VT_ENCODING_DSSE_SIGS_MAX) {
                 vt_diag_set(d, "entry: more than %d signatures", VT_ENCODING_DSSE_SIGS_MAX);
                 err = VT_ETOOBIG;
                 goto out;
         }
-        if ((e.sigs = calloc(json_array_size(sigs), sizeof(*e.sigs))) == NULL) {
+        if ((e.sigs = calloc(cnt, sizeof(*e.sigs))) == NULL) {
                 err = VT_ENOMEM;
                 goto out;
         }
-        for (i = 0; i < json_array_size(sigs); i++) {
+        vt_encoding_int_jscan_iter(&sigs, &it);
+        for (i = 0; i < cnt && vt_encoding_int_jscan_next(&it, NULL, &v); i++) {
                 e.nsigs = i + 1; /* so release frees what entry_sig allocated */
-                if ((err = entry_sig(json_array_get(sigs, i), i, &e.sigs[i], d)) != 0)
+                if ((err = entry_sig(&v, i, &e.sigs[i], &tmp, d)) != 0)
                         goto out;
         }
         /* One accepted encoding: the bytes must be what the encoder writes. */
@@ -269,7 +330,7 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
 out:
         vt_encoding_entry_release(&e);
         vt_buf_release(&again);
-        json_decref(root);
+        vt_buf_release(&tmp);
         return err;
 }
 
