@@ -8,6 +8,9 @@
  * overrides the tests/data directory.
  */
 #include "vt_test.h"
+
+#include <sodium.h>
+
 #include "veritrail/crypto.h"
 #include "veritrail/encoding.h"
 
@@ -887,6 +890,45 @@ static void golden_two_of_two(void **state)
 }
 
 /* argv[1], if given, selects tests by name (cmocka pattern: '*' and '?'). */
+/*
+ * Hex: every byte at every position of a 32-byte digest's 64 characters;
+ * only 0-9 and a-f decode, each to its value, and the encoder's output
+ * decodes back.
+ */
+static void hex_every_byte(void **state)
+{
+        static const char digits[] = "0123456789abcdef";
+        char s[65], enc[65];
+        uint8_t out[32], raw[32];
+        int c, pos, i;
+
+        (void)state;
+        for (pos = 0; pos < 64; pos++)
+                for (c = 0; c < 256; c++) {
+                        const char *hit = c != 0 ? strchr(digits, c) : NULL;
+
+                        memset(s, '0', 64);
+                        s[64] = '\0';
+                        s[pos] = (char)c;
+                        if (hit == NULL) {
+                                assert_int_equal(vt_encoding_hex_decode(s, 64, out, 32),
+                                                 VT_EMALFORMED);
+                                continue;
+                        }
+                        assert_int_equal(vt_encoding_hex_decode(s, 64, out, 32), 0);
+                        for (i = 0; i < 32; i++)
+                                assert_int_equal(
+                                    out[i], i == pos / 2 ? (hit - digits) << (pos % 2 ? 0 : 4) : 0);
+                }
+        assert_int_equal(vt_encoding_hex_decode("00", 1, out, 1), VT_EMALFORMED);
+        for (i = 0; i < 1000; i++) {
+                randombytes_buf(raw, sizeof(raw));
+                vt_encoding_hex_encode(raw, sizeof(raw), enc);
+                assert_int_equal(vt_encoding_hex_decode(enc, 64, out, 32), 0);
+                assert_memory_equal(out, raw, sizeof(raw));
+        }
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -901,6 +943,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(base64_known_answers),
             cmocka_unit_test(base64_refusals),
             cmocka_unit_test(base64_round_trip),
+            cmocka_unit_test(hex_every_byte),
             cmocka_unit_test(url_safe_base64_accepted),
             cmocka_unit_test(unknown_fields_ignored_empty_keyid_absent),
             cmocka_unit_test(payload_type_escaped_on_output),
