@@ -233,6 +233,62 @@ static void entry_one_encoding(void **state)
         vt_encoding_dsse_release(&e);
 }
 
+/*
+ * An entry with the text from replaced by to (cut: and everything after
+ * from dropped): the code, and d.msg holding words.
+ */
+static void entry_edit_expect(const struct vt_buf *b, const char *from, const char *to, int cut,
+                              int code, const char *words)
+{
+        struct vt_diag d = {""};
+        const char *p = strstr((const char *)b->p, from);
+        char t[2048];
+
+        assert_non_null(p);
+        snprintf(t, sizeof(t), "%.*s%s%s", (int)(p - (const char *)b->p), (const char *)b->p, to,
+                 cut ? "" : p + strlen(from));
+        assert_int_equal(parse_entry_text(t, &d), code);
+        if (strstr(d.msg, words) == NULL)
+                fail_msg("'%s' should say '%s'", d.msg, words);
+}
+
+/*
+ * Each shape rule of an entry, read in place (jscan.c): keys and strings
+ * compare decoded (an escaped key is the right member, then refused as not
+ * canonical), and every wrong shape names itself.
+ */
+static void entry_shapes(void **state)
+{
+        struct vt_encoding_dsse e;
+        struct vt_buf b;
+
+        (void)state;
+        make_env(&e, SLSA, "app.tar", kb);
+        entry_of(&e, &b);
+        entry_edit_expect(&b, "\"mediaType\"", "\"m\\u0065diaType\"", 0, VT_ENONCANON, "canonical");
+        entry_edit_expect(&b, "\"payloadType\":\"application",
+                          "\"payloadType\":\"\\u0061pplication", 0, VT_ENONCANON, "canonical");
+        entry_edit_expect(&b, "\"signatures\":", "\"signatures\":7}", 1, VT_EMALFORMED,
+                          "signatures is not a non-empty array");
+        entry_edit_expect(&b, "\"signatures\":", "\"signatures\":[]}", 1, VT_EMALFORMED,
+                          "signatures is not a non-empty array");
+        entry_edit_expect(&b, "\"signatures\":[{", "\"signatures\":[7,{", 0, VT_EMALFORMED,
+                          "signatures[0] is not an object");
+        entry_edit_expect(&b, "{\"keyid\"", "{\"x\":1,\"keyid\"", 0, VT_EMALFORMED,
+                          "signatures[0] wants sig and an optional keyid, nothing else");
+        entry_edit_expect(&b, "\"keyid\":\"", "\"keyid\":7,\"q\":\"", 0, VT_EMALFORMED,
+                          "signatures[0].keyid is not a string");
+        entry_edit_expect(&b, "\"sig\":", "\"zig\":", 0, VT_EMALFORMED,
+                          "signatures[0].sig is missing");
+        entry_edit_expect(&b, "\"sig\":\"", "\"sig\":\"*", 0, VT_EMALFORMED,
+                          "signatures[0].sig is not standard padded base64");
+        entry_edit_expect(&b, "\"payloadType\":", "\"x\":1,\"payloadType\":", 0, VT_EMALFORMED,
+                          "wants exactly mediaType, payloadSha256, payloadType and signatures");
+        entry_edit_expect(&b, "{\"mediaType", "[{\"mediaType", 0, VT_EMALFORMED, "entry: ");
+        vt_buf_release(&b);
+        vt_encoding_dsse_release(&e);
+}
+
 static void entry_size_limit(void **state)
 {
         struct vt_encoding_dsse e;
@@ -1212,6 +1268,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(entry_roundtrip),
             cmocka_unit_test(entry_keyid_absent),
             cmocka_unit_test(entry_one_encoding),
+            cmocka_unit_test(entry_shapes),
             cmocka_unit_test(entry_size_limit),
             cmocka_unit_test(entry_check_mismatch),
             cmocka_unit_test(proof_roundtrip),
