@@ -298,35 +298,6 @@ void vt_encoding_bundle_release(struct vt_encoding_bundle *b)
 }
 
 /*
- * The decoded string v: its own bytes when it has no escape, else decoded
- * into tmp. 0 or VT_ENOMEM.
- */
-static int bundle_str(const struct vt_encoding_int_jval *v, struct vt_buf *tmp, const char **s,
-                      size_t *n)
-{
-        if (!v->esc) {
-                *s = (const char *)v->p;
-                *n = v->n;
-                return 0;
-        }
-        if (vt_encoding_int_jscan_str(v, tmp) != 0)
-                return VT_ENOMEM;
-        *s = (const char *)tmp->p;
-        *n = tmp->len;
-        return 0;
-}
-
-/* Whether the key k is lit, compared decoded. */
-static int bundle_key(const struct vt_encoding_int_jval *k, const char *lit)
-{
-        size_t n = strlen(lit);
-
-        if (!k->esc)
-                return k->n == n && memcmp(k->p, lit, n) == 0;
-        return vt_encoding_int_jscan_key_is(k, lit);
-}
-
-/*
  * Parse attestations[i] (the value o of a document jscan.c checked) into a
  * (empty). The envelope is read in place by the DSSE parser, with all its
  * rules; the entry and proof strings are decoded into tmp only when they hold
@@ -351,11 +322,11 @@ static int attestation_parse(const struct vt_encoding_int_jval *o, size_t i,
         vt_encoding_int_jscan_iter(o, &it);
         while (vt_encoding_int_jscan_next(&it, &k, &v)) {
                 members++;
-                if (bundle_key(&k, "envelope"))
+                if (vt_encoding_int_jscan_key_is(&k, "envelope"))
                         env = v;
-                else if (bundle_key(&k, "entry"))
+                else if (vt_encoding_int_jscan_key_is(&k, "entry"))
                         entry = v;
-                else if (bundle_key(&k, "proof"))
+                else if (vt_encoding_int_jscan_key_is(&k, "proof"))
                         proof = v;
         }
         if (members != 3 || env.kind == 0 || entry.kind == 0 || proof.kind == 0) {
@@ -377,7 +348,7 @@ static int attestation_parse(const struct vt_encoding_int_jval *o, size_t i,
                 vt_diag_set(d, "bundle: attestations[%zu].entry is not a string", i);
                 return VT_EMALFORMED;
         }
-        if ((err = bundle_str(&entry, tmp, &s, &n)) != 0)
+        if ((err = vt_encoding_int_jscan_str_at(&entry, tmp, &s, &n)) != 0)
                 return err;
         if (n > 4 * ((VT_ENCODING_ENTRY_MAX + 2) / 3)) {
                 vt_diag_set(d, "bundle: attestations[%zu].entry is longer than %d bytes", i,
@@ -401,7 +372,7 @@ static int attestation_parse(const struct vt_encoding_int_jval *o, size_t i,
                 vt_diag_set(d, "bundle: attestations[%zu].proof is not a string", i);
                 return VT_EMALFORMED;
         }
-        if ((err = bundle_str(&proof, tmp, &s, &n)) != 0)
+        if ((err = vt_encoding_int_jscan_str_at(&proof, tmp, &s, &n)) != 0)
                 return err;
         if ((err = vt_encoding_tlog_proof_parse((const uint8_t *)s, n, &a->proof, d)) != 0) {
                 vt_diag_prefix(d, "bundle: attestations[%zu].proof", i);
@@ -451,7 +422,7 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
          */
         while (vt_encoding_int_jscan_next_open(&it, &k, &v)) {
                 members++;
-                if (bundle_key(&k, "attestations")) {
+                if (vt_encoding_int_jscan_key_is(&k, "attestations")) {
                         atts = v.kind;
                         if (v.kind != '[')
                                 goto skip;
@@ -475,7 +446,7 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
                         vt_encoding_int_jscan_leave(&it, &in);
                         continue;
                 }
-                if (bundle_key(&k, "mediaType"))
+                if (vt_encoding_int_jscan_key_is(&k, "mediaType"))
                         mt = v;
         skip:
                 if (v.kind == '{' || v.kind == '[')
@@ -486,7 +457,7 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
                 vt_diag_set(d, "bundle: wants exactly attestations and mediaType");
                 goto out;
         }
-        if (mt.kind != '"' || bundle_str(&mt, &tmp, &s, &sn) != 0 ||
+        if (mt.kind != '"' || vt_encoding_int_jscan_str_at(&mt, &tmp, &s, &sn) != 0 ||
             sn != sizeof(VT_ENCODING_BUNDLE_MEDIA_TYPE) - 1 ||
             memcmp(s, VT_ENCODING_BUNDLE_MEDIA_TYPE, sn) != 0) {
                 vt_diag_set(d, "bundle: mediaType is not '%s'", VT_ENCODING_BUNDLE_MEDIA_TYPE);

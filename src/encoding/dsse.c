@@ -152,25 +152,6 @@ static uint8_t *buf_take(struct vt_buf *b)
         return p;
 }
 
-/*
- * The decoded string v: its bytes in place when it has no escape, else
- * decoded into tmp. *s and *n locate it; 0 or VT_ENOMEM.
- */
-static int str_of(const struct vt_encoding_int_jval *v, struct vt_buf *tmp, const char **s,
-                  size_t *n)
-{
-        if (!v->esc) {
-                *s = (const char *)v->p;
-                *n = v->n;
-                return 0;
-        }
-        if (vt_encoding_int_jscan_str(v, tmp) != 0)
-                return VT_ENOMEM;
-        *s = (const char *)tmp->p;
-        *n = tmp->len;
-        return 0;
-}
-
 /* Parse signatures[i] (the checked value o) into s; tmp is scratch. */
 static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_encoding_dsse_sig *s,
                      struct vt_buf *tmp, struct vt_diag *d)
@@ -205,7 +186,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
                 return VT_EMALFORMED;
         }
         if (has_keyid) {
-                if (str_of(&keyid, tmp, &str, &len) != 0)
+                if (vt_encoding_int_jscan_str_at(&keyid, tmp, &str, &len) != 0)
                         return VT_ENOMEM;
                 if (len > VT_ENCODING_DSSE_KEYID_MAX) {
                         vt_diag_set(d, "envelope: %s.keyid: longer than %d bytes", what,
@@ -221,7 +202,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
                 vt_diag_set(d, "envelope: %s.sig: %s", what, !has_sig ? "missing" : "not a string");
                 return VT_EMALFORMED;
         }
-        if (str_of(&sig, tmp, &str, &len) != 0)
+        if (vt_encoding_int_jscan_str_at(&sig, tmp, &str, &len) != 0)
                 return VT_ENOMEM;
         if (len == 0) {
                 vt_diag_set(d, "envelope: %s.sig: empty", what);
@@ -305,7 +286,7 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
                             !has_ptype ? "missing" : "not a string");
                 goto out;
         }
-        if ((err = str_of(&ptype, &tmp, &str, &len)) != 0)
+        if ((err = vt_encoding_int_jscan_str_at(&ptype, &tmp, &str, &len)) != 0)
                 goto out;
         err = VT_EMALFORMED;
         if (len == 0) {
@@ -329,7 +310,7 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
                 vt_diag_set(d, "envelope: payload: %s", !has_payload ? "missing" : "not a string");
                 goto out;
         }
-        if ((err = str_of(&payload, &tmp, &str, &len)) != 0)
+        if ((err = vt_encoding_int_jscan_str_at(&payload, &tmp, &str, &len)) != 0)
                 goto out;
         if (len / 4 * 3 > VT_ENCODING_DSSE_PAYLOAD_MAX + 2) {
                 vt_diag_set(d, "envelope: payload: larger than %d bytes",

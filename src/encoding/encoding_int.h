@@ -118,6 +118,13 @@ int vt_encoding_int_jscan_next(struct vt_encoding_int_jiter *it, struct vt_encod
                                struct vt_encoding_int_jval *val);
 size_t vt_encoding_int_jscan_count(const struct vt_encoding_int_jval *v);
 int vt_encoding_int_jscan_str(const struct vt_encoding_int_jval *v, struct vt_buf *out);
+/*
+ * vt_encoding_int_jscan_str_at(v, tmp, s, n): the decoded string v located
+ * by *s, *n: its own bytes when it holds no escape, else decoded into tmp
+ * (valid until tmp is next used). 0 or VT_ENOMEM.
+ */
+int vt_encoding_int_jscan_str_at(const struct vt_encoding_int_jval *v, struct vt_buf *tmp,
+                                 const char **s, size_t *n);
 int vt_encoding_int_jscan_key_is(const struct vt_encoding_int_jval *k, const char *lit);
 int vt_encoding_int_jscan_tree(const struct vt_encoding_int_jval *v, json_t **out);
 

@@ -108,16 +108,6 @@ int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *
  * decoded into a scratch buffer only when they hold an escape.
  */
 
-/* Whether the key k is lit, compared decoded. */
-static int ent_key(const struct vt_encoding_int_jval *k, const char *lit)
-{
-        size_t n = strlen(lit);
-
-        if (!k->esc)
-                return k->n == n && memcmp(k->p, lit, n) == 0;
-        return vt_encoding_int_jscan_key_is(k, lit);
-}
-
 /*
  * The member key of an object, value v (kind 0: absent), that must be a
  * string: its decoded bytes in *s, *n (in tmp when it has an escape).
@@ -133,16 +123,7 @@ static int entry_string(const struct vt_encoding_int_jval *v, const char *key, c
                 vt_diag_set(d, "entry: %s%s is not a string", where, key);
                 return VT_EMALFORMED;
         }
-        if (!v->esc) {
-                *s = (const char *)v->p;
-                *n = v->n;
-                return 0;
-        }
-        if (vt_encoding_int_jscan_str(v, tmp) != 0)
-                return VT_ENOMEM;
-        *s = (const char *)tmp->p;
-        *n = tmp->len;
-        return 0;
+        return vt_encoding_int_jscan_str_at(v, tmp, s, n);
 }
 
 /* Parse signatures[i] (the value o) into sig. */
@@ -166,9 +147,9 @@ static int entry_sig(const struct vt_encoding_int_jval *o, size_t i,
         vt_encoding_int_jscan_iter(o, &it);
         while (vt_encoding_int_jscan_next(&it, &k, &v)) {
                 size++;
-                if (ent_key(&k, "keyid"))
+                if (vt_encoding_int_jscan_key_is(&k, "keyid"))
                         keyid = v;
-                else if (ent_key(&k, "sig"))
+                else if (vt_encoding_int_jscan_key_is(&k, "sig"))
                         sv = v;
         }
         if (keyid.kind != 0) {
@@ -252,13 +233,13 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
         vt_encoding_int_jscan_iter(&root, &it);
         while (vt_encoding_int_jscan_next(&it, &k, &v)) {
                 members++;
-                if (ent_key(&k, "mediaType"))
+                if (vt_encoding_int_jscan_key_is(&k, "mediaType"))
                         mt = v;
-                else if (ent_key(&k, "payloadSha256"))
+                else if (vt_encoding_int_jscan_key_is(&k, "payloadSha256"))
                         ps = v;
-                else if (ent_key(&k, "payloadType"))
+                else if (vt_encoding_int_jscan_key_is(&k, "payloadType"))
                         pt = v;
-                else if (ent_key(&k, "signatures"))
+                else if (vt_encoding_int_jscan_key_is(&k, "signatures"))
                         sigs = v;
         }
         err = VT_EMALFORMED;

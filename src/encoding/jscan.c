@@ -1069,6 +1069,22 @@ int vt_encoding_int_jscan_key_is(const struct vt_encoding_int_jval *k, const cha
         return m == n && memcmp(buf, lit, n) == 0;
 }
 
+/* see encoding_int.h */
+int vt_encoding_int_jscan_str_at(const struct vt_encoding_int_jval *v, struct vt_buf *tmp,
+                                 const char **s, size_t *n)
+{
+        if (!v->esc) {
+                *s = (const char *)v->p;
+                *n = v->n;
+                return 0;
+        }
+        if (vt_encoding_int_jscan_str(v, tmp) != 0)
+                return VT_ENOMEM;
+        *s = (const char *)tmp->p;
+        *n = tmp->len;
+        return 0;
+}
+
 /* A jansson value for the checked value v; scratch holds decoded strings. */
 static json_t *tree(const struct vt_encoding_int_jval *v, struct vt_buf *scratch)
 {

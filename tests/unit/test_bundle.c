@@ -1079,6 +1079,26 @@ static void edit(struct vt_buf *b, const char *from, const char *to)
 }
 
 /*
+ * A good bundle with two edits (from1 -> to1, then from2 -> to2 when from2
+ * is not NULL): verify's code, and d.msg holding words when it fails.
+ */
+static void bundle_edit_expect(struct fix *f, const char *from1, const char *to1, const char *from2,
+                               const char *to2, int code, const char *words)
+{
+        struct vt_diag d = {""};
+        struct vt_buf b;
+
+        make_bundle(f, 99, OK, NULL, &b);
+        edit(&b, from1, to1);
+        if (from2 != NULL)
+                edit(&b, from2, to2);
+        assert_int_equal(verify(f, &b, NULL, NULL, &d), code);
+        if (code != 0 && strstr(d.msg, words) == NULL)
+                fail_msg("'%s' should say '%s'", d.msg, words);
+        vt_buf_release(&b);
+}
+
+/*
  * The bundle is read in place (jscan.c), not through a jansson tree: keys and
  * strings are compared decoded, the envelope is parsed from the bytes it has
  * in the bundle (white space and all), and every shape rule still holds.
@@ -1089,6 +1109,7 @@ static void verify_read_in_place(void **state)
         struct vt_diag d = {""};
         struct vt_buf b;
 
+        /* Escaped keys and strings, white space inside the envelope. */
         make_bundle(f, 99, OK, NULL, &b);
         edit(&b, "\"mediaType\":\"application", "\"m\\u0065diaType\" : \"\\u0061pplication");
         edit(&b, "\"envelope\":{", "\"envelop\\u0065\":\n {\t");
@@ -1097,36 +1118,18 @@ static void verify_read_in_place(void **state)
                 fail_msg("verify: %s", d.msg);
         vt_buf_release(&b);
         /* A fourth member of an attestation. */
-        make_bundle(f, 99, OK, NULL, &b);
-        edit(&b, "{\"entry\":", "{\"x\":[1,{}],\"entry\":");
-        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
-        assert_non_null(strstr(d.msg, "attestations[0] wants exactly entry, envelope and proof"));
-        vt_buf_release(&b);
+        bundle_edit_expect(f, "{\"entry\":", "{\"x\":[1,{}],\"entry\":", NULL, NULL, VT_EMALFORMED,
+                           "attestations[0] wants exactly entry, envelope and proof");
         /* A proof that is not a string; an envelope that is not an object. */
-        make_bundle(f, 99, OK, NULL, &b);
-        edit(&b, "\"proof\":\"", "\"proof\":[\"");
-        edit(&b, "\"},{\"entry\"", "\"]},{\"entry\"");
-        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
-        assert_non_null(strstr(d.msg, "attestations[0].proof is not a string"));
-        vt_buf_release(&b);
-        make_bundle(f, 99, OK, NULL, &b);
-        edit(&b, "\"envelope\":{", "\"envelope\":[{");
-        edit(&b, "},\"proof\"", "}],\"proof\"");
-        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
-        assert_non_null(strstr(d.msg, "attestations[0].envelope is not an object"));
-        vt_buf_release(&b);
+        bundle_edit_expect(f, "\"proof\":\"", "\"proof\":[\"", "\"},{\"entry\"", "\"]},{\"entry\"",
+                           VT_EMALFORMED, "attestations[0].proof is not a string");
+        bundle_edit_expect(f, "\"envelope\":{", "\"envelope\":[{", "},\"proof\"", "}],\"proof\"",
+                           VT_EMALFORMED, "attestations[0].envelope is not an object");
         /* An attestation that is not an object; a mediaType that is not a string. */
-        make_bundle(f, 99, OK, NULL, &b);
-        edit(&b, "[{\"entry\"", "[7,{\"entry\"");
-        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
-        assert_non_null(strstr(d.msg, "attestations[0] is not an object"));
-        vt_buf_release(&b);
-        make_bundle(f, 99, OK, NULL, &b);
-        edit(&b, "\"mediaType\":\"", "\"mediaType\":[\"");
-        edit(&b, "version=1\"}", "version=1\"]}");
-        assert_int_equal(verify(f, &b, NULL, NULL, &d), VT_EMALFORMED);
-        assert_non_null(strstr(d.msg, "mediaType is not"));
-        vt_buf_release(&b);
+        bundle_edit_expect(f, "[{\"entry\"", "[7,{\"entry\"", NULL, NULL, VT_EMALFORMED,
+                           "attestations[0] is not an object");
+        bundle_edit_expect(f, "\"mediaType\":\"", "\"mediaType\":[\"", "version=1\"}",
+                           "version=1\"]}", VT_EMALFORMED, "mediaType is not");
         /* Not an object; too many bytes. */
         b.p = (uint8_t *)"[1]";
         b.len = 3;
