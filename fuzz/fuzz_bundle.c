@@ -11,7 +11,9 @@
  *      (one accepted encoding);
  *   2  entry: parse; what parses is canonical (the parser checks it) and
  *      its fields are within the DSSE limits.
- * Outputs must be untouched when parsing fails.
+ * Outputs must be untouched when parsing fails. Every bundle is also checked
+ * by one verifier made once (vt_policy_bundle_verifier_new): its code,
+ * diagnostic and report must be the one-shot call's.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,10 +26,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vt_buf vkey;
+static struct vt_policy_bundle_verifier *verifier;
 
 static void init(void)
 {
         struct vt_crypto_key *k = NULL;
+        const char *keys[1];
 
         if (vkey.len != 0)
                 return;
@@ -35,15 +39,32 @@ static void init(void)
             vt_encoding_note_vkey("fuzz.example/log", k, &vkey) != 0)
                 abort();
         vt_crypto_key_free(k);
+        keys[0] = (const char *)vkey.p;
+        if (vt_policy_bundle_verifier_new(keys, 1, NULL, &verifier, NULL) != 0)
+                abort();
 }
 
 static void fuzz_bundle(const uint8_t *p, size_t n)
 {
         struct vt_encoding_bundle b;
         const char *keys[1];
-        struct vt_buf rep;
+        struct vt_buf rep, rep2;
+        struct vt_diag d1, d2;
         size_t i;
+        int e1, e2;
 
+        /* The verifier made once answers as the one-shot call, for any input. */
+        keys[0] = (const char *)vkey.p;
+        vt_buf_init(&rep);
+        vt_buf_init(&rep2);
+        d1.msg[0] = d2.msg[0] = '\0';
+        e1 = vt_policy_bundle_verify(p, n, keys, 1, NULL, &rep, &d1);
+        e2 = vt_policy_bundle_verifier_check(verifier, p, n, &rep2, &d2);
+        if (e1 != e2 || strcmp(d1.msg, d2.msg) != 0 || rep.len != rep2.len ||
+            (rep.len > 0 && memcmp(rep.p, rep2.p, rep.len) != 0))
+                abort();
+        vt_buf_release(&rep2);
+        vt_buf_release(&rep);
         memset(&b, 0xa5, sizeof(b));
         if (vt_encoding_bundle_parse(p, n, &b, NULL) != 0) {
                 if (b.n != (size_t)0xa5a5a5a5a5a5a5a5ULL)
