@@ -382,6 +382,35 @@ static int attestation_parse(const struct vt_encoding_int_jval *o, size_t i,
 }
 
 /*
+ * The array *it stands on, entered and stepped past: its elements into *el
+ * (allocated; at most one past the limit, the rest only counted in *cnt).
+ * 0 or VT_ENOMEM.
+ */
+static int bundle_elements(struct vt_encoding_int_jiter *it, struct vt_encoding_int_jval **el,
+                           size_t *cnt)
+{
+        struct vt_encoding_int_jiter in;
+        struct vt_encoding_int_jval v, *t;
+        size_t cap = 0;
+
+        vt_encoding_int_jscan_enter(it, &in);
+        while (vt_encoding_int_jscan_next(&in, NULL, &v)) {
+                if (*cnt <= VT_ENCODING_BUNDLE_ATTESTATIONS_MAX) {
+                        if (*cnt == cap) {
+                                cap = cap ? 2 * cap : 16;
+                                if ((t = vt_util_reallocarray(*el, cap, sizeof(*t))) == NULL)
+                                        return VT_ENOMEM;
+                                *el = t;
+                        }
+                        (*el)[*cnt] = v;
+                }
+                (*cnt)++;
+        }
+        vt_encoding_int_jscan_leave(it, &in);
+        return 0;
+}
+
+/*
  * see encoding.h. The bundle is checked whole by jscan.c (the rules of
  * vt_encoding_json_parse(), without a tree), then read in place: the
  * envelopes go to the DSSE parser as the bytes they are in the bundle,
@@ -392,63 +421,31 @@ int vt_encoding_bundle_parse(const uint8_t *p, size_t n, struct vt_encoding_bund
                              struct vt_diag *d)
 {
         struct vt_encoding_int_jval k, v, mt = {0}, *el = NULL; /* kind 0: absent */
-        struct vt_encoding_int_jiter it, in;
+        struct vt_encoding_int_jiter it;
         struct vt_encoding_bundle b;
         struct vt_buf tmp;
         const char *s;
-        size_t i, cnt = 0, cap = 0, sn, members = 0;
+        size_t i, cnt = 0, sn, members = 0;
         char atts = 0; /* the kind of attestations, 0 when absent */
         int err;
 
         vt_encoding_bundle_init(&b);
         vt_buf_init(&tmp);
-        if (n > VT_ENCODING_BUNDLE_MAX) {
-                vt_diag_set(d, "bundle: %zu bytes, more than %zu", n,
-                            (size_t)VT_ENCODING_BUNDLE_MAX);
-                return VT_ETOOBIG;
-        }
-        if ((err = vt_encoding_int_jscan_check(p, n, VT_ENCODING_BUNDLE_MAX, d)) != 0) {
-                vt_diag_prefix(d, "bundle");
-                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
-        }
-        if (vt_encoding_int_jscan_root_iter(p, n, &it) != '{') {
-                vt_diag_set(d, "bundle: not a JSON object");
-                return VT_EMALFORMED;
-        }
-        /*
-         * One pass: the attestations are noted where they stand (at most one
-         * past the limit: the rest are only counted), everything else is
-         * skipped; the rules are then checked in their order.
-         */
+        if ((err = vt_encoding_int_jscan_object(p, n, VT_ENCODING_BUNDLE_MAX, "bundle", &it, d)) !=
+            0)
+                return err;
+        /* One pass: the attestations noted where they stand, the rest skipped. */
         while (vt_encoding_int_jscan_next_open(&it, &k, &v)) {
                 members++;
                 if (vt_encoding_int_jscan_key_is(&k, "attestations")) {
-                        atts = v.kind;
-                        if (v.kind != '[')
-                                goto skip;
-                        vt_encoding_int_jscan_enter(&it, &in);
-                        while (vt_encoding_int_jscan_next(&in, NULL, &v)) {
-                                if (cnt <= VT_ENCODING_BUNDLE_ATTESTATIONS_MAX && cnt == cap) {
-                                        struct vt_encoding_int_jval *t;
-
-                                        cap = cap ? 2 * cap : 16;
-                                        if ((t = vt_util_reallocarray(el, cap, sizeof(*el))) ==
-                                            NULL) {
-                                                err = VT_ENOMEM;
-                                                goto out;
-                                        }
-                                        el = t;
-                                }
-                                if (cnt <= VT_ENCODING_BUNDLE_ATTESTATIONS_MAX)
-                                        el[cnt] = v;
-                                cnt++;
+                        if ((atts = v.kind) == '[') {
+                                if ((err = bundle_elements(&it, &el, &cnt)) != 0)
+                                        goto out;
+                                continue;
                         }
-                        vt_encoding_int_jscan_leave(&it, &in);
-                        continue;
-                }
-                if (vt_encoding_int_jscan_key_is(&k, "mediaType"))
+                } else if (vt_encoding_int_jscan_key_is(&k, "mediaType")) {
                         mt = v;
-        skip:
+                }
                 if (v.kind == '{' || v.kind == '[')
                         vt_encoding_int_jscan_skip(&it);
         }

@@ -238,7 +238,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
 int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *out,
                            struct vt_diag *d)
 {
-        struct vt_encoding_int_jval root, k, v, ptype, payload, sigs;
+        struct vt_encoding_int_jval k, v, ptype, payload, sigs;
         int has_ptype = 0, has_payload = 0, has_sigs = 0;
         struct vt_encoding_int_jiter it;
         struct vt_encoding_dsse e;
@@ -255,18 +255,11 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
                 return VT_ETOOBIG;
         }
         /* The whole document first, as jansson did: a syntax error anywhere wins. */
-        if ((err = vt_encoding_int_jscan_check(p, n, VT_ENCODING_DSSE_MAX, d)) != 0) {
-                vt_diag_prefix(d, "envelope");
+        if ((err = vt_encoding_int_jscan_object(p, n, VT_ENCODING_DSSE_MAX, "envelope", &it, d)) !=
+            0)
                 return err;
-        }
         err = VT_EMALFORMED;
-        vt_encoding_int_jscan_root(p, n, &root);
-        if (root.kind != '{') {
-                vt_diag_set(d, "envelope: not a JSON object");
-                goto out;
-        }
         /* Keys are unique (checked): each is found at most once. */
-        vt_encoding_int_jscan_iter(&root, &it);
         while (vt_encoding_int_jscan_next(&it, &k, &v)) {
                 if (vt_encoding_int_jscan_key_is(&k, "payloadType")) {
                         ptype = v;

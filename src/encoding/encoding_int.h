@@ -148,6 +148,16 @@ int vt_encoding_int_jscan_tree(const struct vt_encoding_int_jval *v, json_t **ou
  *   jscan_skip(it): it steps past the object or array it stands on.
  */
 char vt_encoding_int_jscan_root_iter(const uint8_t *p, size_t n, struct vt_encoding_int_jiter *it);
+
+/*
+ * vt_encoding_int_jscan_object(p, n, max, what, it, d): the prologue of the
+ * in-place parsers: at most max bytes ("<what>: N bytes, more than max",
+ * VT_ETOOBIG), vt_encoding_int_jscan_check() (its code, d prefixed with
+ * what), a root object ("<what>: not a JSON object", VT_EMALFORMED); then 0
+ * with it walking the root's members (jscan_root_iter: not measured first).
+ */
+int vt_encoding_int_jscan_object(const uint8_t *p, size_t n, size_t max, const char *what,
+                                 struct vt_encoding_int_jiter *it, struct vt_diag *d);
 int vt_encoding_int_jscan_next_open(struct vt_encoding_int_jiter *it,
                                     struct vt_encoding_int_jval *key,
                                     struct vt_encoding_int_jval *val);

@@ -103,12 +103,6 @@ int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *
 }
 
 /*
- * The entry is checked whole by jscan.c (the rules of
- * vt_encoding_json_parse(), without a tree) and read in place; strings are
- * decoded into a scratch buffer only when they hold an escape.
- */
-
-/*
  * The member key of an object, value v (kind 0: absent), that must be a
  * string: its decoded bytes in *s, *n (in tmp when it has an escape).
  */
@@ -205,8 +199,8 @@ static int entry_sig(const struct vt_encoding_int_jval *o, size_t i,
 int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry *out,
                             struct vt_diag *d)
 {
-        struct vt_encoding_int_jval root, k, v, mt = {0}, ps = {0}, pt = {0},
-                                                sigs = {0}; /* kind 0: absent */
+        struct vt_encoding_int_jval k, v, mt = {0}, ps = {0}, pt = {0},
+                                          sigs = {0}; /* kind 0: absent */
         struct vt_encoding_int_jiter it;
         struct vt_encoding_entry e;
         const char *s;
@@ -217,20 +211,9 @@ int vt_encoding_entry_parse(const uint8_t *p, size_t n, struct vt_encoding_entry
         vt_encoding_entry_init(&e);
         vt_buf_init(&again);
         vt_buf_init(&tmp);
-        if (n > VT_ENCODING_ENTRY_MAX) {
-                vt_diag_set(d, "entry: %zu bytes, more than %zu", n, (size_t)VT_ENCODING_ENTRY_MAX);
-                return VT_ETOOBIG;
-        }
-        if ((err = vt_encoding_int_jscan_check(p, n, VT_ENCODING_ENTRY_MAX, d)) != 0) {
-                vt_diag_prefix(d, "entry");
-                return err == VT_ETOOBIG || err == VT_ENOMEM ? err : VT_EMALFORMED;
-        }
-        vt_encoding_int_jscan_root(p, n, &root);
-        if (root.kind != '{') {
-                vt_diag_set(d, "entry: not a JSON object");
-                return VT_EMALFORMED;
-        }
-        vt_encoding_int_jscan_iter(&root, &it);
+        /* Checked whole by jscan.c, then read in place (strings decoded only with escapes). */
+        if ((err = vt_encoding_int_jscan_object(p, n, VT_ENCODING_ENTRY_MAX, "entry", &it, d)) != 0)
+                return err;
         while (vt_encoding_int_jscan_next(&it, &k, &v)) {
                 members++;
                 if (vt_encoding_int_jscan_key_is(&k, "mediaType"))

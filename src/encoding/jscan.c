@@ -986,6 +986,27 @@ char vt_encoding_int_jscan_root_iter(const uint8_t *p, size_t n, struct vt_encod
 }
 
 /* see encoding_int.h */
+int vt_encoding_int_jscan_object(const uint8_t *p, size_t n, size_t max, const char *what,
+                                 struct vt_encoding_int_jiter *it, struct vt_diag *d)
+{
+        int err;
+
+        if (n > max) {
+                vt_diag_set(d, "%s: %zu bytes, more than %zu", what, n, max);
+                return VT_ETOOBIG;
+        }
+        if ((err = vt_encoding_int_jscan_check(p, n, max, d)) != 0) {
+                vt_diag_prefix(d, "%s", what);
+                return err;
+        }
+        if (vt_encoding_int_jscan_root_iter(p, n, it) != '{') {
+                vt_diag_set(d, "%s: not a JSON object", what);
+                return VT_EMALFORMED;
+        }
+        return 0;
+}
+
+/* see encoding_int.h */
 int vt_encoding_int_jscan_next_open(struct vt_encoding_int_jiter *it,
                                     struct vt_encoding_int_jval *key,
                                     struct vt_encoding_int_jval *val)
