@@ -700,7 +700,7 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
 
 int main(void)
 {
-        double secs = bench_seconds() * 5, limit, rss0, rss_b, rss_e;
+        double secs = bench_seconds() * 5, limit, rss0, batches0, entries0;
         int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
         const char *conns = getenv("VT_BENCH_CONNS"), *batch = getenv("VT_BENCH_BATCH");
         int nconn = conns ? atoi(conns) : 0;
@@ -736,8 +736,8 @@ int main(void)
                 return 1;
         }
         /* Resident size and entries before the runs (see report_memory). */
-        if (commits(&rss_b, &rss_e) != 0)
-                rss_e = 0;
+        if (commits(&batches0, &entries0) != 0)
+                entries0 = 0;
         rss0 = server_rss();
         /* Without VT_BENCH_BATCH: one envelope per request, then batches of 64. */
         if (b == 0 || b == 1) {
@@ -751,7 +751,7 @@ int main(void)
                 if (measure(token, limit, secs, nconn ? nconn : 16, base) == 0)
                         goto fail;
         }
-        report_memory(rss0, rss_e);
+        report_memory(rss0, entries0);
         cleanup();
         return 0;
 fail:

@@ -259,32 +259,42 @@ static void entry_edit_expect(const struct vt_buf *b, const char *from, const ch
  */
 static void entry_shapes(void **state)
 {
+        /* from -> to (cut: and the rest dropped): the code, and words in the message. */
+        static const struct {
+                const char *from, *to;
+                int cut, code;
+                const char *words;
+        } cases[] = {
+            {"\"mediaType\"", "\"m\\u0065diaType\"", 0, VT_ENONCANON, "canonical"},
+            {"\"payloadType\":\"application", "\"payloadType\":\"\\u0061pplication", 0,
+             VT_ENONCANON, "canonical"},
+            {"\"signatures\":", "\"signatures\":7}", 1, VT_EMALFORMED,
+             "signatures is not a non-empty array"},
+            {"\"signatures\":", "\"signatures\":[]}", 1, VT_EMALFORMED,
+             "signatures is not a non-empty array"},
+            {"\"signatures\":[{", "\"signatures\":[7,{", 0, VT_EMALFORMED,
+             "signatures[0] is not an object"},
+            {"{\"keyid\"", "{\"x\":1,\"keyid\"", 0, VT_EMALFORMED,
+             "signatures[0] wants sig and an optional keyid, nothing else"},
+            {"\"keyid\":\"", "\"keyid\":7,\"q\":\"", 0, VT_EMALFORMED,
+             "signatures[0].keyid is not a string"},
+            {"\"sig\":", "\"zig\":", 0, VT_EMALFORMED, "signatures[0].sig is missing"},
+            {"\"sig\":\"", "\"sig\":\"*", 0, VT_EMALFORMED,
+             "signatures[0].sig is not standard padded base64"},
+            {"\"payloadType\":", "\"x\":1,\"payloadType\":", 0, VT_EMALFORMED,
+             "wants exactly mediaType, payloadSha256, payloadType and signatures"},
+            {"{\"mediaType", "[{\"mediaType", 0, VT_EMALFORMED, "entry: "},
+        };
         struct vt_encoding_dsse e;
         struct vt_buf b;
+        size_t i;
 
         (void)state;
         make_env(&e, SLSA, "app.tar", kb);
         entry_of(&e, &b);
-        entry_edit_expect(&b, "\"mediaType\"", "\"m\\u0065diaType\"", 0, VT_ENONCANON, "canonical");
-        entry_edit_expect(&b, "\"payloadType\":\"application",
-                          "\"payloadType\":\"\\u0061pplication", 0, VT_ENONCANON, "canonical");
-        entry_edit_expect(&b, "\"signatures\":", "\"signatures\":7}", 1, VT_EMALFORMED,
-                          "signatures is not a non-empty array");
-        entry_edit_expect(&b, "\"signatures\":", "\"signatures\":[]}", 1, VT_EMALFORMED,
-                          "signatures is not a non-empty array");
-        entry_edit_expect(&b, "\"signatures\":[{", "\"signatures\":[7,{", 0, VT_EMALFORMED,
-                          "signatures[0] is not an object");
-        entry_edit_expect(&b, "{\"keyid\"", "{\"x\":1,\"keyid\"", 0, VT_EMALFORMED,
-                          "signatures[0] wants sig and an optional keyid, nothing else");
-        entry_edit_expect(&b, "\"keyid\":\"", "\"keyid\":7,\"q\":\"", 0, VT_EMALFORMED,
-                          "signatures[0].keyid is not a string");
-        entry_edit_expect(&b, "\"sig\":", "\"zig\":", 0, VT_EMALFORMED,
-                          "signatures[0].sig is missing");
-        entry_edit_expect(&b, "\"sig\":\"", "\"sig\":\"*", 0, VT_EMALFORMED,
-                          "signatures[0].sig is not standard padded base64");
-        entry_edit_expect(&b, "\"payloadType\":", "\"x\":1,\"payloadType\":", 0, VT_EMALFORMED,
-                          "wants exactly mediaType, payloadSha256, payloadType and signatures");
-        entry_edit_expect(&b, "{\"mediaType", "[{\"mediaType", 0, VT_EMALFORMED, "entry: ");
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+                entry_edit_expect(&b, cases[i].from, cases[i].to, cases[i].cut, cases[i].code,
+                                  cases[i].words);
         vt_buf_release(&b);
         vt_encoding_dsse_release(&e);
 }
