@@ -192,6 +192,19 @@ int vt_service_submit_finish_with(struct vt_service *s, struct vt_service_op *op
  */
 void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned linger_us);
 
+#define VT_SERVICE_INDEX_MEMTABLE_MIN 16
+#define VT_SERVICE_INDEX_MEMTABLE_MAX (1u << 24)
+
+/*
+ * vt_service_set_index_memtable(s, keys): the keys (VT_SERVICE_INDEX_MEMTABLE_MIN
+ * to _MAX, default 65536) the lookup index by digest keeps in memory per
+ * kind (entry hash, payload digest, subject digest) before writing them to
+ * a run file in the data directory (FORMATS.md "Lookup index"): about 28
+ * bytes a key, twice over while one is written. Fewer keys: less memory,
+ * more run files and merges. Applies from the next key added. Thread-safe.
+ */
+void vt_service_set_index_memtable(struct vt_service *s, size_t keys);
+
 /*
  * vt_service_submit_batch(s, envs, lens, n, bundles, results): n envelopes
  * (at most VT_SERVICE_BATCH_MAX) through the pipeline together, so they
@@ -288,6 +301,10 @@ struct vt_service_stats {
         uint64_t batches, batch_entries; /* group commits and the entries they held */
         /* (batches counts the group commits that reached the store's transaction) */
         uint64_t lookups; /* idempotency lookups that had to ask the store */
+        /* The lookup index by digest (all kinds): */
+        uint64_t index_runs;  /* its run files on disk */
+        uint64_t index_bytes; /* the memory it holds */
+        int index_failing;    /* 1 while a part of it cannot be written or merged */
 };
 void vt_service_stats(struct vt_service *s, struct vt_service_stats *out);
 

@@ -5,7 +5,7 @@
  *   veritrail serve --dir D [--root ROOT] [--listen HOST:PORT] [--rate N] [--burst M]
  *                   [--max-connections N] [--max-per-ip N] [--timeout S]
  *                   [--max-batch-body BYTES] [--access-log FILE|-|off]
- *                   [--drain-timeout S] [--linger US]
+ *                   [--drain-timeout S] [--linger US] [--index-memtable KEYS]
  *
  * Serves the log that `veritrail log init` made in D, under the governance
  * root ROOT (or, without --root, the root stored in D by an earlier start).
@@ -43,6 +43,7 @@ static const char serve_usage[] =
     "                       [--rate N] [--burst M] [--max-connections N] [--max-per-ip N]\n"
     "                       [--timeout S] [--max-batch-body BYTES]\n"
     "                       [--access-log FILE|-|off] [--drain-timeout S] [--linger US]\n"
+    "                       [--index-memtable KEYS]\n"
     "  --listen          address to serve on (default " VT_SERVER_LISTEN_DEFAULT "; port 0: any)\n"
     "  --rate, --burst   per-token limit: envelopes per second and bucket depth\n"
     "                    (default 100000 and 200000; --rate 0: no limit)\n"
@@ -50,6 +51,8 @@ static const char serve_usage[] =
     "  --access-log      one line per request: '-' standard error (default), a file, or off\n"
     "  --linger          microseconds a group commit waits for submissions still being\n"
     "                    checked (default 10000; 0: commit at once)\n"
+    "  --index-memtable  keys of each lookup index kept in memory before they are written\n"
+    "                    to disk (default 65536, about 28 bytes each)\n"
     "see docs/API.md for the routes\n";
 
 /* A number option from min to max into *out. 0 or VT_EXIT_USAGE after the message. */
@@ -156,6 +159,7 @@ int vt_cli_serve(int argc, char **argv)
             {"access-log", required_argument, NULL, 'a'},
             {"drain-timeout", required_argument, NULL, 'D'},
             {"linger", required_argument, NULL, 'L'},
+            {"index-memtable", required_argument, NULL, 'I'},
             {"help", no_argument, NULL, 'h'},
             {NULL, 0, NULL, 0},
         };
@@ -164,7 +168,7 @@ int vt_cli_serve(int argc, char **argv)
         struct vt_service *svc = NULL;
         struct vt_server *srv = NULL;
         struct vt_diag d = {""};
-        uint64_t v, drain_s = DRAIN_DEFAULT_S, linger = 0;
+        uint64_t v, drain_s = DRAIN_DEFAULT_S, linger = 0, memtable = 0;
         int has_linger = 0;
         sigset_t set;
         char origin[256];
@@ -227,6 +231,11 @@ int vt_cli_serve(int argc, char **argv)
                         if (number("--linger", optarg, 0, 1000000, &linger) != 0)
                                 return VT_EXIT_USAGE;
                         has_linger = 1;
+                        break;
+                case 'I':
+                        if (number("--index-memtable", optarg, VT_SERVICE_INDEX_MEMTABLE_MIN,
+                                   VT_SERVICE_INDEX_MEMTABLE_MAX, &memtable) != 0)
+                                return VT_EXIT_USAGE;
                         break;
                 case 'h':
                         fputs(serve_usage, stdout);
@@ -296,6 +305,8 @@ int vt_cli_serve(int argc, char **argv)
         }
         if (has_linger)
                 vt_service_set_batching(svc, 0, (unsigned)linger);
+        if (memtable != 0)
+                vt_service_set_index_memtable(svc, (size_t)memtable);
         if ((err = vt_server_start(svc, &cfg, &srv, &d)) != 0) {
                 vt_cli_error("%s", d.msg[0] != '\0' ? d.msg : vt_strerror(err));
                 goto out;

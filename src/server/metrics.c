@@ -199,6 +199,16 @@ static int render_service(struct vt_service *svc, struct vt_buf *out)
                       "Submissions whose entry the idempotency filter could not prove new, so "
                       "the store was asked.",
                       st.lookups);
+        err |=
+            scalar(out, "veritrail_index_runs", "gauge",
+                   "Run files of the lookup index by digest on disk (all kinds).", st.index_runs);
+        err |= scalar(out, "veritrail_index_memory_bytes", "gauge",
+                      "Memory the lookup index by digest holds (memtables and fences).",
+                      st.index_bytes);
+        err |= scalar(out, "veritrail_index_failing", "gauge",
+                      "1 while a part of the lookup index cannot be written or merged (the "
+                      "submissions that need room in it are refused).",
+                      (uint64_t)st.index_failing);
         err |= scalar(out, "veritrail_tree_size", "gauge",
                       "Tree size of the latest signed checkpoint.", vt_service_size(svc));
         return err != 0 ? VT_ENOMEM : 0;

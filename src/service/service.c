@@ -868,10 +868,9 @@ static void *svc_committer(void *arg)
                         nsubj += s->gop[i]->nsubj;
                 }
                 /* Room in the lookup index first: once committed, adding cannot fail. */
-                if (err == 0 && ((err = vt_service_index_reserve(s->ix_entry, m)) != 0 ||
-                                 (err = vt_service_index_reserve(s->ix_payload, m)) != 0 ||
-                                 (err = vt_service_index_reserve(s->ix_subject, nsubj)) != 0))
-                        vt_diag_set(&d, "out of memory for the lookup index of %zu entries", m);
+                if (err == 0 && (err = vt_service_index_reserve(s->ix_entry, m, &d)) == 0 &&
+                    (err = vt_service_index_reserve(s->ix_payload, m, &d)) == 0)
+                        err = vt_service_index_reserve(s->ix_subject, nsubj, &d);
                 if (err == 0)
                         err = vt_log_append_ex(s->log, s->gp, s->gl, leaves, (void *const *)s->gu,
                                                m, &first, &d);
@@ -1172,6 +1171,18 @@ void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned 
         pthread_mutex_unlock(&s->cmu);
 }
 
+/* see service.h */
+void vt_service_set_index_memtable(struct vt_service *s, size_t keys)
+{
+        if (keys < VT_SERVICE_INDEX_MEMTABLE_MIN)
+                keys = VT_SERVICE_INDEX_MEMTABLE_MIN;
+        if (keys > VT_SERVICE_INDEX_MEMTABLE_MAX)
+                keys = VT_SERVICE_INDEX_MEMTABLE_MAX;
+        vt_service_index_set_mem(s->ix_entry, keys);
+        vt_service_index_set_mem(s->ix_payload, keys);
+        vt_service_index_set_mem(s->ix_subject, keys);
+}
+
 /* ---- opening ----------------------------------------------------------------------- */
 
 /* Read and verify a root envelope (valid: threshold and expiry at now). */
@@ -1310,53 +1321,70 @@ static void svc_free(struct vt_service *s)
         free(s);
 }
 
-/* The scans that fill the lookup index at open (vt_store_envelope_fn, vt_store_subject_fn). */
+/*
+ * The scans that fill the lookup index at open (vt_store_envelope_fn,
+ * vt_store_subject_fn): the keys of the entries its runs do not cover.
+ */
 static int svc_index_envelope(void *ctx, uint64_t index, const uint8_t payload_sha256[32],
                               const uint8_t entry_hash[32], struct vt_diag *d)
 {
         struct vt_service *s = ctx;
+        int err;
 
-        if (vt_service_index_reserve(s->ix_entry, 1) != 0 ||
-            vt_service_index_reserve(s->ix_payload, 1) != 0) {
-                vt_diag_set(d, "out of memory for the lookup index");
-                return VT_ENOMEM;
+        if (index >= s->ix_from[0]) {
+                if ((err = vt_service_index_reserve(s->ix_entry, 1, d)) != 0)
+                        return err;
+                vt_service_index_add(s->ix_entry, entry_hash, index);
         }
-        vt_service_index_add(s->ix_entry, entry_hash, index);
-        vt_service_index_add(s->ix_payload, payload_sha256, index);
+        if (index >= s->ix_from[1]) {
+                if ((err = vt_service_index_reserve(s->ix_payload, 1, d)) != 0)
+                        return err;
+                vt_service_index_add(s->ix_payload, payload_sha256, index);
+        }
         return 0;
 }
 
 static int svc_index_subject(void *ctx, uint64_t index, const uint8_t digest[32], struct vt_diag *d)
 {
         struct vt_service *s = ctx;
+        int err;
 
-        if (vt_service_index_reserve(s->ix_subject, 1) != 0) {
-                vt_diag_set(d, "out of memory for the lookup index");
-                return VT_ENOMEM;
-        }
+        if ((err = vt_service_index_reserve(s->ix_subject, 1, d)) != 0)
+                return err;
         vt_service_index_add(s->ix_subject, digest, index);
         return 0;
 }
 
 /*
- * svc_index_open(s, d): the lookup index of every envelope and subject in
- * the store (before the committer starts, so nothing is added meanwhile).
+ * svc_index_open(s, d): the lookup indexes: their runs on disk, then the
+ * keys of the envelopes and subjects stored past them (before the committer
+ * starts, so nothing is added meanwhile). They are tagged with the digest
+ * of the log's key, so that a data directory's index is never read for
+ * another log.
  */
 static int svc_index_open(struct vt_service *s, struct vt_diag *d)
 {
+        const char *vkey = vt_log_vkey(s->log);
+        uint64_t size = vt_log_size(s->log);
         struct vt_store *rs;
+        struct vt_hash tag;
         int slot, err;
 
-        if ((err = vt_service_index_new(&s->ix_entry)) != 0 ||
-            (err = vt_service_index_new(&s->ix_payload)) != 0 ||
-            (err = vt_service_index_new(&s->ix_subject)) != 0) {
-                vt_diag_set(d, "out of memory for the lookup index");
+        vt_crypto_sha256((const uint8_t *)vkey, strlen(vkey), &tag);
+        if ((err = vt_service_index_open(s->dir, "entry", tag.b, size, &s->ix_opts, &s->ix_from[0],
+                                         &s->ix_entry, d)) != 0 ||
+            (err = vt_service_index_open(s->dir, "payload", tag.b, size, &s->ix_opts,
+                                         &s->ix_from[1], &s->ix_payload, d)) != 0 ||
+            (err = vt_service_index_open(s->dir, "subject", tag.b, size, &s->ix_opts,
+                                         &s->ix_from[2], &s->ix_subject, d)) != 0)
                 return err;
-        }
         if ((slot = vt_service_reader_get(s, &rs, &err, d)) < 0)
                 return err;
-        if ((err = vt_store_envelope_scan(rs, 0, svc_index_envelope, s, d)) == 0)
-                err = vt_store_subject_scan(rs, 0, svc_index_subject, s, d);
+        err = vt_store_envelope_scan(rs,
+                                     s->ix_from[0] < s->ix_from[1] ? s->ix_from[0] : s->ix_from[1],
+                                     svc_index_envelope, s, d);
+        if (err == 0)
+                err = vt_store_subject_scan(rs, s->ix_from[2], svc_index_subject, s, d);
         vt_service_reader_put(s, slot);
         return err;
 }
@@ -1365,11 +1393,21 @@ static int svc_index_open(struct vt_service *s, struct vt_diag *d)
 int vt_service_open(const char *dir, const char *root_path, struct vt_service **out,
                     struct vt_diag *d)
 {
+        return vt_service_open_opts(dir, root_path, NULL, out, d);
+}
+
+/* see service_int.h */
+int vt_service_open_opts(const char *dir, const char *root_path,
+                         const struct vt_service_index_opts *ix, struct vt_service **out,
+                         struct vt_diag *d)
+{
         struct vt_service *s;
         int i, err;
 
         if ((s = calloc(1, sizeof(*s))) == NULL)
                 return VT_ENOMEM;
+        if (ix != NULL)
+                s->ix_opts = *ix;
         pthread_rwlock_init(&s->rootlock, NULL);
         pthread_mutex_init(&s->rootmu, NULL);
         pthread_mutex_init(&s->hmu, NULL);
@@ -1713,6 +1751,20 @@ uint64_t vt_service_size(struct vt_service *s)
         return vt_log_size(s->log);
 }
 
+/* Add what index ix holds to out. */
+static void svc_index_stats(struct vt_service_index *ix, struct vt_service_stats *out)
+{
+        struct vt_service_index_stats st;
+
+        if (ix == NULL)
+                return;
+        vt_service_index_stats(ix, &st);
+        out->index_runs += st.runs;
+        out->index_bytes += st.bytes;
+        if (st.flush_failed != 0 || st.merge_failed != 0)
+                out->index_failing = 1;
+}
+
 /* see service.h */
 void vt_service_stats(struct vt_service *s, struct vt_service_stats *out)
 {
@@ -1726,4 +1778,9 @@ void vt_service_stats(struct vt_service *s, struct vt_service_stats *out)
         out->batches = atomic_load(&s->batches);
         out->batch_entries = atomic_load(&s->batch_entries);
         out->lookups = atomic_load(&s->lookups);
+        out->index_runs = out->index_bytes = 0;
+        out->index_failing = 0;
+        svc_index_stats(s->ix_entry, out);
+        svc_index_stats(s->ix_payload, out);
+        svc_index_stats(s->ix_subject, out);
 }

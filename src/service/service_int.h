@@ -112,6 +112,15 @@ struct vt_service_tokens;
 /* The lookup index by digest (index.c). */
 struct vt_service_index;
 
+#define VT_SERVICE_INDEX_MEM_KEYS (1u << 16) /* keys a memtable holds (~28 bytes each) */
+#define VT_SERVICE_INDEX_FANIN    4          /* runs of one level merged into one */
+
+/* The lookup index's tunables (tests make them small); 0 means the default above. */
+struct vt_service_index_opts {
+        size_t mem_keys;
+        unsigned fanin;
+};
+
 struct vt_service {
         char *dir;
         struct vt_log *log;
@@ -161,6 +170,8 @@ struct vt_service {
         struct vt_service_tokens *tokens;
         /* Digest -> entry indexes: entry hash, payload SHA-256, subject digest (index.c). */
         struct vt_service_index *ix_entry, *ix_payload, *ix_subject;
+        uint64_t ix_from[3]; /* at open: the entries their runs covered */
+        struct vt_service_index_opts ix_opts;
 
         struct vt_service_reader rd[VT_SERVICE_READERS];
         atomic_uint rnext;
@@ -173,6 +184,14 @@ struct vt_service {
 };
 
 /*
+ * vt_service_open_opts(dir, root_path, ix, out, d): vt_service_open() with
+ * the lookup index's tunables ix (NULL: the defaults). For tests.
+ */
+int vt_service_open_opts(const char *dir, const char *root_path,
+                         const struct vt_service_index_opts *ix, struct vt_service **out,
+                         struct vt_diag *d);
+
+/*
  * vt_service_reader_get(s, out, d): a read-only store connection of s,
  * held until vt_service_reader_put(s, slot). Returns the slot, or -1 with
  * *err set (the store could not be opened).
@@ -182,26 +201,42 @@ void vt_service_reader_put(struct vt_service *s, int slot);
 
 /* ---- the lookup index (index.c) ------------------------------------------ */
 
-/* vt_service_index_new(out): an empty index. 0 or VT_ENOMEM. */
-int vt_service_index_new(struct vt_service_index **out);
+/*
+ * vt_service_index_open(dir, kind, tag, size, o, covered, out, d): the
+ * lookup index named kind ([a-z]+) of data directory dir, kept in
+ * dir/index (index.c). tag (32 bytes) names the log the index belongs to;
+ * size is the log's size. On success *covered is X: the index holds the
+ * keys of every entry below X (X <= size, from its runs on disk), and the
+ * caller adds those of the entries from X on (in ascending order, before
+ * any other add). 0, or VT_EIO (the directory cannot be made or read),
+ * VT_ENOMEM, VT_EINVAL, with d saying which.
+ */
+int vt_service_index_open(const char *dir, const char *kind, const uint8_t tag[32], uint64_t size,
+                          const struct vt_service_index_opts *o, uint64_t *covered,
+                          struct vt_service_index **out, struct vt_diag *d);
 
-/* vt_service_index_free(ix): NULL is a no-op. */
+/*
+ * vt_service_index_free(ix): stop its threads and free it (the keys not
+ * yet in a run are added again after the next open). NULL is a no-op.
+ */
 void vt_service_index_free(struct vt_service_index *ix);
 
 /*
- * vt_service_index_reserve(ix, keys): room for keys more
- * vt_service_index_add() calls without allocating. 0 or VT_ENOMEM. Only
- * the thread that adds may call it (lookups may run meanwhile). It starts
- * the index's growth in a thread of its own once the tables are half
- * full, and swaps the grown tables in when they are ready; it waits for
- * them only when the adds outrun the growth (index.c).
+ * vt_service_index_reserve(ix, keys, d): room for keys more
+ * vt_service_index_add() calls that cannot fail. Only the thread that adds
+ * may call it (lookups may run meanwhile). When the memory part is full it
+ * is handed to the index's flusher thread, waiting for it only when the
+ * previous one is not on disk yet. 0, or VT_ENOMEM, VT_ETOOBIG, or the
+ * error of a failed write of the previous part (VT_EIO: the disk; it is
+ * tried again meanwhile), with d saying which.
  */
-int vt_service_index_reserve(struct vt_service_index *ix, size_t keys);
+int vt_service_index_reserve(struct vt_service_index *ix, size_t keys, struct vt_diag *d);
 
 /*
  * vt_service_index_add(ix, digest, idx): entry idx is under digest. Calls
  * must come in ascending idx order (the committer's, and the scans at
- * open). Without room reserved the key is dropped.
+ * open), and all the keys of one entry between two reserves. Without room
+ * reserved the key is dropped.
  */
 void vt_service_index_add(struct vt_service_index *ix, const uint8_t digest[32], uint64_t idx);
 
@@ -209,13 +244,35 @@ void vt_service_index_add(struct vt_service_index *ix, const uint8_t digest[32],
  * vt_service_index_get(ix, digest, out, n): the candidate entries under
  * digest (an 8-byte prefix matched: check each against the store), as a
  * new ascending array *out (NULL when *n is 0; the caller frees it).
- * 0 or VT_ENOMEM.
+ * 0, VT_ENOMEM, or VT_EIO (a run could not be read).
  */
 int vt_service_index_get(struct vt_service_index *ix, const uint8_t digest[32], uint64_t **out,
                          size_t *n);
 
-/* vt_service_index_bytes(ix): the memory its tables hold. */
-size_t vt_service_index_bytes(struct vt_service_index *ix);
+/*
+ * vt_service_index_set_mem(ix, keys): keys (> 0) a memtable holds from now
+ * on: a fuller one is frozen at the next reserve. Thread-safe.
+ */
+void vt_service_index_set_mem(struct vt_service_index *ix, size_t keys);
+
+/* What an index holds (for tests and metrics). */
+struct vt_service_index_stats {
+        size_t runs;      /* run files */
+        uint64_t on_disk; /* the runs hold every entry below this */
+        uint64_t run_keys, mem_keys;
+        size_t bytes;     /* memory: memtables and fences */
+        int flush_failed; /* error of the last failed write of a memtable, or 0 */
+        int merge_failed; /* error of the last failed merge, or 0 */
+};
+
+/* vt_service_index_stats(ix, st): a consistent snapshot. */
+void vt_service_index_stats(struct vt_service_index *ix, struct vt_service_index_stats *st);
+
+/*
+ * vt_service_index_settle(ix): wait until the frozen memory part is on disk
+ * (or its write failed) and no merge is due (for tests).
+ */
+void vt_service_index_settle(struct vt_service_index *ix);
 
 /* ---- the idempotency filter (filter.c) ------------------------------------ */
 

@@ -127,7 +127,8 @@ for m in 'veritrail_submissions_total 10' 'veritrail_entries_accepted_total 7' \
 	'veritrail_http_requests_total{route="POST /v1/entries",code="200"} 1' \
 	'veritrail_http_request_duration_seconds_count{route="POST /v1/entries"} 6' \
 	'veritrail_rejections_total{reason="denied"} 0' 'veritrail_batches_total' \
-	'veritrail_batch_entries_total' 'veritrail_http_connections_open 1'; do
+	'veritrail_batch_entries_total' 'veritrail_http_connections_open 1' \
+	'veritrail_index_runs 0' 'veritrail_index_memory_bytes' 'veritrail_index_failing 0'; do
 	check "metrics: $m" grep -q "^$m" "$T/body"
 done
 check "metrics: submission latency histogram" \
