@@ -70,6 +70,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "service/service_int.h"
 
 #define IX_BLOCK     256 /* records a block: what one lookup reads of a run */
@@ -84,10 +86,15 @@ struct ix_rec {
 };
 
 /* A memtable (see the top). */
+struct ix_slot {
+        uint32_t fp;   /* the keyed hash's high half: most probes end here */
+        uint32_t head; /* 1 + the newest rec of an h, or 0: empty */
+};
+
 struct ix_mem {
-        struct ix_rec *rec; /* n of cap, in add order (ascending idx) */
-        uint32_t *next;     /* rec i: 1 + the previous rec with the same h, or 0 */
-        uint32_t *slot;     /* scap (a power of two): 1 + the newest rec of an h, or 0 */
+        struct ix_rec *rec;   /* n of cap, in add order (ascending idx) */
+        uint32_t *next;       /* rec i: 1 + the previous rec with the same h, or 0 */
+        struct ix_slot *slot; /* scap of them, a power of two */
         size_t cap, n, scap, bytes;
         uint64_t lo, hi; /* the entries it covers */
 };
@@ -105,7 +112,8 @@ struct vt_service_index {
         char *dir; /* D/index */
         char kind[16];
         uint8_t tag[32];
-        atomic_size_t mem_keys; /* a memtable this full is frozen */
+        uint8_t key[crypto_shorthash_KEYBYTES]; /* the memtables' hash key (random) */
+        atomic_size_t mem_keys;                 /* a memtable this full is frozen */
         unsigned fanin;
 
         pthread_rwlock_t mlk;
@@ -188,35 +196,52 @@ static struct ix_mem *mem_new(size_t cap, uint64_t lo)
                 scap *= 2;
         m->cap = cap;
         m->scap = scap;
-        m->bytes = cap * (sizeof(struct ix_rec) + sizeof(uint32_t)) + scap * sizeof(uint32_t);
+        m->bytes = cap * (sizeof(struct ix_rec) + sizeof(uint32_t)) + scap * sizeof(struct ix_slot);
         if ((m->rec = ix_map(m->bytes)) == NULL) {
                 free(m);
                 return NULL;
         }
-        m->next = (uint32_t *)(m->rec + cap);
-        m->slot = m->next + cap;
+        m->slot = (struct ix_slot *)(m->rec + cap);
+        m->next = (uint32_t *)(m->slot + scap);
         m->lo = m->hi = lo;
         return m;
 }
 
-/* The slot of h in m: its own, or the empty one where it would go. */
-static uint32_t *mem_slot(const struct ix_mem *m, uint64_t h)
+/*
+ * The slot of h in m: its own, or the empty one where it would go. Probes
+ * start at a keyed hash of h (SipHash, the index's random key): subject
+ * digests are the submitters' choice, and an unkeyed position would let
+ * them pile distinct keys onto one probe sequence.
+ */
+static struct ix_slot *mem_slot(const struct ix_mem *m, const uint8_t key[16], uint64_t h,
+                                uint32_t *fpo)
 {
-        size_t i = (size_t)(h ^ (h >> 29)) & (m->scap - 1);
+        uint8_t in[8], out[8];
+        uint64_t hh;
+        uint32_t fp;
+        size_t i;
 
-        while (m->slot[i] != 0 && m->rec[m->slot[i] - 1].h != h)
-                i = (i + 1) & (m->scap - 1);
+        ix_put64(in, h);
+        crypto_shorthash(out, in, sizeof(in), key);
+        hh = ix_le64(out);
+        fp = (uint32_t)(hh >> 32);
+        for (i = (size_t)hh & (m->scap - 1); m->slot[i].head != 0; i = (i + 1) & (m->scap - 1))
+                if (m->slot[i].fp == fp && m->rec[m->slot[i].head - 1].h == h)
+                        break;
+        *fpo = fp;
         return &m->slot[i];
 }
 
 /* Add (the caller made room and holds mlk for writing when m is visible). */
-static void mem_add(struct ix_mem *m, uint64_t h, uint64_t idx)
+static void mem_add(struct ix_mem *m, const uint8_t key[16], uint64_t h, uint64_t idx)
 {
-        uint32_t *sl = mem_slot(m, h);
+        uint32_t fp;
+        struct ix_slot *sl = mem_slot(m, key, h, &fp);
 
+        sl->fp = fp;
         m->rec[m->n] = (struct ix_rec){h, idx};
-        m->next[m->n] = *sl;
-        *sl = (uint32_t)++m->n;
+        m->next[m->n] = sl->head;
+        sl->head = (uint32_t)++m->n;
         m->hi = idx + 1;
 }
 
@@ -244,14 +269,14 @@ static int vec_push(struct ix_vec *x, uint64_t idx)
 }
 
 /* The entries under h in m, ascending (the chain is newest first). */
-static int mem_get(const struct ix_mem *m, uint64_t h, struct ix_vec *x)
+static int mem_get(const struct ix_mem *m, const uint8_t key[16], uint64_t h, struct ix_vec *x)
 {
-        uint32_t k, c = 0;
+        uint32_t k, c = 0, fp;
         size_t base = x->n, i;
 
         if (m == NULL || m->n == 0)
                 return 0;
-        for (k = *mem_slot(m, h); k != 0; k = m->next[k - 1])
+        for (k = mem_slot(m, key, h, &fp)->head; k != 0; k = m->next[k - 1])
                 if (vec_push(x, m->rec[k - 1].idx) != 0)
                         return VT_ENOMEM;
         /* Reverse what was pushed. */
@@ -600,23 +625,64 @@ static int rec_cmp(const void *a, const void *b)
         return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+#define IX_SORT_BITS  12 /* buckets of the flush's sort: 4096, ~16 keys each */
+#define IX_SORT_SMALL 48 /* a bucket up to this size: insertion sort */
+
+/*
+ * sort_recs(in, n, out): in's records (ascending idx) into out by (h, idx):
+ * a stable counting sort on h's top bits, then each bucket sorted alone
+ * (digests are uniform, so buckets are small: about 3x faster than qsort
+ * over a memtable). Stable sorts by h keep equal h in idx order; a large
+ * bucket (subject digests are the submitters' choice) goes to qsort.
+ */
+static void sort_recs(const struct ix_rec *in, size_t n, struct ix_rec *out, size_t *cnt)
+{
+        size_t i, j, b, lo, sum = 0;
+        struct ix_rec t;
+
+        memset(cnt, 0, (sizeof(*cnt) << IX_SORT_BITS) + sizeof(*cnt));
+        for (i = 0; i < n; i++)
+                cnt[(in[i].h >> (64 - IX_SORT_BITS)) + 1]++;
+        for (b = 0; b <= ((size_t)1 << IX_SORT_BITS); b++) {
+                sum += cnt[b];
+                cnt[b] = sum;
+        }
+        for (i = 0; i < n; i++)
+                out[cnt[in[i].h >> (64 - IX_SORT_BITS)]++] = in[i];
+        /* cnt[b] is now the end of bucket b. */
+        for (b = 0, lo = 0; b < ((size_t)1 << IX_SORT_BITS); lo = cnt[b], b++) {
+                if (cnt[b] - lo > IX_SORT_SMALL) {
+                        qsort(out + lo, cnt[b] - lo, sizeof(*out), rec_cmp);
+                        continue;
+                }
+                for (i = lo + 1; i < cnt[b]; i++) {
+                        t = out[i];
+                        for (j = i; j > lo && out[j - 1].h > t.h; j--)
+                                out[j] = out[j - 1];
+                        out[j] = t;
+                }
+        }
+}
+
 /* The frozen memtable m as a run. */
 static int flush_mem(struct vt_service_index *ix, const struct ix_mem *m, struct ix_run **out,
                      struct vt_diag *d)
 {
-        struct ix_writer *w;
+        struct ix_writer *w = NULL;
         struct ix_rec *s;
-        size_t i;
+        size_t i, *cnt;
         int err = 0;
 
-        if ((s = vt_util_reallocarray(NULL, m->n ? m->n : 1, sizeof(*s))) == NULL ||
-            (w = malloc(sizeof(*w))) == NULL) {
+        s = vt_util_reallocarray(NULL, m->n ? m->n : 1, sizeof(*s));
+        cnt = vt_util_reallocarray(NULL, ((size_t)1 << IX_SORT_BITS) + 1, sizeof(*cnt));
+        if (s == NULL || cnt == NULL || (w = malloc(sizeof(*w))) == NULL) {
                 free(s);
+                free(cnt);
                 vt_diag_set(d, "out of memory for the lookup index");
                 return VT_ENOMEM;
         }
-        memcpy(s, m->rec, m->n * sizeof(*s));
-        qsort(s, m->n, sizeof(*s), rec_cmp);
+        sort_recs(m->rec, m->n, s, cnt);
+        free(cnt);
         if ((err = wr_open(w, ix, m->lo, m->hi, m->n, 1, d)) == 0) {
                 for (i = 0; i < m->n && err == 0; i++)
                         err = wr_put(w, s[i].h, s[i].idx, d);
@@ -967,6 +1033,7 @@ int vt_service_index_open(const char *dir, const char *kind, const uint8_t tag[3
         memcpy(ix->dir + len, "/index", 7);
         memcpy(ix->kind, kind, strlen(kind) + 1);
         memcpy(ix->tag, tag, 32);
+        randombytes_buf(ix->key, sizeof(ix->key));
         atomic_init(&ix->mem_keys,
                     o != NULL && o->mem_keys > 0 ? o->mem_keys : VT_SERVICE_INDEX_MEM_KEYS);
         ix->fanin = o != NULL && o->fanin >= 2 ? o->fanin : VT_SERVICE_INDEX_FANIN;
@@ -1123,7 +1190,7 @@ void vt_service_index_add(struct vt_service_index *ix, const uint8_t digest[32],
         if (m->n >= m->cap || idx < (m->n > 0 ? m->rec[m->n - 1].idx : m->lo))
                 return;
         pthread_rwlock_wrlock(&ix->mlk);
-        mem_add(m, ix_h(digest), idx);
+        mem_add(m, ix->key, ix_h(digest), idx);
         pthread_rwlock_unlock(&ix->mlk);
 }
 
@@ -1139,8 +1206,8 @@ int vt_service_index_get(struct vt_service_index *ix, const uint8_t digest[32], 
 
         pthread_rwlock_rdlock(&ix->rlk);
         pthread_rwlock_rdlock(&ix->mlk);
-        if ((err = mem_get(ix->frozen, h, &mx)) == 0)
-                err = mem_get(ix->active, h, &mx);
+        if ((err = mem_get(ix->frozen, ix->key, h, &mx)) == 0)
+                err = mem_get(ix->active, ix->key, h, &mx);
         pthread_rwlock_unlock(&ix->mlk);
         /* Oldest first: the runs in order, then the memtables. */
         for (i = 0; i < ix->nrun && err == 0; i++)

@@ -12,6 +12,7 @@
  *   - at open, leftovers are removed and never read: a merge's inputs left
  *     beside its output, .tmp files, truncated or foreign runs, another
  *     log's runs;
+ *   - digests chosen to crowd one hash bucket and one sort bucket;
  *   - a run that cannot be written: the reserve that needs its room fails
  *     saying why, and succeeds once the disk is back; nothing is lost.
  *
@@ -439,6 +440,53 @@ static void write_fails(void **state)
         vt_test_tmpdir_free(dir);
 }
 
+/*
+ * Digests chosen to crowd the index (subject digests are the submitters'
+ * choice): 50 000 distinct keys sharing their top 40 bits, added in
+ * descending order, and entries under a few of them many times; every key
+ * found, ascending, from the memtables and from the runs.
+ */
+static void chosen_digests(void **state)
+{
+        char *dir = vt_test_tmpdir_new("index");
+        struct vt_service_index *ix;
+        struct vt_diag d = {""};
+        uint64_t i, cov, h, *v;
+        uint8_t k[32];
+        size_t n, j;
+        int pass;
+
+        (void)state;
+        ix = ix_open(dir, tag_a, 0, 4096, 4, &cov);
+        for (i = 0; i < 50000; i++) {
+                if (i % 100 == 0)
+                        assert_int_equal(vt_service_index_reserve(ix, 100, &d), 0);
+                h = 0xabcdef1234ull << 24 | (50000 - i % 40000);
+                memset(k, 0, sizeof(k));
+                for (j = 0; j < 8; j++)
+                        k[j] = (uint8_t)(h >> (8 * j));
+                vt_service_index_add(ix, k, i);
+        }
+        for (pass = 0; pass < 2; pass++) {
+                for (i = 0; i < 50000; i += 101) {
+                        h = 0xabcdef1234ull << 24 | (50000 - i % 40000);
+                        memset(k, 0, sizeof(k));
+                        for (j = 0; j < 8; j++)
+                                k[j] = (uint8_t)(h >> (8 * j));
+                        assert_int_equal(vt_service_index_get(ix, k, &v, &n), 0);
+                        /* Keys 0 .. 9999 came twice: at i and at i + 40000. */
+                        assert_int_equal(n, i % 40000 < 10000 ? 2 : 1);
+                        assert_int_equal(v[0], i % 40000);
+                        if (n == 2)
+                                assert_int_equal(v[1], i % 40000 + 40000);
+                        free(v);
+                }
+                vt_service_index_settle(ix); /* the second pass reads runs */
+        }
+        vt_service_index_free(ix);
+        vt_test_tmpdir_free(dir);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -447,6 +495,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(reopen),
             cmocka_unit_test(leftovers),
             cmocka_unit_test(write_fails),
+            cmocka_unit_test(chosen_digests),
         };
 
         if (argc > 1)
