@@ -783,11 +783,12 @@ struct ix_cur {
         uint8_t buf[IX_MERGE_BUF * IX_REC];
         size_t bi, bn;
         uint64_t h, idx; /* the current record (valid while !done) */
-        int done;
+        int started, done;
 };
 
 static int cur_next(struct ix_cur *c)
 {
+        uint64_t h, idx;
         size_t n;
         int err;
 
@@ -804,8 +805,14 @@ static int cur_next(struct ix_cur *c)
                 c->bi = 0;
                 c->bn = n;
         }
-        c->h = ix_le64(c->buf + c->bi * IX_REC);
-        c->idx = ix_le64(c->buf + c->bi * IX_REC + 8);
+        h = ix_le64(c->buf + c->bi * IX_REC);
+        idx = ix_le64(c->buf + c->bi * IX_REC + 8);
+        /* A run out of order is damaged: merging it would hide keys; it stays as it is. */
+        if (c->started && (h < c->h || (h == c->h && idx < c->idx)))
+                return VT_ECORRUPT;
+        c->h = h;
+        c->idx = idx;
+        c->started = 1;
         c->bi++;
         return 0;
 }
@@ -855,8 +862,9 @@ static int merge_runs(struct vt_service_index *ix, struct ix_run *const *in, siz
                 err = wr_finish(w, out, d);
         else
                 wr_abort(w);
-        if (err == VT_EIO && d != NULL && d->msg[0] == '\0')
-                vt_diag_set(d, "lookup index: cannot read a run of '%s'", ix->dir);
+        if ((err == VT_EIO || err == VT_ECORRUPT) && d != NULL && d->msg[0] == '\0')
+                vt_diag_set(d, "lookup index: a run of '%s' cannot be read or is out of order",
+                            ix->dir);
         free(w);
         free(c);
         return err;
