@@ -155,6 +155,10 @@ expect_rc 2 "no --dir: exit 2" "$VT" serve --root "$D/root.json"
 expect_rc 2 "bad --linger: exit 2" "$VT" serve --dir "$T/second/data" \
 	--root "$T/second/root.json" --linger 1000001
 expect_err "--linger '1000001' is not a number from 0 to 1000000" "bad --linger: one line"
+expect_rc 2 "bad --index-memtable: exit 2" "$VT" serve --dir "$T/second/data" \
+	--root "$T/second/root.json" --index-memtable 15
+expect_err "--index-memtable '15' is not a number from 16 to 16777216" \
+	"bad --index-memtable: one line"
 
 # ---- SIGTERM drains submissions in flight ------------------------------------------------------
 # Two clients upload their envelopes slowly (1 KiB/s, about 3 s each); the
