@@ -25,9 +25,14 @@
  * And how many group commits the closed loop made, and their mean size
  * (the server's /metrics): each commit has a fixed cost.
  *
- * Last, the server's resident size before and after the runs, against the
- * entries logged: DESIGN.md §5 wants it flat (<= 64 MiB at 10M entries);
- * the slope between the two points, extrapolated, says how far it is.
+ * Last, the server's resident size (VmRSS) against the entries in its log:
+ * DESIGN.md §5 wants it flat (<= 64 MiB at 10M entries). A thread samples
+ * it every SAMPLE_S seconds through the whole run (see sampler()); the
+ * report gives the peak, a few samples, and the trend: the least-squares
+ * slope, in bytes per entry, over the samples of the later half of the
+ * log's growth (the caches' warm-up is in the first half). A log that
+ * grows only a few hundred thousand entries shows warm-up; VT_BENCH_ENTRIES
+ * fills it further to show the flat part.
  *
  * Two runs on one server: one envelope per request (POST /v1/entries, 64
  * connections), then batches of 64 (POST /v1/entries:batch, 16
@@ -35,7 +40,10 @@
  *
  * Environment: VT (the binary, default build/veritrail), VT_BENCH_SECONDS,
  * VT_BENCH_CONNS (connections), VT_BENCH_BATCH (envelopes per request:
- * only that run; 1 is the single-envelope route).
+ * only that run; 1 is the single-envelope route), VT_BENCH_ENTRIES (after
+ * the runs, keep submitting batches of 64 until the log holds this many
+ * entries, then report the resident size: e.g. 1000000, about a minute
+ * per million; the rates above are unaffected).
  */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
@@ -46,6 +54,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +90,9 @@ struct conn {
 static const char *vt_bin;
 static size_t per_req = 1; /* envelopes per request (VT_BENCH_BATCH) */
 static size_t logged;      /* envelopes answered 201/200 by drive() */
+/* Entries in the server's log: at the start (entries_base), and logged since by drive(). */
+static double entries_base;
+static atomic_size_t logged_total;
 static char tmpdir[64];
 static pid_t server_pid;
 static int port;
@@ -275,26 +287,120 @@ static double server_rss(void)
 }
 
 /*
- * The server's resident size against the entries it has logged, at two
- * points of the run (DESIGN.md §5: it must not grow with the log, <= 64
- * MiB at 10M entries). The slope between them, extrapolated to 10M
- * entries, shows whether it does.
+ * The sampler: every SAMPLE_S seconds, the server's resident size and the
+ * entries in its log (those at the start, plus those drive() has seen
+ * logged since), from the first run to the last, so that the report sees
+ * the peak and the shape of the curve, not just its two ends.
  */
-static void report_memory(double rss0, double e0)
-{
-        double rss1 = server_rss(), b, e1;
+#define SAMPLE_S    0.5
+#define MAX_SAMPLES (1u << 17) /* 18 hours at SAMPLE_S */
 
-        if (rss0 < 0 || rss1 < 0 || commits(&b, &e1) != 0)
-                return;
-        printf("server resident size: %.1f MiB with %.0f entries logged, %.1f MiB with %.0f",
-               rss0 / 1048576, e0, rss1 / 1048576, e1);
-        if (e1 > e0) {
-                double slope = (rss1 - rss0) / (e1 - e0);
-                printf(": %.0f bytes per entry logged; at 10M entries about %.0f MiB by that "
-                       "slope (target: does not grow with the log, <= 64 MiB)",
-                       slope, (rss1 + slope * (1e7 - e1)) / 1048576);
+struct sample {
+        double entries, rss;
+};
+
+static struct sample samples[MAX_SAMPLES];
+static size_t nsamples;
+static atomic_int sampler_stop;
+static pthread_t sampler_th;
+static int sampler_started;
+
+static void sample_now(void)
+{
+        double rss = server_rss();
+
+        if (rss >= 0 && nsamples < MAX_SAMPLES) {
+                samples[nsamples].entries = entries_base + (double)atomic_load(&logged_total);
+                samples[nsamples].rss = rss;
+                nsamples++;
         }
-        printf("\n");
+}
+
+static void *sampler(void *arg)
+{
+        double next = bench_now();
+
+        (void)arg;
+        while (!atomic_load(&sampler_stop)) {
+                if (bench_now() >= next) {
+                        sample_now();
+                        next += SAMPLE_S;
+                }
+                usleep(20000);
+        }
+        return NULL;
+}
+
+static void sampler_start(void)
+{
+        sample_now();
+        sampler_started = pthread_create(&sampler_th, NULL, sampler, NULL) == 0;
+}
+
+/* Stop sampling (the samples stay for report_memory), with one last sample. */
+static void sampler_end(void)
+{
+        if (!sampler_started)
+                return;
+        atomic_store(&sampler_stop, 1);
+        pthread_join(sampler_th, NULL);
+        sampler_started = 0;
+        sample_now();
+}
+
+/*
+ * The server's resident size against the entries in its log (DESIGN.md
+ * §5: it must not grow with the log, <= 64 MiB at 10M entries): at the
+ * start, the peak, at the end; nine samples spread evenly over the log's
+ * growth; and the trend: the least-squares slope over the samples of the
+ * later half of the growth, extrapolated to 10M entries.
+ */
+static void report_memory(void)
+{
+        const struct sample *a, *z, *pk;
+        double e0, e1, half, sx = 0, sy = 0, sxx = 0, sxy = 0, k = 0, slope, mark;
+        size_t i, j;
+
+        if (nsamples < 2)
+                return;
+        a = &samples[0];
+        z = &samples[nsamples - 1];
+        for (i = 0, pk = a; i < nsamples; i++)
+                if (samples[i].rss > pk->rss)
+                        pk = &samples[i];
+        printf("server resident size (VmRSS, %zu samples %.1f s apart): %.1f MiB at %.0f "
+               "entries, peak %.1f MiB at %.0f, %.1f MiB at the end with %.0f\n",
+               nsamples, SAMPLE_S, a->rss / 1048576, a->entries, pk->rss / 1048576, pk->entries,
+               z->rss / 1048576, z->entries);
+        e0 = a->entries;
+        e1 = z->entries;
+        if (e1 <= e0)
+                return;
+        printf("  by entries in the log:");
+        for (i = 0, j = 0; j <= 8; j++) {
+                mark = e0 + (e1 - e0) * (double)j / 8;
+                while (i + 1 < nsamples && samples[i].entries < mark)
+                        i++;
+                printf(" %.0fk %.1f MiB%s", samples[i].entries / 1000, samples[i].rss / 1048576,
+                       j < 8 ? "," : "\n");
+        }
+        half = e0 + (e1 - e0) / 2;
+        for (i = 0; i < nsamples; i++) {
+                if (samples[i].entries < half)
+                        continue;
+                sx += samples[i].entries;
+                sy += samples[i].rss;
+                sxx += samples[i].entries * samples[i].entries;
+                sxy += samples[i].entries * samples[i].rss;
+                k++;
+        }
+        if (k < 3 || k * sxx - sx * sx <= 0)
+                return;
+        slope = (k * sxy - sx * sy) / (k * sxx - sx * sx);
+        printf("  trend from %.0fk to %.0fk entries (%.0f samples): %+.1f bytes per entry; at 10M "
+               "entries about %.0f MiB by it (target: does not grow with the log, <= 64 MiB)\n",
+               half / 1000, e1 / 1000, k, slope,
+               (z->rss + (slope > 0 ? slope * (1e7 - e1) : 0)) / 1048576);
 }
 
 /* self_cpu(): this process's CPU time so far (the load generator's), seconds. */
@@ -505,10 +611,12 @@ static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double s
                         if (status == 201 || (status == 200 && per_req == 1)) {
                                 lat[(*nlat)++] = bench_now() - c->t0;
                                 logged++;
+                                atomic_fetch_add(&logged_total, 1);
                         } else if (status == 200) {
                                 size_t got = batch_logged(c->in, used);
                                 lat[(*nlat)++] = bench_now() - c->t0;
                                 logged += got;
+                                atomic_fetch_add(&logged_total, got);
                                 *errors += per_req - got;
                         } else
                                 (*errors)++;
@@ -571,6 +679,7 @@ static void cleanup(void)
 {
         char cmd[128];
 
+        sampler_end();
         if (server_pid > 0) {
                 kill(server_pid, SIGTERM);
                 waitpid(server_pid, NULL, 0);
@@ -698,11 +807,57 @@ static size_t measure(const char *token, double limit, double secs, int nconn, u
         return n * per_req;
 }
 
+/*
+ * fill(token, target, base): batches of 64 over 16 connections, closed
+ * loop, made and sent FILL_REQS at a time (pre-signing them all would take
+ * gigabytes), until the log holds target entries. 0, or -1 when a round
+ * logs nothing.
+ */
+#define FILL_REQS 1024
+
+static int fill(const char *token, double target, uint64_t base)
+{
+        double have, took, *lat, t0 = bench_now(), shown = 0;
+        size_t n, nlat, errors, sent, i, before;
+        struct req *reqs;
+
+        per_req = 64;
+        if ((lat = calloc(FILL_REQS, sizeof(*lat))) == NULL)
+                return -1;
+        while ((have = entries_base + (double)atomic_load(&logged_total)) < target) {
+                n = (size_t)((target - have + 63) / 64);
+                n = n < FILL_REQS ? n : FILL_REQS;
+                if ((reqs = make_requests(n, token, base)) == NULL) {
+                        free(lat);
+                        return -1;
+                }
+                base += n * per_req;
+                before = atomic_load(&logged_total);
+                drive(reqs, n, 16, 0, 1e9, lat, &nlat, &errors, &sent, &took);
+                for (i = 0; i < n; i++)
+                        free(reqs[i].p);
+                free(reqs);
+                if (atomic_load(&logged_total) == before) {
+                        free(lat);
+                        return -1;
+                }
+                if (have - shown >= 1e6 || have + (double)n * 64 >= target) {
+                        printf("  filling: %.0f entries logged, %.0f s\n",
+                               entries_base + (double)atomic_load(&logged_total), bench_now() - t0);
+                        fflush(stdout);
+                        shown = have;
+                }
+        }
+        free(lat);
+        return 0;
+}
+
 int main(void)
 {
-        double secs = bench_seconds() * 5, limit, rss0, batches0, entries0;
+        double secs = bench_seconds() * 5, limit, batches0, entries0, target = 0;
         int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
         const char *conns = getenv("VT_BENCH_CONNS"), *batch = getenv("VT_BENCH_BATCH");
+        const char *fill_to = getenv("VT_BENCH_ENTRIES");
         int nconn = conns ? atoi(conns) : 0;
         long b = batch ? atol(batch) : 0;
         uint64_t base = 0;
@@ -725,6 +880,10 @@ int main(void)
                 fprintf(stderr, "bench_serve: VT_BENCH_BATCH must be 1..1000\n");
                 return 1;
         }
+        if (fill_to != NULL && ((target = atof(fill_to)) < 1 || target > 1e9)) {
+                fprintf(stderr, "bench_serve: VT_BENCH_ENTRIES must be 1..1000000000\n");
+                return 1;
+        }
         ncpu_g = ncpu > 0 ? ncpu : 1;
         limit = verify_limit(ncpu, bench_seconds());
         printf("machine: %d cores, Ed25519 verify (libsodium, all cores) %.0f/s; the load "
@@ -735,10 +894,11 @@ int main(void)
                 cleanup();
                 return 1;
         }
-        /* Resident size and entries before the runs (see report_memory). */
+        /* Entries before the runs; the resident size is sampled from here on (see sampler). */
         if (commits(&batches0, &entries0) != 0)
                 entries0 = 0;
-        rss0 = server_rss();
+        entries_base = entries0;
+        sampler_start();
         /* Without VT_BENCH_BATCH: one envelope per request, then batches of 64. */
         if (b == 0 || b == 1) {
                 per_req = 1;
@@ -748,10 +908,16 @@ int main(void)
         }
         if (b != 1) {
                 per_req = b ? (size_t)b : 64;
-                if (measure(token, limit, secs, nconn ? nconn : 16, base) == 0)
+                if ((made = measure(token, limit, secs, nconn ? nconn : 16, base)) == 0)
                         goto fail;
+                base += made;
         }
-        report_memory(rss0, entries0);
+        if (target > 0 && fill(token, target, base) != 0) {
+                fprintf(stderr, "bench_serve: filling the log to %.0f entries failed\n", target);
+                goto fail;
+        }
+        sampler_end();
+        report_memory();
         cleanup();
         return 0;
 fail:

@@ -25,32 +25,59 @@
  *
  * Sizing: the table has FILTER_BITS bits per entry of its capacity, a power
  * of two of at least VT_SERVICE_FILTER_MIN_CAP entries and twice the log's
- * size at start. When the log outgrows it the builder makes a table twice as large
- * beside it, fills it the same way, and swaps it in; meanwhile the full
- * one keeps answering (more "maybe"s, never a wrong "no"). At 10M entries
- * the table is 16 MiB (DESIGN.md §5 allows 64 MiB for the whole service).
+ * size at start, rounded up to a power of two of bits. When the log
+ * outgrows it the builder makes a larger table beside it, fills it the same
+ * way, and swaps it in; meanwhile the full one keeps answering (more
+ * "maybe"s, never a wrong "no").
+ *
+ * The table is capped at FILTER_MAX_BYTES (12 MiB, m = 96 Mi bits), so
+ * the service's memory does not grow with the log (DESIGN.md §5: <= 64 MiB
+ * for the whole service at 10M entries, of which the rest of the service
+ * takes about 50). 12 MiB holds FILTER_BITS bits for 8.4M entries: at 10M
+ * entries a "maybe" for a new envelope comes about 0.8% of the time,
+ * (1 - e^(-8n/m))^8. Past that the capped table is never replaced, and
+ * takes every new entry as before: the false positives rise with the load
+ * (16% at 20M entries, 71% at 40M), each costing one lookup in the
+ * service's index, but the property above does not depend on the table's
+ * size: every entry's bits are set in every table, so a "no" stays proof.
+ * A table is either at most a quarter of the cap or the cap itself (a
+ * larger one would soon be replaced in its turn, for a larger transient),
+ * so while one is built beside the other the two take at most 1.25 times
+ * the cap (by default 2 MiB, then 12 MiB beside it at 1M entries), once in
+ * a process's life; a process that opens a log past the cap builds the
+ * capped table at once, alone.
+ * Tables are anonymous mappings: the replaced one goes back to the system
+ * whole (malloc would keep it in an arena), and pages no probe has touched
+ * are never resident.
+ *
  * The hash bits are SHA-256 output, uniform, so the FILTER_K probe
- * positions are simply FILTER_K 32-bit words of the leaf hash.
+ * positions are simply FILTER_K 32-bit words v of the leaf hash, each
+ * mapped onto the table's bits as (v * bits) >> 32 (uniform too, and any
+ * number of bits up to 2^32, so the cap need not be a power of two).
  */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "service/service_int.h"
 #include "veritrail/merkle.h"
 
-#define FILTER_BITS 12 /* bits per entry of capacity (a power of two overall) */
-#define FILTER_K    8  /* probes per entry: one per 32-bit word of the leaf hash */
+#define FILTER_BITS      12          /* bits per entry of capacity (a power of two overall) */
+#define FILTER_K         8           /* probes per entry: one per 32-bit word of the leaf hash */
+#define FILTER_MAX_BYTES (12u << 20) /* the largest table (see above) */
 
 struct filter_tab {
         uint64_t *w;   /* the bits */
-        uint64_t mask; /* bits - 1 */
+        uint64_t bits; /* its size in bits (a multiple of 64) */
         uint64_t cap;  /* entries it is sized for */
+        int capped;    /* at the largest size: never replaced */
 };
 
 struct vt_service_filter {
         struct vt_log *log;
-        uint64_t min_cap; /* entries a table is sized for at least */
+        uint64_t min_cap;  /* entries a table is sized for at least */
+        uint64_t max_bits; /* bits a table has at most (a multiple of 64) */
         pthread_mutex_t mu;
         pthread_cond_t cv;      /* the builder waits here for work */
         struct filter_tab cur;  /* answers; complete when ready */
@@ -64,41 +91,66 @@ struct vt_service_filter {
         pthread_t th;
 };
 
-static int tab_new(struct filter_tab *t, uint64_t min_cap, uint64_t cap)
+/*
+ * tab_new(t, min_cap, cap, max_bits): a zeroed table for cap entries (at
+ * least min_cap), of at most max_bits; one that would be larger than a
+ * quarter of max_bits is made max_bits at once (see above).
+ */
+static int tab_new(struct filter_tab *t, uint64_t min_cap, uint64_t cap, uint64_t max_bits)
 {
         uint64_t c = min_cap > 0 ? min_cap : 1, bits;
+        void *p;
 
-        while (c < cap)
+        while (c < cap && c < max_bits)
                 c <<= 1;
-        /* A power of two of bits (so a probe is a mask), at least FILTER_BITS per entry. */
-        for (bits = 64; bits < c * FILTER_BITS; bits <<= 1)
+        /* A power of two of bits, at least FILTER_BITS per entry, or the cap. */
+        for (bits = 64; bits < c * FILTER_BITS && bits < max_bits; bits <<= 1)
                 ;
-        if ((t->w = calloc(bits / 64, sizeof(uint64_t))) == NULL)
+        t->capped = bits > max_bits / 4;
+        if (t->capped) {
+                bits = max_bits;
+                c = bits / FILTER_BITS;
+        }
+        p = mmap(NULL, bits / 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
                 return VT_ENOMEM;
-        t->mask = bits - 1;
+        t->w = p;
+        t->bits = bits;
         t->cap = c;
         return 0;
 }
 
+/* tab_free(t): give t's table back (none: a no-op). */
+static void tab_free(struct filter_tab *t)
+{
+        if (t->w != NULL)
+                munmap(t->w, (size_t)t->bits / 8);
+        t->w = NULL;
+}
+
 static void tab_add(struct filter_tab *t, const struct vt_hash *h)
 {
+        uint64_t b;
         uint32_t v;
         int i;
 
         for (i = 0; i < FILTER_K; i++) {
                 memcpy(&v, h->b + 4 * i, 4);
-                t->w[(v & t->mask) >> 6] |= (uint64_t)1 << (v & 63);
+                b = ((uint64_t)v * t->bits) >> 32;
+                t->w[b >> 6] |= (uint64_t)1 << (b & 63);
         }
 }
 
 static int tab_has(const struct filter_tab *t, const struct vt_hash *h)
 {
+        uint64_t b;
         uint32_t v;
         int i;
 
         for (i = 0; i < FILTER_K; i++) {
                 memcpy(&v, h->b + 4 * i, 4);
-                if (!(t->w[(v & t->mask) >> 6] & ((uint64_t)1 << (v & 63))))
+                b = ((uint64_t)v * t->bits) >> 32;
+                if (!(t->w[b >> 6] & ((uint64_t)1 << (b & 63))))
                         return 0;
         }
         return 1;
@@ -158,7 +210,7 @@ static void filter_build(struct vt_service_filter *f)
         struct filter_tab t, old;
         uint64_t size = vt_log_size(f->log);
 
-        if (tab_new(&t, f->min_cap, 2 * size) != 0)
+        if (tab_new(&t, f->min_cap, 2 * size, f->max_bits) != 0)
                 return;
         pthread_mutex_lock(&f->mu);
         f->next = t; /* from now on the committer's additions reach it */
@@ -167,7 +219,7 @@ static void filter_build(struct vt_service_filter *f)
                 pthread_mutex_lock(&f->mu);
                 f->next.w = NULL;
                 pthread_mutex_unlock(&f->mu);
-                free(t.w);
+                tab_free(&t);
                 return;
         }
         pthread_mutex_lock(&f->mu);
@@ -177,7 +229,7 @@ static void filter_build(struct vt_service_filter *f)
         f->count = vt_log_size(f->log);
         f->ready = 1;
         pthread_mutex_unlock(&f->mu);
-        free(old.w);
+        tab_free(&old);
 }
 
 /* The builder thread: builds when asked (at open for a large log, and when the log outgrows the
@@ -205,6 +257,14 @@ static void *filter_thread(void *arg)
 int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_cap, int hold,
                           struct vt_service_filter **out, struct vt_diag *d)
 {
+        return vt_service_filter_new_max(log, sync_max, min_cap, 0, hold, out, d);
+}
+
+/* see service_int.h */
+int vt_service_filter_new_max(struct vt_log *log, uint64_t sync_max, uint64_t min_cap,
+                              size_t max_bytes, int hold, struct vt_service_filter **out,
+                              struct vt_diag *d)
+{
         struct vt_service_filter *f = calloc(1, sizeof(*f));
         sigset_t all, old;
 
@@ -214,6 +274,10 @@ int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_ca
         }
         f->log = log;
         f->min_cap = min_cap != 0 ? min_cap : VT_SERVICE_FILTER_MIN_CAP;
+        /* Whole 64-bit words, from one up to the default. */
+        if (max_bytes == 0 || max_bytes > FILTER_MAX_BYTES)
+                max_bytes = FILTER_MAX_BYTES;
+        f->max_bits = max_bytes >= 8 ? (uint64_t)max_bytes / 8 * 64 : 64;
         f->hold = hold;
         pthread_mutex_init(&f->mu, NULL);
         pthread_cond_init(&f->cv, NULL);
@@ -243,8 +307,8 @@ void vt_service_filter_free(struct vt_service_filter *f)
         pthread_mutex_unlock(&f->mu);
         if (f->started)
                 pthread_join(f->th, NULL);
-        free(f->cur.w);
-        free(f->next.w);
+        tab_free(&f->cur);
+        tab_free(&f->next);
         pthread_mutex_destroy(&f->mu);
         pthread_cond_destroy(&f->cv);
         free(f);
@@ -263,7 +327,7 @@ void vt_service_filter_add(struct vt_service_filter *f, const struct vt_hash *le
                         tab_add(&f->next, &leaves[i]);
         }
         f->count += n;
-        if (f->ready && f->count > f->cur.cap && !f->want) {
+        if (f->ready && f->count > f->cur.cap && !f->cur.capped && !f->want) {
                 f->want = 1; /* outgrown: a larger table, in the background */
                 pthread_cond_broadcast(&f->cv);
         }

@@ -294,6 +294,16 @@ int vt_service_filter_new(struct vt_log *log, uint64_t sync_max, uint64_t min_ca
                           struct vt_service_filter **out, struct vt_diag *d);
 
 /*
+ * vt_service_filter_new_max(log, sync_max, min_cap, max_bytes, hold, out, d):
+ * vt_service_filter_new() with tables of at most max_bytes (rounded down to
+ * whole 8-byte words; 0 or more than the default: the default cap, 12 MiB, see
+ * filter.c), for tests.
+ */
+int vt_service_filter_new_max(struct vt_log *log, uint64_t sync_max, uint64_t min_cap,
+                              size_t max_bytes, int hold, struct vt_service_filter **out,
+                              struct vt_diag *d);
+
+/*
  * vt_service_filter_hold(f, hold): for tests: with hold set (also by
  * vt_service_filter_new), a build stops right after it has read the log's
  * size, until hold is cleared, so a test can commit entries past that size

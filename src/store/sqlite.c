@@ -137,9 +137,26 @@
 #ifndef VT_SQLITE_CHECKPOINT_BYTES
 #define VT_SQLITE_CHECKPOINT_BYTES (16 << 20)
 #endif
-/* Page cache per connection in KiB: a large batch should not spill mid-transaction. */
+/*
+ * Page cache per connection in KiB (the process holds a dozen connections,
+ * and each cache fills up to its size, so they count against the service's
+ * memory, DESIGN.md §5). A writer's must hold a whole batch's dirty pages,
+ * or the transaction spills them to the WAL before it commits: a batch of
+ * the service's (4096 entries or 16 MiB of envelopes at most) dirties a few
+ * hundred KiB of rows and tiles (measured: 45 pages at most for batches of
+ * ~450 entries), more only when its envelopes are mostly subject digests
+ * (4 MiB is about 120k subjects in one batch). Beyond that a writer's cache
+ * holds the pages it appended, which are not read again (16 MiB for every
+ * connection held 14 MiB more in all under bench_serve, for no throughput).
+ * A read-only connection reads single rows and tiles: the upper levels of
+ * the b-trees are what it reads again; the rest comes from the system's
+ * page cache.
+ */
 #ifndef VT_SQLITE_CACHE_KIB
-#define VT_SQLITE_CACHE_KIB 16384
+#define VT_SQLITE_CACHE_KIB 4096
+#endif
+#ifndef VT_SQLITE_RCACHE_KIB
+#define VT_SQLITE_RCACHE_KIB 1024
 #endif
 /*
  * Envelope bodies wait in memory until this many bytes (or the commit), then
@@ -571,8 +588,8 @@ static int sq_configure(struct sq *q, const char *dir, int flags, struct vt_diag
         snprintf(sql, sizeof(sql),
                  "PRAGMA synchronous=FULL; PRAGMA secure_delete=OFF; PRAGMA cache_size=-%d;"
                  " PRAGMA wal_autocheckpoint=%d; PRAGMA journal_size_limit=%d",
-                 VT_SQLITE_CACHE_KIB, (int)(VT_SQLITE_CHECKPOINT_BYTES / page),
-                 VT_SQLITE_WAL_LIMIT);
+                 flags & VT_STORE_READONLY ? VT_SQLITE_RCACHE_KIB : VT_SQLITE_CACHE_KIB,
+                 (int)(VT_SQLITE_CHECKPOINT_BYTES / page), VT_SQLITE_WAL_LIMIT);
         return sq_exec(q->db, dir, sql, "configuring the connection", d);
 }
 
