@@ -25,11 +25,11 @@
  *   - the frozen memtable (at most one): the newest keys, being written to
  *     a run by the flusher thread;
  *   - the active memtable: where the adder (the committer; the scans at
- *     open) adds. A hash table of at most mem_keys keys (~28 bytes a key).
- * A reserve that finds the active memtable full freezes it (waiting for the
- * flusher only if the previous one is still being written) and starts an
- * empty one. Memtables cover whole entries: they are frozen between
- * batches, so a run's [LO, HI) holds every key of those entries.
+ *     open) adds. A hash table of at most mem_keys keys (~36 bytes a key: the record, its chain
+ * link, two 8-byte slots). A reserve that finds the active memtable full freezes it (waiting for
+ * the flusher only if the previous one is still being written) and starts an empty one. Memtables
+ * cover whole entries: they are frozen between batches, so a run's [LO, HI) holds every key of
+ * those entries.
  *
  * Merging (tiered): a run's weight is the number of memtables it holds;
  * its level is floor(log_fanin(weight)). Whenever fanin adjacent runs have
