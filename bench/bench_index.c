@@ -87,13 +87,14 @@ static void op_pread(void *arg)
 int main(void)
 {
         const char *e = getenv("VT_BENCH_KEYS");
-        uint64_t nkeys = e != NULL ? strtoull(e, NULL, 10) : 3000000, i, cov;
+        uint64_t nkeys = e != NULL ? strtoull(e, NULL, 10) : 3000000, i, j, n, cov, idx[500];
         double secs = bench_seconds(), t0, t_add, t_mem, t_settle, r_pres, r_abs, r_pread;
         struct vt_service_index_stats st;
         struct vt_service_index *ix;
         struct vt_diag d = {""};
         char dir[] = "/tmp/vt-bench-index.XXXXXX", path[128], cmd[160];
-        uint8_t tag[32] = {1}, key[32], *blk;
+        uint8_t tag[32] = {1}, key[32], keys[500][32], *blk;
+        const uint8_t *kp[500];
         struct ix_rec_plain {
                 uint64_t h, idx;
         } * plain;
@@ -129,13 +130,18 @@ int main(void)
                "fan-in %u)\n",
                (unsigned long long)nkeys, VT_SERVICE_INDEX_MEM_KEYS, VT_SERVICE_INDEX_FANIN);
         t0 = bench_now();
-        for (i = 0; i < nkeys; i++) {
-                if (i % 500 == 0 && vt_service_index_reserve(ix, 500, &d) != 0) {
+        for (i = 0; i < nkeys; i += n) {
+                n = nkeys - i < 500 ? nkeys - i : 500;
+                if (vt_service_index_reserve(ix, 500, &d) != 0) {
                         fprintf(stderr, "bench_index: %s\n", d.msg);
                         return 1;
                 }
-                key_of(i, key);
-                vt_service_index_add(ix, key, i);
+                for (j = 0; j < n; j++) {
+                        key_of(i + j, keys[j]);
+                        kp[j] = keys[j];
+                        idx[j] = i + j;
+                }
+                vt_service_index_add_many(ix, kp, idx, n);
         }
         t_add = bench_now() - t0;
         vt_service_index_settle(ix);

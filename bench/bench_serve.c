@@ -85,6 +85,7 @@ struct conn {
         double t0;     /* when it was sent */
         char *in;      /* response bytes being read (cap bytes) */
         size_t inlen, cap;
+        int out;       /* waiting for room to write (EPOLLOUT asked for) */
 };
 
 static const char *vt_bin;
@@ -523,15 +524,28 @@ static int cmp_double(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-/* Write what the socket takes of c's request (a batch of 64 is ~85 KiB: often in parts). */
-static void send_more(struct conn *c)
+/*
+ * Write what the socket takes of c's request (a batch of 64 is ~40 KiB:
+ * often in parts); while some is left, ask epoll (ep) to say when there is
+ * room for more.
+ */
+static void send_more(int ep, struct conn *c)
 {
+        struct epoll_event ev;
         ssize_t w;
+        int out;
 
         while (c->r != NULL && c->sent < c->r->n) {
                 if ((w = write(c->fd, c->r->p + c->sent, c->r->n - c->sent)) <= 0)
-                        break; /* the kernel buffer is full: the next loop goes on */
+                        break; /* the kernel buffer is full: EPOLLOUT says when to go on */
                 c->sent += (size_t)w;
+        }
+        out = c->r != NULL && c->sent < c->r->n;
+        if (out != c->out) {
+                ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
+                ev.data.ptr = c;
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                c->out = out;
         }
 }
 
@@ -551,7 +565,7 @@ static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double s
         struct epoll_event ev, evs[64];
         size_t next = 0, done = 0;
         double start, now, due;
-        int ep = epoll_create1(0), i, k, m, stop = 0;
+        int ep = epoll_create1(0), i, k, m, stop = 0, wait_ms;
 
         *nlat = 0;
         *errors = 0;
@@ -577,9 +591,6 @@ static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double s
                                 break;
                         stop = 1; /* drain: answers only */
                 }
-                /* Requests the socket could not take whole: their next bytes (as room frees). */
-                for (i = 0; i < nconn; i++)
-                        send_more(&cs[i]);
                 /* Start requests on idle connections: all of them (closed loop) or when due. */
                 for (i = 0; i < nconn && next < n && !stop; i++) {
                         struct conn *c = &cs[i];
@@ -591,19 +602,35 @@ static size_t drive(struct req *reqs, size_t n, int nconn, double rate, double s
                         c->sent = 0;
                         c->inlen = 0;
                         c->t0 = now;
-                        send_more(c);
+                        send_more(ep, c);
                         if (rate > 0)
                                 due += 1.0 / rate;
                 }
                 if (next >= n && done >= next)
                         break;
-                m = epoll_wait(ep, evs, 64, 1);
+                /*
+                 * Sleep until an answer comes, a socket has room for the rest
+                 * of a request, the next request of the open loop is due, or
+                 * the time is up; never on a short timer: a load generator
+                 * that wakes every millisecond takes the server's cores from
+                 * it (each wake-up is a switch to another process).
+                 */
+                wait_ms = (int)((start + secs - now) * 1e3) + 1;
+                if (rate > 0 && next < n && !stop && (due - now) * 1e3 < wait_ms)
+                        wait_ms = due > now ? (int)((due - now) * 1e3) + 1 : 0;
+                if (stop || wait_ms > 100)
+                        wait_ms = 100;
+                m = epoll_wait(ep, evs, 64, wait_ms);
                 for (k = 0; k < m; k++) {
                         struct conn *c = evs[k].data.ptr;
-                        ssize_t r = read(c->fd, c->in + c->inlen, c->cap - 1 - c->inlen);
+                        ssize_t r;
                         int status = 0;
                         size_t used;
-                        if (r <= 0)
+                        if (evs[k].events & EPOLLOUT)
+                                send_more(ep, c);
+                        if ((evs[k].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) == 0)
+                                continue;
+                        if ((r = read(c->fd, c->in + c->inlen, c->cap - 1 - c->inlen)) <= 0)
                                 continue;
                         c->inlen += (size_t)r;
                         if (c->r == NULL || (used = response_done(c, &status)) == 0)

@@ -213,18 +213,21 @@ static struct ix_mem *mem_new(size_t cap, uint64_t lo)
  * digests are the submitters' choice, and an unkeyed position would let
  * them pile distinct keys onto one probe sequence.
  */
-static struct ix_slot *mem_slot(const struct ix_mem *m, const uint8_t key[16], uint64_t h,
-                                uint32_t *fpo)
+static uint64_t mem_hash(const uint8_t key[16], uint64_t h)
 {
         uint8_t in[8], out[8];
-        uint64_t hh;
-        uint32_t fp;
-        size_t i;
 
         ix_put64(in, h);
         crypto_shorthash(out, in, sizeof(in), key);
-        hh = ix_le64(out);
-        fp = (uint32_t)(hh >> 32);
+        return ix_le64(out);
+}
+
+/* mem_slot with the keyed hash hh of h computed already. */
+static struct ix_slot *mem_slot_at(const struct ix_mem *m, uint64_t h, uint64_t hh, uint32_t *fpo)
+{
+        uint32_t fp = (uint32_t)(hh >> 32);
+        size_t i;
+
         for (i = (size_t)hh & (m->scap - 1); m->slot[i].head != 0; i = (i + 1) & (m->scap - 1))
                 if (m->slot[i].fp == fp && m->rec[m->slot[i].head - 1].h == h)
                         break;
@@ -232,11 +235,17 @@ static struct ix_slot *mem_slot(const struct ix_mem *m, const uint8_t key[16], u
         return &m->slot[i];
 }
 
-/* Add (the caller made room and holds mlk for writing when m is visible). */
-static void mem_add(struct ix_mem *m, const uint8_t key[16], uint64_t h, uint64_t idx)
+static struct ix_slot *mem_slot(const struct ix_mem *m, const uint8_t key[16], uint64_t h,
+                                uint32_t *fpo)
+{
+        return mem_slot_at(m, h, mem_hash(key, h), fpo);
+}
+
+/* Add h with its keyed hash hh (the caller made room and holds mlk for writing when m is visible). */
+static void mem_add_at(struct ix_mem *m, uint64_t h, uint64_t hh, uint64_t idx)
 {
         uint32_t fp;
-        struct ix_slot *sl = mem_slot(m, key, h, &fp);
+        struct ix_slot *sl = mem_slot_at(m, h, hh, &fp);
 
         sl->fp = fp;
         m->rec[m->n] = (struct ix_rec){h, idx};
@@ -1188,17 +1197,48 @@ void vt_service_index_set_mem(struct vt_service_index *ix, size_t keys)
 /* see service_int.h */
 void vt_service_index_add(struct vt_service_index *ix, const uint8_t digest[32], uint64_t idx)
 {
-        struct ix_mem *m = ix->active;
+        vt_service_index_add_many(ix, &digest, &idx, 1);
+}
 
-        /*
-         * vt_service_index_reserve() made room; a caller that did not loses
-         * the key, as does one that goes back (below the entry last added, or
-         * below what the runs and the frozen memtable cover).
-         */
-        if (m->n >= m->cap || idx < (m->n > 0 ? m->rec[m->n - 1].idx : m->lo))
+/*
+ * IX_AHEAD: how many keys ahead of the one being added the batch add
+ * hashes and prefetches. A memtable's slots span a megabyte or more, so
+ * nearly every add misses the cache once; with the slot of the key
+ * IX_AHEAD places on already requested, the misses overlap.
+ */
+#define IX_AHEAD 8
+
+/* see service_int.h */
+void vt_service_index_add_many(struct vt_service_index *ix, const uint8_t *const *digests,
+                               const uint64_t *idx, size_t n)
+{
+        struct ix_mem *m = ix->active;
+        uint64_t h[IX_AHEAD], hh[IX_AHEAD], last;
+        size_t i, j;
+
+        if (n == 0)
                 return;
         pthread_rwlock_wrlock(&ix->mlk);
-        mem_add(m, ix->key, ix_h(digest), idx);
+        for (i = 0; i < n + IX_AHEAD; i++) {
+                /* Add key j = i - IX_AHEAD, then hash and prefetch key i in its place. */
+                if (i >= IX_AHEAD) {
+                        j = i - IX_AHEAD;
+                        /*
+                         * vt_service_index_reserve() made room; a caller that
+                         * did not loses the key, as does one that goes back
+                         * (below the entry last added, or below what the runs
+                         * and the frozen memtable cover).
+                         */
+                        last = m->n > 0 ? m->rec[m->n - 1].idx : m->lo;
+                        if (m->n < m->cap && idx[j] >= last)
+                                mem_add_at(m, h[j % IX_AHEAD], hh[j % IX_AHEAD], idx[j]);
+                }
+                if (i < n) {
+                        h[i % IX_AHEAD] = ix_h(digests[i]);
+                        hh[i % IX_AHEAD] = mem_hash(ix->key, h[i % IX_AHEAD]);
+                        __builtin_prefetch(&m->slot[hh[i % IX_AHEAD] & (m->scap - 1)], 1);
+                }
+        }
         pthread_rwlock_unlock(&ix->mlk);
 }
 

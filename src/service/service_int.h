@@ -241,6 +241,14 @@ int vt_service_index_reserve(struct vt_service_index *ix, size_t keys, struct vt
 void vt_service_index_add(struct vt_service_index *ix, const uint8_t digest[32], uint64_t idx);
 
 /*
+ * vt_service_index_add_many(ix, digests, idx, n): vt_service_index_add()
+ * for each of the n keys, in order, under one lock and with the memory
+ * each key goes to fetched ahead (a committed batch's keys).
+ */
+void vt_service_index_add_many(struct vt_service_index *ix, const uint8_t *const *digests,
+                               const uint64_t *idx, size_t n);
+
+/*
  * vt_service_index_get(ix, digest, out, n): the candidate entries under
  * digest (an 8-byte prefix matched: check each against the store), as a
  * new ascending array *out (NULL when *n is 0; the caller frees it).

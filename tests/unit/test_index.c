@@ -57,18 +57,33 @@ static struct vt_service_index *ix_open(const char *dir, const uint8_t *tag, uin
         return ix;
 }
 
-/* Add keys from..to-1 (entry 100 + i) in batches of batch, as the committer does. */
+/*
+ * Add keys from..to-1 (entry 100 + i) in batches of batch, as the committer
+ * does: every other batch in one vt_service_index_add_many() call (longer
+ * than its look-ahead), the others one key at a time.
+ */
 static void add_keys(struct vt_service_index *ix, uint64_t from, uint64_t to, size_t batch)
 {
+        static uint8_t k[512][32];
+        const uint8_t *kp[512];
+        uint64_t i, j, n, idx[512];
         struct vt_diag d = {""};
-        uint8_t k[32];
-        uint64_t i;
 
-        for (i = from; i < to; i++) {
-                if ((i - from) % batch == 0 && vt_service_index_reserve(ix, batch, &d) != 0)
+        assert_true(batch <= 512);
+        for (i = from; i < to; i += n) {
+                n = to - i < batch ? to - i : batch;
+                if (vt_service_index_reserve(ix, batch, &d) != 0)
                         fail_msg("reserve: %s", d.msg);
-                key(i, k);
-                vt_service_index_add(ix, k, 100 + i);
+                for (j = 0; j < n; j++) {
+                        key(i + j, k[j]);
+                        kp[j] = k[j];
+                        idx[j] = 100 + i + j;
+                }
+                if ((i - from) / batch % 2 == 0)
+                        vt_service_index_add_many(ix, kp, idx, n);
+                else
+                        for (j = 0; j < n; j++)
+                                vt_service_index_add(ix, kp[j], idx[j]);
         }
 }
 
