@@ -85,7 +85,7 @@ struct conn {
         double t0;     /* when it was sent */
         char *in;      /* response bytes being read (cap bytes) */
         size_t inlen, cap;
-        int out;       /* waiting for room to write (EPOLLOUT asked for) */
+        int out; /* waiting for room to write (EPOLLOUT asked for) */
 };
 
 static const char *vt_bin;
