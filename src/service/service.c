@@ -1106,7 +1106,8 @@ int vt_service_submit_finish_with(struct vt_service *s, struct vt_service_op *op
         if (err == 0) {
                 r->index = op->index;
                 r->existed = op->existed;
-                snprintf(r->role, sizeof(r->role), "%s", op->role);
+                _Static_assert(sizeof(r->role) == sizeof(op->role), "role buffers differ");
+                memcpy(r->role, op->role, sizeof(r->role)); /* NUL-terminated by svc_parse */
                 /* 6. The bundle: base64 of the entry, the envelope, the proof and note. */
                 r->diag.msg[0] = '\0';
                 if (bu == NULL)
