@@ -35,8 +35,10 @@
  * fills it further to show the flat part.
  *
  * Two runs on one server: one envelope per request (POST /v1/entries, 64
- * connections), then batches of 64 (POST /v1/entries:batch, 16
- * connections; latency is then per request, i.e. per batch).
+ * connections), then batches of 64 (POST /v1/entries:batch, 32
+ * connections; latency is then per request, i.e. per batch). 32 batches
+ * in flight keep ~2000 envelopes on their way: enough for the workers to
+ * check the next group commit's while one commits (serve --linger).
  *
  * Environment: VT (the binary, default build/veritrail), VT_BENCH_SECONDS,
  * VT_BENCH_CONNS (connections), VT_BENCH_BATCH (envelopes per request:
@@ -935,7 +937,7 @@ int main(void)
         }
         if (b != 1) {
                 per_req = b ? (size_t)b : 64;
-                if ((made = measure(token, limit, secs, nconn ? nconn : 16, base)) == 0)
+                if ((made = measure(token, limit, secs, nconn ? nconn : 32, base)) == 0)
                         goto fail;
                 base += made;
         }

@@ -185,7 +185,7 @@ int vt_service_submit_finish_with(struct vt_service *s, struct vt_service_op *op
  * while the previous batch committed, at most max_entries of them (default
  * 4096; 16 MiB of entries at most; 0 keeps the current value). While
  * submissions it was handed are still being checked by the workers, it
- * first waits up to linger_us (default 10000) for them to join, or for
+ * first waits up to linger_us (default 30000) for them to join, or for
  * max_entries to gather: fewer, larger commits when busy (each commit has a
  * fixed cost in syncs and rows), none of that wait for a lone submission.
  * 0: no waiting, the batch size follows the load. Thread-safe.

@@ -102,6 +102,12 @@ int vt_util_write_file(const char *path, const void *p, size_t n, int mode, stru
 /* vt_util_now_ns(): monotonic clock in nanoseconds. */
 uint64_t vt_util_now_ns(void);
 
+/*
+ * vt_util_thread_name(name): name the calling thread (its first 15
+ * characters), as top -H, perf and /proc/PID/task/TID/comm show it.
+ */
+void vt_util_thread_name(const char *name);
+
 /* vt_util_unix_time(): seconds since the epoch (wall clock). */
 int64_t vt_util_unix_time(void);
 

@@ -50,7 +50,7 @@ static const char serve_usage[] =
     "  --timeout         seconds an idle or stalled connection is kept (default 30)\n"
     "  --access-log      one line per request: '-' standard error (default), a file, or off\n"
     "  --linger          microseconds a group commit waits for submissions still being\n"
-    "                    checked (default 10000; 0: commit at once)\n"
+    "                    checked (default 30000; 0: commit at once)\n"
     "  --index-memtable  keys of each lookup index kept in memory before they are written\n"
     "                    to disk (default 65536, about 36 bytes each)\n"
     "see docs/API.md for the routes\n";

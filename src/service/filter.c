@@ -238,6 +238,8 @@ static void *filter_thread(void *arg)
 {
         struct vt_service_filter *f = arg;
 
+        vt_util_thread_name("vt-filter");
+
         pthread_mutex_lock(&f->mu);
         for (;;) {
                 while (!f->want && !f->stop)

@@ -732,10 +732,14 @@ static int runs_push(struct vt_service_index *ix, struct ix_run *r)
 static void *ix_flusher(void *arg)
 {
         struct vt_service_index *ix = arg;
+        char name[32];
         struct ix_mem *m;
         struct ix_run *r = NULL;
         struct vt_diag d;
         int err;
+
+        snprintf(name, sizeof(name), "flush-%s", ix->kind);
+        vt_util_thread_name(name);
 
         pthread_mutex_lock(&ix->mu);
         for (;;) {
@@ -903,10 +907,14 @@ static size_t merge_pick(struct vt_service_index *ix)
 static void *ix_merger(void *arg)
 {
         struct vt_service_index *ix = arg;
+        char name[32];
         struct ix_run *in[16], *r;
         struct vt_diag d;
         size_t at, i;
         int err, found;
+
+        snprintf(name, sizeof(name), "merge-%s", ix->kind);
+        vt_util_thread_name(name);
 
         pthread_mutex_lock(&ix->mu);
         for (;;) {

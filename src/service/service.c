@@ -728,6 +728,8 @@ static void *svc_worker(void *arg)
         struct vt_diag d = {""};
         int err;
 
+        vt_util_thread_name("vt-worker");
+
         for (;;) {
                 pthread_mutex_lock(&s->imu);
                 while (s->ihead == NULL && !s->istop)
@@ -892,6 +894,8 @@ static void *svc_committer(void *arg)
         size_t m, i, lcap = 0, nsubj;
         uint64_t first = 0;
         int err;
+
+        vt_util_thread_name("vt-commit");
 
         pthread_mutex_lock(&s->cmu);
         while ((m = svc_gather(s)) > 0) {

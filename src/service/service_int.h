@@ -47,7 +47,7 @@
 #define VT_SERVICE_BATCH_ENTRIES 4096
 /* Default linger of a group commit (vt_service_set_batching()): see svc_gather. */
 #ifndef VT_SERVICE_LINGER_US
-#define VT_SERVICE_LINGER_US 10000
+#define VT_SERVICE_LINGER_US 30000
 #endif
 #define VT_SERVICE_BATCH_BYTES (16u << 20)
 

@@ -1081,6 +1081,8 @@ static void *sq_ck_thread(void *arg)
         struct sq *q = arg;
         sqlite3 *db = NULL;
 
+        vt_util_thread_name("vt-checkpoint");
+
         if (sqlite3_open_v2(q->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                             vt_store_faultvfs_name()) != SQLITE_OK) {
                 sqlite3_close_v2(db);
@@ -1196,6 +1198,8 @@ static void *sq_sy_thread(void *arg)
         struct vt_store_segment *g;
         struct vt_diag d;
         int err;
+
+        vt_util_thread_name("vt-sync");
 
         pthread_mutex_lock(&q->sy_mu);
         for (;;) {

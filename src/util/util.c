@@ -6,9 +6,11 @@
  * directory. A crash or error at any point leaves either the old file or the
  * complete new one (POSIX rename atomicity), never a truncated output.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -392,4 +394,13 @@ uint64_t vt_util_now_ns(void)
 int64_t vt_util_unix_time(void)
 {
         return (int64_t)time(NULL);
+}
+
+/* see util.h */
+void vt_util_thread_name(const char *name)
+{
+        char n[16];
+
+        snprintf(n, sizeof(n), "%s", name);
+        (void)pthread_setname_np(pthread_self(), n);
 }
