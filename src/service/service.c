@@ -404,29 +404,33 @@ static unsigned svc_bucket(const struct vt_hash *h)
 }
 
 /*
- * svc_complete(s, op, err, index, existed, d): op is over: take it out of
- * the in-flight table, give its result to it and to every identical
- * submission that waited for it, and call their done functions. op (and
- * each follower) may be freed by its owner as soon as its function runs.
+ * svc_unlink(s, op): take a registered op out of the in-flight table (hmu
+ * held). Its followers stay on op->followers: none can join it any more.
  */
-static void svc_complete(struct vt_service *s, struct vt_service_op *op, int err, uint64_t index,
-                         int existed, const struct vt_diag *d)
+static void svc_unlink(struct vt_service *s, struct vt_service_op *op)
 {
-        struct vt_service_op *f = NULL, **pp, *next;
+        struct vt_service_op **pp;
 
-        if (op->registered) {
-                pthread_mutex_lock(&s->hmu);
-                for (pp = &s->inflight[svc_bucket(&op->entry_hash)]; *pp != NULL;
-                     pp = &(*pp)->hnext)
-                        if (*pp == op) {
-                                *pp = op->hnext;
-                                break;
-                        }
-                op->registered = 0;
-                f = op->followers;
-                op->followers = NULL;
-                pthread_mutex_unlock(&s->hmu);
-        }
+        for (pp = &s->inflight[svc_bucket(&op->entry_hash)]; *pp != NULL; pp = &(*pp)->hnext)
+                if (*pp == op) {
+                        *pp = op->hnext;
+                        break;
+                }
+        op->registered = 0;
+}
+
+/*
+ * svc_deliver(op, err, index, existed, d): give an op out of the
+ * in-flight table its result, and to every identical submission that
+ * waited for it, and call their done functions. op (and each follower) may
+ * be freed by its owner as soon as its function runs.
+ */
+static void svc_deliver(struct vt_service_op *op, int err, uint64_t index, int existed,
+                        const struct vt_diag *d)
+{
+        struct vt_service_op *f = op->followers, *next;
+
+        op->followers = NULL;
         op->err = err;
         op->index = index;
         op->existed = existed;
@@ -447,6 +451,41 @@ static void svc_complete(struct vt_service *s, struct vt_service_op *op, int err
                 f->fn(f->arg);
                 f = next;
         }
+}
+
+/*
+ * svc_complete(s, op, err, index, existed, d): op is over: out of the
+ * in-flight table, then its result delivered (svc_deliver).
+ */
+static void svc_complete(struct vt_service *s, struct vt_service_op *op, int err, uint64_t index,
+                         int existed, const struct vt_diag *d)
+{
+        if (op->registered) {
+                pthread_mutex_lock(&s->hmu);
+                svc_unlink(s, op);
+                pthread_mutex_unlock(&s->hmu);
+        }
+        svc_deliver(op, err, index, existed, d);
+}
+
+/*
+ * svc_complete_batch(s, ops, m, err, first, d): a committed (or failed)
+ * batch over: its ops out of the in-flight table under one lock (not one
+ * per op: the workers register under it meanwhile), then each delivered,
+ * op i as entry first + i.
+ */
+static void svc_complete_batch(struct vt_service *s, struct vt_service_op *const *ops, size_t m,
+                               int err, uint64_t first, const struct vt_diag *d)
+{
+        size_t i;
+
+        pthread_mutex_lock(&s->hmu);
+        for (i = 0; i < m; i++)
+                if (ops[i]->registered)
+                        svc_unlink(s, ops[i]);
+        pthread_mutex_unlock(&s->hmu);
+        for (i = 0; i < m; i++)
+                svc_deliver(ops[i], err, first + i, 0, d);
 }
 
 /*
@@ -930,8 +969,7 @@ static void *svc_committer(void *arg)
                         vt_service_filter_add(s->filter, leaves, m);
                 if (err == 0)
                         svc_index_add(s, &keys, s->gop, m, nsubj, first);
-                for (i = 0; i < m; i++)
-                        svc_complete(s, s->gop[i], err, first + i, 0, &d);
+                svc_complete_batch(s, s->gop, m, err, first, &d);
                 pthread_mutex_lock(&s->cmu);
         }
         pthread_mutex_unlock(&s->cmu);
