@@ -160,6 +160,18 @@ struct vt_encoding_dsse_sig {
  * vt_encoding_dsse_set_payload(), free with vt_encoding_dsse_release().
  * payload_type and payload are followed by a NUL that their lengths do not
  * count.
+ *
+ * payload_b64 is a memo of vt_encoding_dsse_parse(): the payload's base64
+ * as the input held it when it was canonical standard base64 (what
+ * vt_encoding_dsse_serialize() writes), kept inside payload's own
+ * allocation (after its NUL, NUL-terminated), so serialize copies it instead
+ * of encoding the payload again; it lives and dies with payload, never
+ * points into the caller's input. NULL when there is none (envelopes built
+ * with vt_encoding_dsse_set_payload(), URL-safe or long payloads).
+ * Serialize uses it only while it still sits right after payload's NUL and
+ * has the length of payload_len's base64, so replacing payload or changing
+ * its length drops it; a caller that changes the payload's bytes in place
+ * and then serializes must set payload_b64 to NULL first.
  */
 struct vt_encoding_dsse {
         char *payload_type;
@@ -168,6 +180,8 @@ struct vt_encoding_dsse {
         size_t payload_len;
         struct vt_encoding_dsse_sig *sigs;
         size_t nsigs;
+        const char *payload_b64;
+        size_t payload_b64_len;
 };
 
 /* vt_encoding_dsse_init(e): make e empty (no allocation). */
@@ -787,6 +801,15 @@ void vt_encoding_entry_release(struct vt_encoding_entry *e);
  * Cost: one SHA-256 of the payload.
  */
 int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *out);
+
+/*
+ * vt_encoding_entry_encode_digest(env, out, payload_sha256): as
+ * vt_encoding_entry_encode(), and on success the payload's SHA-256 (the
+ * digest the entry holds) into *payload_sha256 (untouched on failure): a
+ * caller that needs both hashes the payload once instead of twice.
+ */
+int vt_encoding_entry_encode_digest(const struct vt_encoding_dsse *env, struct vt_buf *out,
+                                    struct vt_hash *payload_sha256);
 
 /*
  * vt_encoding_entry_parse(p, n, out, d): parse the entry p[0..n) into the

@@ -15,6 +15,36 @@
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* The base64 character of the 6-bit value x, as a constant expression. */
+#define B64C(x)                                                                                    \
+        ((x) < 26    ? 'A' + (x)                                                                   \
+         : (x) < 52  ? 'a' + (x)-26                                                                \
+         : (x) < 62  ? '0' + (x)-52                                                                \
+         : (x) == 62 ? '+'                                                                         \
+                     : '/')
+
+/*
+ * pairs[v]: the two characters of the 12-bit value v. Encoding then takes
+ * two look-ups per three bytes instead of four (the table is 8 KiB, built
+ * by the preprocessor: no initialisation at run time).
+ */
+#define P1(i, j)                                                                                   \
+        {                                                                                          \
+                B64C(i), B64C(j)                                                                   \
+        }
+#define P4(i, j)  P1(i, j), P1(i, (j) + 1), P1(i, (j) + 2), P1(i, (j) + 3)
+#define P16(i, j) P4(i, j), P4(i, (j) + 4), P4(i, (j) + 8), P4(i, (j) + 12)
+#define P64(i)    P16(i, 0), P16(i, 16), P16(i, 32), P16(i, 48)
+#define Q4(i)     P64(i), P64((i) + 1), P64((i) + 2), P64((i) + 3)
+#define Q16(i)    Q4(i), Q4((i) + 4), Q4((i) + 8), Q4((i) + 12)
+static const char pairs[4096][2] = {Q16(0), Q16(16), Q16(32), Q16(48)};
+#undef Q16
+#undef Q4
+#undef P64
+#undef P16
+#undef P4
+#undef P1
+
 /* see encoding.h */
 size_t vt_encoding_base64_len(size_t n)
 {
@@ -26,12 +56,21 @@ void vt_encoding_base64_encode(const uint8_t *p, size_t n, char *out)
 {
         size_t i, o = 0;
 
-        for (i = 0; i + 3 <= n; i += 3) {
+        /* Six bytes at a time (eight characters), then three, then the tail. */
+        for (i = 0; i + 6 <= n; i += 6, o += 8) {
                 uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-                out[o++] = b64[v >> 18];
-                out[o++] = b64[(v >> 12) & 63];
-                out[o++] = b64[(v >> 6) & 63];
-                out[o++] = b64[v & 63];
+                uint32_t w = (uint32_t)p[i + 3] << 16 | (uint32_t)p[i + 4] << 8 | p[i + 5];
+                memcpy(out + o, pairs[v >> 12], 2);
+                memcpy(out + o + 2, pairs[v & 0xfff], 2);
+                memcpy(out + o + 4, pairs[w >> 12], 2);
+                memcpy(out + o + 6, pairs[w & 0xfff], 2);
+        }
+        if (i + 3 <= n) {
+                uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+                memcpy(out + o, pairs[v >> 12], 2);
+                memcpy(out + o + 2, pairs[v & 0xfff], 2);
+                i += 3;
+                o += 4;
         }
         if (n - i == 1) {
                 uint32_t v = (uint32_t)p[i] << 16;
@@ -62,32 +101,56 @@ int vt_encoding_base64_append(struct vt_buf *b, const uint8_t *p, size_t n)
 }
 
 /*
- * dec[c]: 1 + the value of base64 character c, 0 for anything else ('='
- * included). One table look-up per character: decoding runs at memory
- * speed rather than at the speed of four range tests (payloads of about a
- * KiB are decoded once per submission).
+ * The value of base64 character c, or 64 for anything else ('=' included),
+ * as a constant expression.
  */
-#define D(c, v) [c] = (v) + 1
-static const uint8_t dec[256] = {
-    D('A', 0),  D('B', 1),  D('C', 2),  D('D', 3),  D('E', 4),  D('F', 5),  D('G', 6),  D('H', 7),
-    D('I', 8),  D('J', 9),  D('K', 10), D('L', 11), D('M', 12), D('N', 13), D('O', 14), D('P', 15),
-    D('Q', 16), D('R', 17), D('S', 18), D('T', 19), D('U', 20), D('V', 21), D('W', 22), D('X', 23),
-    D('Y', 24), D('Z', 25), D('a', 26), D('b', 27), D('c', 28), D('d', 29), D('e', 30), D('f', 31),
-    D('g', 32), D('h', 33), D('i', 34), D('j', 35), D('k', 36), D('l', 37), D('m', 38), D('n', 39),
-    D('o', 40), D('p', 41), D('q', 42), D('r', 43), D('s', 44), D('t', 45), D('u', 46), D('v', 47),
-    D('w', 48), D('x', 49), D('y', 50), D('z', 51), D('0', 52), D('1', 53), D('2', 54), D('3', 55),
-    D('4', 56), D('5', 57), D('6', 58), D('7', 59), D('8', 60), D('9', 61), D('+', 62), D('/', 63),
-};
-#undef D
+#define B64V(c)                                                                                    \
+        ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                    \
+         : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                               \
+         : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                               \
+         : (c) == '+'               ? 62                                                           \
+         : (c) == '/'               ? 63                                                           \
+                                    : 64)
+
+/*
+ * decK[c]: the value of character c already in its place in the 24 bits of
+ * a group of four (K = 0 is the first character, shifted by 18), or
+ * DEC_BAD, a bit above those 24, for anything that is not base64. A group
+ * is then four look-ups and three ORs, and one test of the bad bit: decoding
+ * runs near memory speed (payloads of about a KiB are decoded once per
+ * submission). Built by the preprocessor: no initialisation at run time.
+ */
+#define DEC_BAD     0x80000000u
+#define DV(c, sh)   (B64V(c) == 64 ? DEC_BAD : (uint32_t)B64V(c) << (sh))
+#define DV4(c, sh)  DV(c, sh), DV((c) + 1, sh), DV((c) + 2, sh), DV((c) + 3, sh)
+#define DV16(c, sh) DV4(c, sh), DV4((c) + 4, sh), DV4((c) + 8, sh), DV4((c) + 12, sh)
+#define DV64(c, sh) DV16(c, sh), DV16((c) + 16, sh), DV16((c) + 32, sh), DV16((c) + 48, sh)
+#define DV256(sh)                                                                                  \
+        {                                                                                          \
+                DV64(0, sh), DV64(64, sh), DV64(128, sh), DV64(192, sh)                            \
+        }
+static const uint32_t dec0[256] = DV256(18), dec1[256] = DV256(12), dec2[256] = DV256(6),
+                      dec3[256] = DV256(0);
+#undef DV256
+#undef DV64
+#undef DV16
+#undef DV4
+#undef DV
 
 /* The error for the first character of s[0..4) that is not base64: '=' is misplaced padding. */
 static int b64_bad(const char *s)
 {
         int k;
 
-        for (k = 0; k < 4 && dec[(unsigned char)s[k]] != 0; k++)
+        for (k = 0; k < 4 && dec3[(unsigned char)s[k]] != DEC_BAD; k++)
                 ;
         return k < 4 && s[k] == '=' ? VT_ENONCANON : VT_EMALFORMED;
+}
+
+/* The 24 bits of the group of four characters at u, DEC_BAD set when one is not base64. */
+static uint32_t group(const unsigned char *u)
+{
+        return dec0[u[0]] | dec1[u[1]] | dec2[u[2]] | dec3[u[3]];
 }
 
 /* see encoding.h */
@@ -95,7 +158,7 @@ int vt_encoding_base64_decode(const char *s, size_t slen, uint8_t *out, size_t c
 {
         const unsigned char *u = (const unsigned char *)s;
         size_t i, o = 0, pad = 0, need, body;
-        uint32_t a, b, c, e, w;
+        uint32_t w, w2;
 
         if (slen % 4 != 0)
                 return VT_EMALFORMED;
@@ -104,30 +167,35 @@ int vt_encoding_base64_decode(const char *s, size_t slen, uint8_t *out, size_t c
         need = slen / 4 * 3 - pad;
         if (need > cap)
                 return VT_ETOOBIG;
-        /* Every group but the last: four characters, three bytes, no padding. */
+        /* Every group but the last: four characters, three bytes, no padding. Two at a time. */
         body = slen > 0 ? slen - 4 : 0;
-        for (i = 0; i < body; i += 4) {
-                a = dec[u[i]];
-                b = dec[u[i + 1]];
-                c = dec[u[i + 2]];
-                e = dec[u[i + 3]];
-                if ((a == 0) | (b == 0) | (c == 0) | (e == 0))
+        for (i = 0; i + 8 <= body; i += 8, o += 6) {
+                w = group(u + i);
+                w2 = group(u + i + 4);
+                if (((w | w2) & DEC_BAD) != 0)
+                        return b64_bad(s + i + ((w & DEC_BAD) != 0 ? 0 : 4));
+                out[o] = (uint8_t)(w >> 16);
+                out[o + 1] = (uint8_t)(w >> 8);
+                out[o + 2] = (uint8_t)w;
+                out[o + 3] = (uint8_t)(w2 >> 16);
+                out[o + 4] = (uint8_t)(w2 >> 8);
+                out[o + 5] = (uint8_t)w2;
+        }
+        if (i < body) {
+                if (((w = group(u + i)) & DEC_BAD) != 0)
                         return b64_bad(s + i);
-                w = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (e - 1);
                 out[o] = (uint8_t)(w >> 16);
                 out[o + 1] = (uint8_t)(w >> 8);
                 out[o + 2] = (uint8_t)w;
                 o += 3;
+                i += 4;
         }
         if (slen > 0) {
                 /* The last group: its padding counts as zero bits, which must stay zero. */
-                a = dec[u[i]];
-                b = dec[u[i + 1]];
-                c = pad == 2 ? 1 : dec[u[i + 2]];
-                e = pad >= 1 ? 1 : dec[u[i + 3]];
-                if ((a == 0) | (b == 0) | (c == 0) | (e == 0))
+                w = dec0[u[i]] | dec1[u[i + 1]] | (pad == 2 ? 0 : dec2[u[i + 2]]) |
+                    (pad >= 1 ? 0 : dec3[u[i + 3]]);
+                if ((w & DEC_BAD) != 0)
                         return b64_bad(s + i);
-                w = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (e - 1);
                 if ((pad == 2 && (w & 0xffff) != 0) || (pad == 1 && (w & 0xff) != 0))
                         return VT_ENONCANON;
                 out[o++] = (uint8_t)(w >> 16);

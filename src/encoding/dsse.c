@@ -9,6 +9,8 @@
  *
  * Invariants of a struct vt_encoding_dsse held by this file: payload_type
  * and payload are NUL-terminated heap copies (or NULL in an empty value),
+ * payload_b64 is NULL or points just past payload's NUL into the same
+ * allocation (parse only: see encoding.h),
  * every signature has siglen in 1..VT_ENCODING_DSSE_SIG_MAX, nsigs is at
  * most VT_ENCODING_DSSE_SIGS_MAX, and keyid is NULL or a non-empty string.
  *
@@ -24,6 +26,13 @@
 
 #include "encoding/encoding_int.h"
 #include "veritrail/encoding.h"
+
+/*
+ * Payloads whose base64 is at most this long keep it (payload_b64): a
+ * copy of up to 64 KiB costs less than encoding it again, and the memory it
+ * takes stays small beside a large payload's.
+ */
+#define DSSE_B64_MEMO_MAX 65536
 
 /* see encoding.h */
 void vt_encoding_dsse_init(struct vt_encoding_dsse *e)
@@ -84,7 +93,7 @@ int vt_encoding_dsse_pae(const char *type, size_t tlen, const uint8_t *body, siz
  * replaces). A string mixing the two alphabets is malformed. Returns the
  * codes of vt_encoding_base64_decode_buf().
  */
-static int b64_decode_any(const char *s, size_t n, struct vt_buf *out)
+static int b64_decode_any(const char *s, size_t n, struct vt_buf *out, int *canon)
 {
         struct vt_buf tmp;
         int std = 0, url = 0, err;
@@ -94,9 +103,14 @@ static int b64_decode_any(const char *s, size_t n, struct vt_buf *out)
          * The standard alphabet first, in one pass: it is what nearly every
          * signer writes. A string with '-' or '_' fails it and is then
          * decided as below, so the result is the same as without this try.
+         * *canon says whether it passed: s is then the one standard encoding
+         * of the bytes (the decoder refuses any other), what serialize writes.
          */
-        if ((err = vt_encoding_base64_decode_buf(s, n, out)) == 0 || err == VT_ENOMEM)
+        *canon = 0;
+        if ((err = vt_encoding_base64_decode_buf(s, n, out)) == 0 || err == VT_ENOMEM) {
+                *canon = err == 0;
                 return err;
+        }
         /* A failed decoding appended nothing to out. */
         for (i = 0; i < n; i++) {
                 if (s[i] == '+' || s[i] == '/')
@@ -163,7 +177,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
         const char *str;
         size_t len;
         char what[48];
-        int err;
+        int err, canon;
 
         snprintf(what, sizeof(what), "signatures[%zu]", i);
         if (o->kind != '{') {
@@ -214,7 +228,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
                 return VT_ETOOBIG;
         }
         vt_buf_init(&b);
-        err = b64_decode_any(str, len, &b);
+        err = b64_decode_any(str, len, &b, &canon);
         if (err != 0) {
                 vt_buf_release(&b);
                 snprintf(what + strlen(what), sizeof(what) - strlen(what), ".sig");
@@ -245,7 +259,7 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
         struct vt_buf b, tmp;
         const char *str;
         size_t i, len, nsigs;
-        int err;
+        int err, canon, keep;
 
         vt_encoding_dsse_init(&e);
         vt_buf_init(&b);
@@ -311,7 +325,13 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
                 err = VT_ETOOBIG;
                 goto out;
         }
-        if ((err = b64_decode_any(str, len, &b)) != 0) {
+        /* Room for the memo too (payload_b64, see encoding.h): one allocation. */
+        keep = len <= DSSE_B64_MEMO_MAX;
+        if (vt_buf_reserve(&b, len / 4 * 3 + 1 + (keep ? len + 1 : 0)) != 0) {
+                err = VT_ENOMEM;
+                goto out;
+        }
+        if ((err = b64_decode_any(str, len, &b, &canon)) != 0) {
                 err = b64_fail(err, "payload", d);
                 goto out;
         }
@@ -322,9 +342,19 @@ int vt_encoding_dsse_parse(const uint8_t *p, size_t n, struct vt_encoding_dsse *
                 goto out;
         }
         e.payload_len = b.len;
+        keep = keep && canon;
+        if (keep) {
+                /* Reserved above: b.len <= len / 4 * 3. */
+                memcpy(b.p + b.len + 1, str, len);
+                b.p[b.len + 1 + len] = '\0';
+        }
         if ((e.payload = buf_take(&b)) == NULL) {
                 err = VT_ENOMEM;
                 goto out;
+        }
+        if (keep) {
+                e.payload_b64 = (const char *)e.payload + e.payload_len + 1;
+                e.payload_b64_len = len;
         }
 
         /* signatures: a non-empty array of {"keyid"?, "sig"} objects. */
@@ -365,6 +395,14 @@ out:
         return err;
 }
 
+/* see payload_b64 in encoding.h: 1 when e's memo is still its payload's base64. */
+static int memo_holds(const struct vt_encoding_dsse *e)
+{
+        return e->payload_b64 != NULL && e->payload != NULL &&
+               e->payload_b64 == (const char *)e->payload + e->payload_len + 1 &&
+               e->payload_b64_len == vt_encoding_base64_len(e->payload_len);
+}
+
 /* Append "<base64>" as a JSON string: base64 needs no escaping. */
 static int put_b64_string(struct vt_buf *out, const uint8_t *p, size_t n)
 {
@@ -386,7 +424,10 @@ int vt_encoding_dsse_serialize(const struct vt_encoding_dsse *e, struct vt_buf *
          * payload < payloadType < signatures, keyid < sig.
          */
         if (vt_buf_puts(out, "{\"payload\":") != 0 ||
-            put_b64_string(out, e->payload, e->payload_len) != 0 ||
+            (memo_holds(e) ? vt_buf_puts(out, "\"") != 0 ||
+                                 vt_buf_append(out, e->payload_b64, e->payload_b64_len) != 0 ||
+                                 vt_buf_puts(out, "\"") != 0
+                           : put_b64_string(out, e->payload, e->payload_len) != 0) ||
             vt_buf_puts(out, ",\"payloadType\":") != 0 ||
             vt_encoding_int_put_string(out, e->payload_type ? e->payload_type : "",
                                        e->payload_type_len) != 0 ||

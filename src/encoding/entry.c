@@ -90,16 +90,26 @@ fail:
 }
 
 /* see encoding.h */
-int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *out)
+int vt_encoding_entry_encode_digest(const struct vt_encoding_dsse *env, struct vt_buf *out,
+                                    struct vt_hash *payload_sha256)
 {
         struct vt_hash h;
+        int err;
 
         if (env == NULL || env->payload_type == NULL || env->payload_type_len == 0 ||
             env->nsigs == 0 || env->sigs == NULL)
                 return VT_EINVAL;
         vt_crypto_sha256(env->payload, env->payload_len, &h);
-        return entry_write(env->payload_type, env->payload_type_len, &h, env->sigs, env->nsigs,
-                           out);
+        err = entry_write(env->payload_type, env->payload_type_len, &h, env->sigs, env->nsigs, out);
+        if (err == 0 && payload_sha256 != NULL)
+                *payload_sha256 = h;
+        return err;
+}
+
+/* see encoding.h */
+int vt_encoding_entry_encode(const struct vt_encoding_dsse *env, struct vt_buf *out)
+{
+        return vt_encoding_entry_encode_digest(env, out, NULL);
 }
 
 /*

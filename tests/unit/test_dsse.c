@@ -929,6 +929,171 @@ static void hex_every_byte(void **state)
         }
 }
 
+/* RFC 4648 §4 base64 of p[0..n), bit by bit: the reference for the table encoder. */
+static void ref_base64(const uint8_t *p, size_t n, char *out)
+{
+        static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        size_t bit, o = 0;
+
+        for (bit = 0; bit < n * 8; bit += 6) {
+                unsigned v = 0, k;
+                for (k = 0; k < 6; k++) {
+                        size_t b = bit + k;
+                        v = v << 1 | (b < n * 8 ? (p[b / 8] >> (7 - b % 8)) & 1u : 0u);
+                }
+                out[o++] = a[v];
+        }
+        while (o % 4 != 0)
+                out[o++] = '=';
+        out[o] = '\0';
+}
+
+/*
+ * The encoder against the reference for every length 0..64 (every tail, and
+ * the 6-byte steps), the decoder back, and the decoder's refusals of a bad
+ * character or a misplaced '=' at every position of the encoding.
+ */
+static void base64_all_lengths(void **state)
+{
+        uint8_t raw[64], back[64];
+        char enc[100], want[100], mut[100];
+        size_t n, i, m;
+        int err;
+
+        (void)state;
+        for (i = 0; i < sizeof(raw); i++)
+                raw[i] = (uint8_t)(i * 167 + 13) ^ (uint8_t)(i >> 2);
+        for (n = 0; n <= sizeof(raw); n++) {
+                ref_base64(raw, n, want);
+                memset(enc, '#', sizeof(enc));
+                vt_encoding_base64_encode(raw, n, enc);
+                assert_string_equal(enc, want);
+                assert_int_equal(strlen(enc), vt_encoding_base64_len(n));
+                assert_int_equal(vt_encoding_base64_decode(enc, strlen(enc), back, n, &m), 0);
+                assert_int_equal(m, n);
+                assert_memory_equal(back, raw, n);
+                if (n > 0)
+                        assert_int_equal(
+                            vt_encoding_base64_decode(enc, strlen(enc), back, n - 1, &m),
+                            VT_ETOOBIG);
+                for (i = 0; i < strlen(enc); i++) {
+                        if (enc[i] == '=')
+                                continue;
+                        strcpy(mut, enc);
+                        mut[i] = '*';
+                        assert_int_equal(vt_encoding_base64_decode(mut, strlen(mut), back, n, &m),
+                                         VT_EMALFORMED);
+                        mut[i] = '-'; /* URL-safe is not the standard alphabet */
+                        assert_int_equal(vt_encoding_base64_decode(mut, strlen(mut), back, n, &m),
+                                         VT_EMALFORMED);
+                        mut[i] = '=';
+                        err = vt_encoding_base64_decode(mut, strlen(mut), back, sizeof(back), &m);
+                        if (i + 4 < strlen(enc))
+                                assert_int_equal(err, VT_ENONCANON); /* '=' before the last group */
+                        else /* padding made up in the last group: valid only if it is canonical */
+                                assert_true(err == 0 || err == VT_ENONCANON);
+                }
+        }
+        /* Unused bits set: not canonical. */
+        assert_int_equal(vt_encoding_base64_decode("QR==", 4, back, sizeof(back), &m),
+                         VT_ENONCANON);
+        assert_int_equal(vt_encoding_base64_decode("QUJ=", 4, back, sizeof(back), &m),
+                         VT_ENONCANON);
+}
+
+/* e serialized, as a NUL-terminated heap string. */
+static char *serialized(const struct vt_encoding_dsse *e)
+{
+        struct vt_buf b;
+
+        vt_buf_init(&b);
+        assert_int_equal(vt_encoding_dsse_serialize(e, &b), 0);
+        return (char *)b.p;
+}
+
+/*
+ * A parsed envelope keeps its payload's base64 (payload_b64) and serialize
+ * copies it: the bytes are those of the same envelope built and serialized,
+ * for payloads of every length 0..40 (every padding), with escapes in the
+ * input, with URL-safe input (no memo then), and once the memo is dropped.
+ */
+static void serialize_parsed_equals_built(void **state)
+{
+        struct vt_crypto_key *k = gen_key(VT_CRYPTO_KEY_ED25519);
+        struct vt_encoding_dsse e, p;
+        uint8_t payload[41];
+        char *built, *again, *t;
+        size_t n, i;
+
+        (void)state;
+        for (i = 0; i < sizeof(payload); i++)
+                payload[i] = (uint8_t)(0xf8 + i * 3); /* '+' and '/' in the base64 */
+        for (n = 0; n <= 40; n++) {
+                vt_encoding_dsse_init(&e);
+                assert_int_equal(vt_encoding_dsse_set_payload(&e, "t/x", payload, n, NULL), 0);
+                assert_null(e.payload_b64);
+                assert_int_equal(vt_encoding_dsse_sign(&e, k, NULL), 0);
+                built = serialized(&e);
+
+                vt_encoding_dsse_init(&p);
+                assert_int_equal(
+                    vt_encoding_dsse_parse((const uint8_t *)built, strlen(built), &p, NULL), 0);
+                assert_non_null(p.payload_b64);
+                assert_int_equal(p.payload_b64_len, vt_encoding_base64_len(n));
+                again = serialized(&p);
+                assert_string_equal(again, built);
+                free(again);
+                /* Without the memo: encoded again, the same bytes. */
+                p.payload_b64 = NULL;
+                again = serialized(&p);
+                assert_string_equal(again, built);
+                free(again);
+                /* A new payload drops the memo. */
+                assert_int_equal(vt_encoding_dsse_set_payload(&p, "t/x", payload, n, NULL), 0);
+                assert_null(p.payload_b64);
+                vt_encoding_dsse_release(&p);
+
+                /* Every '/' escaped as "\/" in the input: the memo is the decoded string. */
+                t = malloc(2 * strlen(built) + 1);
+                assert_non_null(t);
+                {
+                        size_t o = 0, j;
+                        for (j = 0; built[j] != '\0'; j++) {
+                                if (built[j] == '/')
+                                        t[o++] = '\\';
+                                t[o++] = built[j];
+                        }
+                        t[o] = '\0';
+                }
+                vt_encoding_dsse_init(&p);
+                assert_int_equal(vt_encoding_dsse_parse((const uint8_t *)t, strlen(t), &p, NULL),
+                                 0);
+                again = serialized(&p);
+                assert_string_equal(again, built);
+                free(again);
+                vt_encoding_dsse_release(&p);
+
+                /* URL-safe input: decoded, no memo, serialized in the standard alphabet. */
+                strcpy(t, built);
+                for (i = 0; t[i] != ','; i++)
+                        t[i] = t[i] == '+' ? '-' : t[i] == '/' ? '_' : t[i];
+                vt_encoding_dsse_init(&p);
+                assert_int_equal(vt_encoding_dsse_parse((const uint8_t *)t, strlen(t), &p, NULL),
+                                 0);
+                if (strcmp(t, built) != 0)
+                        assert_null(p.payload_b64);
+                again = serialized(&p);
+                assert_string_equal(again, built);
+                free(again);
+                vt_encoding_dsse_release(&p);
+                free(t);
+
+                free(built);
+                vt_encoding_dsse_release(&e);
+        }
+        vt_crypto_key_free(k);
+}
+
 int main(int argc, char **argv)
 {
         const struct CMUnitTest tests[] = {
@@ -960,6 +1125,8 @@ int main(int argc, char **argv)
             cmocka_unit_test(malformed_signature_reported),
             cmocka_unit_test(tampering_detected),
             cmocka_unit_test(golden_two_of_two),
+            cmocka_unit_test(base64_all_lengths),
+            cmocka_unit_test(serialize_parsed_equals_built),
         };
 
         if (argc > 1)

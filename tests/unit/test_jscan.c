@@ -164,6 +164,76 @@ static void test_utf8(void **state)
         expect("{\"\xc3\xa9\":\"\xc3\"}", VT_EMALFORMED);
 }
 
+/*
+ * The string of len 'a's with ins put at pos, as a value (in an array) or
+ * as a key, followed by another member or element when tail: jscan and
+ * jansson decide the same, and when they accept it, the reader's decoding
+ * of the string equals jansson's and it then finds the tail.
+ */
+static void string_at(const char *ins, size_t len, size_t pos, int key, int tail)
+{
+        struct vt_encoding_int_jval root, k, x;
+        struct vt_encoding_int_jiter it;
+        struct vt_diag d = {""};
+        char buf[160], body[80];
+        struct vt_buf out;
+        json_t *v = NULL;
+        const char *ws;
+        size_t n, wn;
+        int mine, ref;
+
+        memset(body, 'a', len);
+        body[len] = '\0';
+        n = (size_t)snprintf(buf, sizeof(buf), key ? "{\"%.*s%s%s\":1%s}" : "[\"%.*s%s%s\"%s]",
+                             (int)pos, body, ins, body + pos, tail ? ",2" : "");
+        mine = vt_encoding_int_jscan_check((const uint8_t *)buf, n, 1 << 20, &d);
+        ref = vt_encoding_json_parse((const uint8_t *)buf, n, 1 << 20, &v, NULL);
+        if (mine != ref)
+                print_error("input '%s': jscan %d (%s), jansson %d\n", buf, mine, d.msg, ref);
+        assert_int_equal(mine, ref);
+        if (mine != 0)
+                return;
+        vt_encoding_int_jscan_root((const uint8_t *)buf, n, &root);
+        vt_encoding_int_jscan_iter(&root, &it);
+        assert_true(vt_encoding_int_jscan_next(&it, key ? &k : NULL, &x));
+        vt_buf_init(&out);
+        assert_int_equal(vt_encoding_int_jscan_str(key ? &k : &x, &out), 0);
+        if (key) {
+                ws = json_object_iter_key(json_object_iter(v));
+                wn = strlen(ws);
+        } else {
+                ws = json_string_value(json_array_get(v, 0));
+                wn = json_string_length(json_array_get(v, 0));
+        }
+        assert_int_equal(out.len, wn);
+        assert_memory_equal(out.p, ws, wn);
+        assert_int_equal(vt_encoding_int_jscan_next(&it, NULL, &x), tail);
+        vt_buf_release(&out);
+        json_decref(v);
+}
+
+/*
+ * A special byte or escape at every position of a 16-byte (SSE2) and an
+ * 8-byte word, in strings of every length around those steps, as a value
+ * and as a key, with the document ending right after the string or not.
+ */
+static void test_string_positions(void **state)
+{
+        static const char *const ins[] = {
+            "\"",   "\\\"",     "\\\\", "\\n",      "\\u00e9", "\x01",           "\x1f", "\n",
+            "\x7f", "\xc3\xa9", "\xff", "\xe2\x82", "\\",      "\\ud83d\\ude00", "\\x"};
+        size_t len, pos, i;
+        int key, tail;
+
+        (void)state;
+        for (len = 0; len <= 40; len++)
+                for (pos = 0; pos <= len; pos++)
+                        for (i = 0; i < sizeof(ins) / sizeof(ins[0]); i++)
+                                for (key = 0; key < 2; key++)
+                                        for (tail = 0; tail < 2; tail++)
+                                                string_at(ins[i], len, pos, key, tail);
+}
+
 static void test_numbers(void **state)
 {
         (void)state;
@@ -460,19 +530,13 @@ static void test_put_string_as_jansson(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_structure),
-            cmocka_unit_test(test_trailing),
-            cmocka_unit_test(test_strings),
-            cmocka_unit_test(test_surrogates),
-            cmocka_unit_test(test_utf8),
-            cmocka_unit_test(test_numbers),
-            cmocka_unit_test(test_depth),
-            cmocka_unit_test(test_duplicates),
-            cmocka_unit_test(test_limit),
-            cmocka_unit_test(test_reader),
-            cmocka_unit_test(test_batch_spans),
-            cmocka_unit_test(test_batch_refused),
-            cmocka_unit_test(test_put_string_as_jansson),
+            cmocka_unit_test(test_structure),     cmocka_unit_test(test_trailing),
+            cmocka_unit_test(test_strings),       cmocka_unit_test(test_surrogates),
+            cmocka_unit_test(test_utf8),          cmocka_unit_test(test_string_positions),
+            cmocka_unit_test(test_numbers),       cmocka_unit_test(test_depth),
+            cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_limit),
+            cmocka_unit_test(test_reader),        cmocka_unit_test(test_batch_spans),
+            cmocka_unit_test(test_batch_refused), cmocka_unit_test(test_put_string_as_jansson),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
