@@ -647,7 +647,7 @@ static int svc_parse(struct vt_service *s, struct vt_service_op *op)
                 err = VT_ENOMEM;
                 goto out;
         }
-        if ((err = vt_encoding_entry_encode(&e, &op->entry)) != 0) {
+        if ((err = vt_encoding_entry_encode_digest(&e, &op->entry, &op->payload_sha256)) != 0) {
                 vt_diag_set(d,
                             "envelope: its entry would be larger than %d bytes (too many or too "
                             "large signatures)",
@@ -656,7 +656,6 @@ static int svc_parse(struct vt_service *s, struct vt_service_op *op)
         }
         if ((err = vt_encoding_dsse_serialize(&e, &op->canon)) != 0)
                 goto out;
-        vt_crypto_sha256(e.payload, e.payload_len, &op->payload_sha256);
         vt_crypto_sha256(op->entry.p, op->entry.len, &op->entry_hash);
         vt_merkle_leaf_hash(op->entry.p, op->entry.len, &op->leaf);
         /* The subject digests, so the statement can go now. */
@@ -1598,7 +1597,6 @@ int vt_service_root_replace(struct vt_service *s, const uint8_t *root, size_t n,
             (err = vt_encoding_entry_encode(&e, &op->entry)) != 0 ||
             (err = vt_encoding_dsse_serialize(&e, &op->canon)) != 0)
                 goto out;
-        vt_crypto_sha256(e.payload, e.payload_len, &op->payload_sha256);
         vt_crypto_sha256(op->entry.p, op->entry.len, &op->entry_hash);
         vt_merkle_leaf_hash(op->entry.p, op->entry.len, &op->leaf);
         op->root = root;
