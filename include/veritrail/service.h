@@ -197,7 +197,7 @@ void vt_service_set_batching(struct vt_service *s, size_t max_entries, unsigned 
 
 /*
  * vt_service_set_index_memtable(s, keys): the keys (VT_SERVICE_INDEX_MEMTABLE_MIN
- * to _MAX, default 65536) the lookup index by digest keeps in memory per
+ * to _MAX, default 32768) the lookup index by digest keeps in memory per
  * kind (entry hash, payload digest, subject digest) before writing them to
  * a run file in the data directory (FORMATS.md "Lookup index"): about 36
  * bytes a key, twice over while one is written. Fewer keys: less memory,

@@ -52,7 +52,7 @@ static const char serve_usage[] =
     "  --linger          microseconds a group commit waits for submissions still being\n"
     "                    checked (default 30000; 0: commit at once)\n"
     "  --index-memtable  keys of each lookup index kept in memory before they are written\n"
-    "                    to disk (default 65536, about 36 bytes each)\n"
+    "                    to disk (default 32768, about 36 bytes each)\n"
     "see docs/API.md for the routes\n";
 
 /* A number option from min to max into *out. 0 or VT_EXIT_USAGE after the message. */

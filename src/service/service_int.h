@@ -112,7 +112,7 @@ struct vt_service_tokens;
 /* The lookup index by digest (index.c). */
 struct vt_service_index;
 
-#define VT_SERVICE_INDEX_MEM_KEYS (1u << 16) /* keys a memtable holds (~36 bytes each) */
+#define VT_SERVICE_INDEX_MEM_KEYS (1u << 15) /* keys a memtable holds (~36 bytes each) */
 #define VT_SERVICE_INDEX_FANIN    4          /* runs of one level merged into one */
 
 /* The lookup index's tunables (tests make them small); 0 means the default above. */
