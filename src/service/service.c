@@ -862,64 +862,43 @@ static size_t svc_gather(struct vt_service *s)
         return m;
 }
 
-/* Scratch arrays for svc_index_add(), kept by the committer from batch to batch. */
-struct svc_keys {
-        const uint8_t **d;
-        uint64_t *idx;
-        size_t cap;
-};
-
-/* svc_keys_room(k, n): room for n keys in k. 0 or VT_ENOMEM. */
-static int svc_keys_room(struct svc_keys *k, size_t n)
-{
-        const uint8_t **d;
-        uint64_t *idx;
-
-        if (n <= k->cap)
-                return 0;
-        if ((d = vt_util_reallocarray(k->d, n, sizeof(*d))) == NULL)
-                return VT_ENOMEM;
-        k->d = d;
-        if ((idx = vt_util_reallocarray(k->idx, n, sizeof(*idx))) == NULL)
-                return VT_ENOMEM;
-        k->idx = idx;
-        k->cap = n;
-        return 0;
-}
+/* Keys per vt_service_index_add_many() call of svc_index_add (on the stack). */
+#define SVC_KEYS_CHUNK 256
 
 /*
- * svc_index_add(s, k, ops, m, nsubj, first): the digests of a committed
- * batch into the lookup index: each index's keys at once (see
- * vt_service_index_add_many), through k (one at a time if k has no room).
+ * svc_index_add(s, ops, m, first): the digests of a committed batch into the
+ * lookup index, each kind's keys SVC_KEYS_CHUNK at a time (see
+ * vt_service_index_add_many: one lock, the memory of the next keys fetched
+ * ahead).
  */
-static void svc_index_add(struct vt_service *s, struct svc_keys *k,
-                          struct vt_service_op *const *ops, size_t m, size_t nsubj, uint64_t first)
+static void svc_index_add(struct vt_service *s, struct vt_service_op *const *ops, size_t m,
+                          uint64_t first)
 {
-        size_t i, j, n;
+        const uint8_t *d[SVC_KEYS_CHUNK];
+        uint64_t idx[SVC_KEYS_CHUNK];
+        size_t i, j, n, kind;
 
-        if (svc_keys_room(k, m > nsubj ? m : nsubj) != 0) {
-                for (i = 0; i < m; i++) {
-                        vt_service_index_add(s->ix_entry, ops[i]->entry_hash.b, first + i);
-                        vt_service_index_add(s->ix_payload, ops[i]->payload_sha256.b, first + i);
-                        for (j = 0; j < ops[i]->nsubj; j++)
-                                vt_service_index_add(s->ix_subject, ops[i]->subj[j].b, first + i);
+        for (kind = 0; kind < 2; kind++)
+                for (i = 0; i < m; i += n) {
+                        n = m - i < SVC_KEYS_CHUNK ? m - i : SVC_KEYS_CHUNK;
+                        for (j = 0; j < n; j++) {
+                                d[j] = kind == 0 ? ops[i + j]->entry_hash.b
+                                                 : ops[i + j]->payload_sha256.b;
+                                idx[j] = first + i + j;
+                        }
+                        vt_service_index_add_many(kind == 0 ? s->ix_entry : s->ix_payload, d, idx,
+                                                  n);
                 }
-                return;
-        }
-        for (i = 0; i < m; i++) {
-                k->d[i] = ops[i]->entry_hash.b;
-                k->idx[i] = first + i;
-        }
-        vt_service_index_add_many(s->ix_entry, k->d, k->idx, m);
-        for (i = 0; i < m; i++)
-                k->d[i] = ops[i]->payload_sha256.b;
-        vt_service_index_add_many(s->ix_payload, k->d, k->idx, m);
         for (i = 0, n = 0; i < m; i++)
-                for (j = 0; j < ops[i]->nsubj && n < nsubj; j++) {
-                        k->d[n] = ops[i]->subj[j].b;
-                        k->idx[n++] = first + i;
+                for (j = 0; j < ops[i]->nsubj; j++) {
+                        if (n == SVC_KEYS_CHUNK) {
+                                vt_service_index_add_many(s->ix_subject, d, idx, n);
+                                n = 0;
+                        }
+                        d[n] = ops[i]->subj[j].b;
+                        idx[n++] = first + i;
                 }
-        vt_service_index_add_many(s->ix_subject, k->d, k->idx, n);
+        vt_service_index_add_many(s->ix_subject, d, idx, n);
 }
 
 /* The committer: one batch after the other (step 5). */
@@ -928,7 +907,6 @@ static void *svc_committer(void *arg)
         struct vt_service *s = arg;
         struct vt_diag d;
         struct vt_hash *leaves = NULL, *t;
-        struct svc_keys keys = {NULL, NULL, 0};
         size_t m, i, lcap = 0, nsubj;
         uint64_t first = 0;
         int err;
@@ -967,14 +945,12 @@ static void *svc_committer(void *arg)
                 if (err == 0 && s->filter != NULL)
                         vt_service_filter_add(s->filter, leaves, m);
                 if (err == 0)
-                        svc_index_add(s, &keys, s->gop, m, nsubj, first);
+                        svc_index_add(s, s->gop, m, first);
                 svc_complete_batch(s, s->gop, m, err, first, &d);
                 pthread_mutex_lock(&s->cmu);
         }
         pthread_mutex_unlock(&s->cmu);
         free(leaves);
-        free(keys.d);
-        free(keys.idx);
         return NULL;
 }
 

@@ -785,6 +785,77 @@ static void submit_batch(void **state)
         }
 }
 
+/*
+ * One commit far larger than the chunks in which the committer adds a
+ * batch's keys to the lookup index (SVC_KEYS_CHUNK, 256): every key of every
+ * kind is found afterwards, the last chunk's and the middle ones' alike.
+ */
+static void large_commit_indexed(void **state)
+{
+        struct fix *f = *state;
+        enum { N = 700 };
+        static struct vt_buf envs[N], bundles[N];
+        static struct vt_service_result res[N];
+        const uint8_t *ep[N];
+        struct vt_encoding_dsse e;
+        struct vt_service_stats st;
+        struct vt_diag d = {""};
+        struct vt_hash h;
+        struct vt_buf out;
+        size_t el[N], i;
+        char name[32], want[160], hex[65];
+
+        vt_service_set_batching(f->s, 0, 1000000); /* all of them in one commit */
+        for (i = 0; i < N; i++) {
+                snprintf(name, sizeof(name), "large-%zu", i);
+                make_env(&envs[i], SLSA, name, kb);
+                ep[i] = envs[i].p;
+                el[i] = envs[i].len;
+                vt_buf_init(&bundles[i]);
+        }
+        assert_int_equal(vt_service_submit_batch(f->s, ep, el, N, bundles, res), 0);
+        vt_service_stats(f->s, &st);
+        assert_int_equal(st.batch_entries, N);
+        assert_int_equal(st.batches, 1);
+        vt_buf_init(&out);
+        for (i = 0; i < N; i++) {
+                assert_int_equal(res[i].err, 0);
+                /* By payload digest. */
+                vt_encoding_dsse_init(&e);
+                assert_int_equal(vt_encoding_dsse_parse(envs[i].p, envs[i].len, &e, &d), 0);
+                vt_crypto_sha256(e.payload, e.payload_len, &h);
+                vt_encoding_dsse_release(&e);
+                out.len = 0;
+                if (vt_service_envelope(f->s, &h, &out, &d) != 0)
+                        fail_msg("envelope %zu not found by its payload: %s", i, d.msg);
+                /* By subject digest. */
+                snprintf(name, sizeof(name), "large-%zu", i);
+                vt_crypto_sha256((const uint8_t *)name, strlen(name), &h);
+                vt_encoding_hex_encode(h.b, 32, hex);
+                snprintf(want, sizeof(want), "{\"entries\":[%llu],\"subject\":\"sha256:%s\"}",
+                         (unsigned long long)res[i].index, hex);
+                out.len = 0;
+                assert_int_equal(vt_service_subject(f->s, &h, &out, &d), 0);
+                assert_string_equal((char *)out.p, want);
+        }
+        /* By entry hash: every one again is the entry logged, and nothing is added. */
+        for (i = 0; i < N; i++) {
+                uint64_t index = res[i].index;
+
+                bundles[i].len = 0;
+                assert_int_equal(
+                    vt_service_submit(f->s, envs[i].p, envs[i].len, &bundles[i], &res[i]), 0);
+                assert_true(res[i].existed);
+                assert_int_equal(res[i].index, index);
+        }
+        assert_int_equal(vt_service_size(f->s), N);
+        for (i = 0; i < N; i++) {
+                vt_buf_release(&envs[i]);
+                vt_buf_release(&bundles[i]);
+        }
+        vt_buf_release(&out);
+}
+
 /* ---- the token cache ----------------------------------------------------------------- */
 
 /* The mapped change counter of dir's token cache (tokens.seq). */
@@ -1417,15 +1488,25 @@ int main(int argc, char **argv)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, fix_setup, fix_teardown)
         const struct CMUnitTest tests[] = {
-            T(submit_accepted),     T(submit_idempotent),
-            T(submit_refused),      T(reads),
-            T(subject_named_twice), T(tokens),
-            T(root_open_rules),     T(root_open_fresh),
-            T(root_replace),        T(concurrent_submit),
-            T(submit_batch),        T(submit_async),
-            T(linger_gathers),      T(batch_bundles_same),
-            T(token_cache),         T(token_cache_lost_counter),
-            T(filter_restart),      T(filter_build),
+            T(submit_accepted),
+            T(submit_idempotent),
+            T(submit_refused),
+            T(reads),
+            T(subject_named_twice),
+            T(tokens),
+            T(root_open_rules),
+            T(root_open_fresh),
+            T(root_replace),
+            T(concurrent_submit),
+            T(submit_batch),
+            T(large_commit_indexed),
+            T(submit_async),
+            T(linger_gathers),
+            T(batch_bundles_same),
+            T(token_cache),
+            T(token_cache_lost_counter),
+            T(filter_restart),
+            T(filter_build),
             T(lookup_index),
         };
 #undef T
