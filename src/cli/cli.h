@@ -72,6 +72,14 @@ struct vt_encoding_dsse;
 int vt_cli_usage(const char *text, int help);
 
 /*
+ * vt_cli_help_asked(argc, argv): whether an argument of a sub-verb (argv[2]
+ * on) is "--help" or "-h": `veritrail log init --help` then prints the
+ * verb's usage and succeeds, as `veritrail log --help` does, instead of
+ * refusing an unknown option.
+ */
+int vt_cli_help_asked(int argc, char **argv);
+
+/*
  * vt_cli_signing_key(path, k): load the private key in file path (with
  * vt_cli_passphrase()) into *k, which the caller frees with
  * vt_crypto_key_free(). 0, or an exit code after printing why (a public

@@ -157,7 +157,7 @@ int vt_cli_key(int argc, char **argv)
                 return VT_EXIT_USAGE;
         }
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-            strcmp(argv[1], "help") == 0) {
+            strcmp(argv[1], "help") == 0 || vt_cli_help_asked(argc, argv)) {
                 fputs(key_usage, stdout);
                 return VT_EXIT_OK;
         }

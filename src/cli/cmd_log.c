@@ -674,7 +674,7 @@ int vt_cli_log(int argc, char **argv)
                 return VT_EXIT_USAGE;
         }
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-            strcmp(argv[1], "help") == 0) {
+            strcmp(argv[1], "help") == 0 || vt_cli_help_asked(argc, argv)) {
                 fputs(log_usage, stdout);
                 return VT_EXIT_OK;
         }

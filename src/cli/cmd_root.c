@@ -608,7 +608,8 @@ int vt_cli_root(int argc, char **argv)
                 fputs(usage_text, stderr);
                 return VT_EXIT_USAGE;
         }
-        if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 ||
+            vt_cli_help_asked(argc, argv)) {
                 fputs(usage_text, stdout);
                 return VT_EXIT_OK;
         }

@@ -5,12 +5,17 @@
  * writes the offline bundle the server answers with to
  * DIR/<envelope name>.bundle.json. Exit 0 when every envelope was logged,
  * 1 when the server refused one (the reason is printed), 2 for usage, input
- * or connection errors.
+ * or connection errors. DIR is made (one level, as `log export --to` does)
+ * and checked before anything is sent: a bundle the server answered with is
+ * not lost for want of a place to write it.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -57,16 +62,44 @@ static int bundle_index(const struct vt_buf *b, char *out, size_t n)
         return i > 0 ? 0 : -1;
 }
 
+/* bundle_path(dir, env, out): DIR/<env's file name without .json>.bundle.json. */
 static int bundle_path(const char *dir, const char *env, struct vt_buf *out)
 {
         const char *base = strrchr(env, '/');
-        size_t n;
+        size_t n, dn = strlen(dir);
 
+        while (dn > 1 && dir[dn - 1] == '/')
+                dn--; /* "bundles/" names the same directory as "bundles" */
         base = base ? base + 1 : env;
         n = strlen(base);
         if (n > 5 && strcmp(base + n - 5, ".json") == 0)
                 n -= 5;
-        return vt_buf_printf(out, "%s/%.*s.bundle.json", dir, (int)n, base);
+        return vt_buf_printf(out, "%.*s%s%.*s.bundle.json", (int)dn, dir,
+                             dir[dn - 1] == '/' ? "" : "/", (int)n, base);
+}
+
+/* out_dir(dir): make dir if it is missing and check that bundles can be written there. */
+static int out_dir(const char *dir)
+{
+        struct stat st;
+
+        if (*dir == '\0') {
+                vt_cli_error("submit: --out needs a directory");
+                return VT_EXIT_USAGE;
+        }
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+                vt_cli_error("submit: cannot create directory '%s': %s", dir, strerror(errno));
+                return VT_EXIT_USAGE;
+        }
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+                vt_cli_error("submit: '%s' is not a directory", dir);
+                return VT_EXIT_USAGE;
+        }
+        if (access(dir, W_OK | X_OK) != 0) {
+                vt_cli_error("submit: cannot write in directory '%s': %s", dir, strerror(errno));
+                return VT_EXIT_USAGE;
+        }
+        return VT_EXIT_OK;
 }
 
 int vt_cli_submit(int argc, char **argv)
@@ -114,6 +147,8 @@ int vt_cli_submit(int argc, char **argv)
         vt_buf_init(&env);
         vt_buf_init(&resp);
         vt_buf_init(&path);
+        if (outdir != NULL && (rc = out_dir(outdir)) != VT_EXIT_OK)
+                goto out;
         if (read_token(tok, tokfile, &token) != 0) {
                 rc = VT_EXIT_USAGE;
                 goto out;
@@ -156,8 +191,12 @@ int vt_cli_submit(int argc, char **argv)
                         snprintf(idx, sizeof(idx), "?");
                 if (outdir != NULL) {
                         path.len = 0;
-                        if (bundle_path(outdir, argv[i], &path) != 0 ||
-                            (err = vt_util_write_file((char *)path.p, resp.p, resp.len, 0644,
+                        if (bundle_path(outdir, argv[i], &path) != 0) {
+                                vt_cli_error("out of memory");
+                                rc = VT_EXIT_USAGE;
+                                break;
+                        }
+                        if ((err = vt_util_write_file((char *)path.p, resp.p, resp.len, 0644,
                                                       &d)) != 0) {
                                 rc = vt_cli_fail(err, &d);
                                 break;

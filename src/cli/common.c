@@ -20,6 +20,17 @@ int vt_cli_usage(const char *text, int help)
 }
 
 /* see cli.h */
+int vt_cli_help_asked(int argc, char **argv)
+{
+        int i;
+
+        for (i = 2; i < argc; i++)
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                        return 1;
+        return 0;
+}
+
+/* see cli.h */
 int vt_cli_signing_key(const char *path, struct vt_crypto_key **k)
 {
         struct vt_crypto_key *key = NULL;

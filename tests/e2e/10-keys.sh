@@ -57,6 +57,10 @@ expect_rc 2 "key id without a file" "$VT" key id
 expect_rc 2 "key id of a missing file" "$VT" key id "$T/nope.pub"
 expect_err "'$T/nope\.pub'" "missing file: one line naming it"
 expect_rc 0 "key --help" "$VT" key --help
+for sub in generate id; do
+	expect_rc 0 "key $sub --help" "$VT" key $sub --help
+	check "key $sub --help: the usage, on standard output" grep -q "^usage: veritrail key" "$T/out"
+done
 
 # A corrupt PEM: exit 2, one line naming the file.
 { echo '-----BEGIN PUBLIC KEY-----'; echo 'MCowBQYDK2Vw!!!!'; echo '-----END PUBLIC KEY-----'; } >"$T/corrupt.pub"

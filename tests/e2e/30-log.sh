@@ -170,6 +170,10 @@ tl() { python3 "$T/tlog.py" "$T/entries" "$@"; }
 D=$T/log
 
 # ---- init and key ------------------------------------------------------------
+for sub in init append prove audit; do
+	expect_rc 0 "log $sub --help" "$VT" log $sub --dir "$D" --help
+	check "log $sub --help: the usage, on standard output" grep -q "^usage: veritrail log" "$T/out"
+done
 expect_rc 2 "init without --origin" "$VT" log init --dir "$D"
 expect_err "origin NAME is required" "init without --origin: one line"
 expect_rc 2 "init with a bad origin" "$VT" log init --dir "$D" --origin "has space"

@@ -26,6 +26,10 @@ sigs_of() { sed 's/.*"signatures":\(\[.*\]\)}$/\1/' "$1"; }
 
 # ---- usage ---------------------------------------------------------------------
 expect_rc 0 "root help" "$VT" root help
+for sub in init role sign verify show; do
+	expect_rc 0 "root $sub -h" "$VT" root $sub -h
+	check "root $sub -h: the usage, on standard output" grep -q "^usage: veritrail root" "$T/out"
+done
 check "help lists every command" grep -q "authorize ROOT ENVELOPE" "$T/out"
 expect_rc 2 "root without a command" "$VT" root
 expect_rc 2 "unknown command" "$VT" root frob

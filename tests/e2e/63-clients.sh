@@ -35,6 +35,23 @@ for i in 1 2 3; do
 		"$VT" proof verify --bundle "$T/bundles/a$i.bundle.json" --log-key "$VKEY" --root "$D/root.json"
 done
 
+# --out: a missing directory is made (a trailing slash names the same one); a file there is
+# refused before anything is sent (a bundle the server answered with is never lost).
+expect_rc 0 "submit --out a new directory" "$VT" submit --server "$URL" --token-file "$D/ci.token" \
+	--out "$T/new/" "$T/a1.json"
+check "the directory was made and holds the bundle" test -s "$T/new/a1.bundle.json"
+check "the path printed has no doubled slash" grep -q "bundle $T/new/a1.bundle.json\$" "$T/out"
+expect_rc 0 "that bundle verifies offline" \
+	"$VT" proof verify --bundle "$T/new/a1.bundle.json" --log-key "$VKEY" --root "$D/root.json"
+: >"$T/afile"
+"$VT" attest --key "$D/builder.key" --predicate-type "$SLSA" --subject "$T/afile" \
+	--out "$T/a4.json" 2>/dev/null
+expect_rc 2 "submit --out a file is refused" "$VT" submit --server "$URL" --token-file "$D/ci.token" \
+	--out "$T/afile" "$T/a4.json"
+expect_err "'$T/afile' is not a directory" "says --out is not a directory"
+expect_rc 1 "nothing was sent" "$VT" bundle --server "$URL" --subject "$T/afile" --out "$T/a4b.json"
+expect_err "no entry about this subject" "the log holds no attestation about that file"
+
 expect_rc 0 "resubmitting is idempotent" env VERITRAIL_TOKEN="$(cat "$D/ci.token")" \
 	"$VT" submit --server "$URL/" "$T/a1.json"
 check "the same entry, said to be logged already" grep -q ': entry 0 (already logged)' "$T/out"
