@@ -147,8 +147,6 @@ int vt_cli_submit(int argc, char **argv)
         vt_buf_init(&env);
         vt_buf_init(&resp);
         vt_buf_init(&path);
-        if (outdir != NULL && (rc = out_dir(outdir)) != VT_EXIT_OK)
-                goto out;
         if (read_token(tok, tokfile, &token) != 0) {
                 rc = VT_EXIT_USAGE;
                 goto out;
@@ -162,6 +160,9 @@ int vt_cli_submit(int argc, char **argv)
                 rc = VT_EXIT_USAGE;
                 goto out;
         }
+        /* The last check before anything is sent. */
+        if (outdir != NULL && (rc = out_dir(outdir)) != VT_EXIT_OK)
+                goto out;
         for (i = optind; i < argc; i++) {
                 char msg[VT_DIAG_MAX], idx[24];
 

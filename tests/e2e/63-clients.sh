@@ -49,6 +49,9 @@ expect_rc 0 "that bundle verifies offline" \
 expect_rc 2 "submit --out a file is refused" "$VT" submit --server "$URL" --token-file "$D/ci.token" \
 	--out "$T/afile" "$T/a4.json"
 expect_err "'$T/afile' is not a directory" "says --out is not a directory"
+expect_rc 2 "a usage error with --out" env -u VERITRAIL_TOKEN "$VT" submit --server "$URL" \
+	--out "$T/never" "$T/a4.json"
+check "makes no directory" test ! -e "$T/never"
 expect_rc 1 "nothing was sent" "$VT" bundle --server "$URL" --subject "$T/afile" --out "$T/a4b.json"
 expect_err "no entry about this subject" "the log holds no attestation about that file"
 
