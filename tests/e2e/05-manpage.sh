@@ -13,8 +13,9 @@
 #     the page mentions no --option the code does not know (no stale ones);
 #   - every variable src/ reads with getenv() is under ENVIRONMENT.
 # A self-test runs the same checks on a damaged copy of the page and expects
-# each to fail. Rendering needs groff (Debian: groff-base) or man (man-db);
-# without either that check is skipped, saying so.
+# each to fail. Rendering needs groff (Debian: groff-base) or man (man-db),
+# both in scripts/install-deps; without either that check is skipped, saying
+# so.
 . "$(dirname "$0")/lib.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
