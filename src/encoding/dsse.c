@@ -91,7 +91,8 @@ int vt_encoding_dsse_pae(const char *type, size_t tlen, const uint8_t *body, siz
  * Decode base64 in either alphabet (protocol.md: verifiers MUST accept
  * standard and URL-safe), padded and canonical, into out (which it
  * replaces). A string mixing the two alphabets is malformed. Returns the
- * codes of vt_encoding_base64_decode_buf().
+ * codes of vt_encoding_base64_decode_buf(). canon (may be NULL) is set as
+ * below.
  */
 static int b64_decode_any(const char *s, size_t n, struct vt_buf *out, int *canon)
 {
@@ -106,9 +107,11 @@ static int b64_decode_any(const char *s, size_t n, struct vt_buf *out, int *cano
          * *canon says whether it passed: s is then the one standard encoding
          * of the bytes (the decoder refuses any other), what serialize writes.
          */
-        *canon = 0;
+        if (canon != NULL)
+                *canon = 0;
         if ((err = vt_encoding_base64_decode_buf(s, n, out)) == 0 || err == VT_ENOMEM) {
-                *canon = err == 0;
+                if (canon != NULL)
+                        *canon = err == 0;
                 return err;
         }
         /* A failed decoding appended nothing to out. */
@@ -177,7 +180,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
         const char *str;
         size_t len;
         char what[48];
-        int err, canon;
+        int err;
 
         snprintf(what, sizeof(what), "signatures[%zu]", i);
         if (o->kind != '{') {
@@ -228,7 +231,7 @@ static int parse_sig(const struct vt_encoding_int_jval *o, size_t i, struct vt_e
                 return VT_ETOOBIG;
         }
         vt_buf_init(&b);
-        err = b64_decode_any(str, len, &b, &canon);
+        err = b64_decode_any(str, len, &b, NULL);
         if (err != 0) {
                 vt_buf_release(&b);
                 snprintf(what + strlen(what), sizeof(what) - strlen(what), ".sig");

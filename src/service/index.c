@@ -245,8 +245,10 @@ static struct ix_slot *mem_slot(const struct ix_mem *m, const uint8_t key[16], u
         return mem_slot_at(m, h, mem_hash(key, h), fpo);
 }
 
-/* Add h, whose keyed hash is hh (the caller made room, and holds mlk for writing when m is
- * visible). */
+/*
+ * Add h, whose keyed hash is hh (the caller made room, and holds mlk for
+ * writing when m is visible).
+ */
 static void mem_add_at(struct ix_mem *m, uint64_t h, uint64_t hh, uint64_t idx)
 {
         uint32_t fp;
